@@ -1,0 +1,613 @@
+"""`Toolbox`: the collection, and `call`/`call_many` with every success and failure path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+import pytest
+from openai.types.chat import ChatCompletionMessageToolCall
+from pydantic import BaseModel, field_validator
+
+from tools import DONE, Tool, Toolbox, ToolContext, ToolError, ToolResult, ToolRetry, tool
+
+
+@tool
+def get_weather(city: str, unit: str = "celsius") -> dict[str, Any]:
+    """Get the weather."""
+    return {"city": city, "unit": unit}
+
+
+@tool(requires_approval=True)
+def delete_note(note_id: int) -> str:
+    """Delete a note."""
+    return f"deleted {note_id}"
+
+
+@tool
+async def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    await asyncio.sleep(0)
+    return a + b
+
+
+def _returning(value: Any) -> Any:
+    def give() -> Any:
+        return value
+
+    return give
+
+
+class TestCollection:
+    def test_schemas_names_and_container_protocol(self) -> None:
+        box = Toolbox([get_weather, add])
+        assert box.schemas() == [get_weather.schema, add.schema]
+        assert box.names == ["get_weather", "add"]
+        assert "add" in box and add in box and "nope" not in box
+        assert len(box) == 2
+        assert list(box) == [get_weather, add]
+        assert box.get("add") is add and box.get("nope") is None
+        assert box["get_weather"] is get_weather
+
+    def test_plain_functions_and_nested_toolboxes(self) -> None:
+        def shout(text: str) -> str:
+            """Shout."""
+            return text.upper()
+
+        inner = Toolbox([add])
+        box = Toolbox([inner, shout])
+        assert box.names == ["add", "shout"]
+        assert isinstance(box.get("shout"), Tool)
+
+    def test_add_returns_the_tool_and_works_as_decorator(self) -> None:
+        box = Toolbox()
+
+        @box.add
+        def ping() -> str:
+            return "pong"
+
+        assert isinstance(ping, Tool)
+        assert box.names == ["ping"]
+        assert box.add(get_weather) is get_weather
+
+    def test_duplicate_names(self) -> None:
+        clash = tool(name="get_weather")(lambda: None)
+        with pytest.raises(ValueError, match="duplicate tool name 'get_weather'"):
+            Toolbox([get_weather, clash])
+        box = Toolbox([get_weather])
+        with pytest.raises(ValueError, match="duplicate"):
+            box.add(clash)
+
+    @pytest.mark.parametrize(
+        "options", [{"default_timeout": 0}, {"default_timeout": -1}, {"max_result_chars": 0}]
+    )
+    def test_bad_settings(self, options: dict[str, Any]) -> None:
+        with pytest.raises(ValueError):
+            Toolbox([], **options)
+
+
+class TestSuccess:
+    async def test_json_arguments(self) -> None:
+        box = Toolbox([get_weather])
+        result = await box.call("get_weather", '{"city": "Paris"}', call_id="Qx7Kp2LmZ")
+        assert result.ok and result.error is None and result.error_kind is None
+        assert result.value == {"city": "Paris", "unit": "celsius"}
+        assert json.loads(result.content) == result.value
+        assert result.content == '{"city":"Paris","unit":"celsius"}'  # compact
+        assert result.name == "get_weather"
+        assert result.arguments == {"city": "Paris"}
+        assert result.call_id == "Qx7Kp2LmZ"
+        assert 0 < result.duration < 5
+
+    async def test_dict_arguments_and_lax_coercion(self) -> None:
+        result = await Toolbox([add]).call("add", {"a": "2", "b": 3})
+        assert (result.ok, result.value, result.content) == (True, 5, "5")
+        assert result.arguments == {"a": "2", "b": 3}
+
+    @pytest.mark.parametrize("arguments", [None, "", "  ", "{}", {}])
+    async def test_no_arguments(self, arguments: Any) -> None:
+        @tool
+        def now() -> str:
+            return "noon"
+
+        result = await Toolbox([now]).call("now", arguments)
+        assert result.ok and result.content == "noon"
+        assert (await Toolbox([now]).call("now")).content == "noon"
+
+    async def test_null_for_a_defaulted_argument_means_the_default(self) -> None:
+        @tool
+        def forecast(city: str, days: int = 3, note: str | None = "x") -> str:
+            return f"{city} {days} {note}"
+
+        box = Toolbox([forecast])
+        result = await box.call("forecast", '{"city": "Oslo", "days": null, "note": null}')
+        assert result.content == "Oslo 3 None"  # `note` accepts None, so None it is
+        assert result.arguments == {"city": "Oslo", "days": None, "note": None}
+        required = await box.call("forecast", '{"city": null}')
+        assert "city: input should be a valid string" in required.content
+
+    async def test_arguments_encoded_twice(self) -> None:
+        double = json.dumps(json.dumps({"a": 1, "b": 2}))
+        assert (await Toolbox([add]).call("add", double)).value == 3
+
+    async def test_return_values_become_text(self) -> None:
+        class Forecast(BaseModel):
+            city: str
+            rain: bool
+
+        @dataclasses.dataclass
+        class Reading:
+            value: float
+
+        returns: dict[str, Any] = {
+            "text": "plain text",
+            "none": None,
+            "model": Forecast(city="Oslo", rain=True),
+            "dataclass": Reading(1.5),
+            "listing": [1, "two", None],
+            "number": 2.5,
+            "flag": False,
+            "unicode": {"city": "Zürich"},
+        }
+        box = Toolbox([tool(name=key)(_returning(value)) for key, value in returns.items()])
+        contents = {key: (await box.call(key, None)).content for key in returns}
+        assert contents == {
+            "text": "plain text",
+            "none": DONE,
+            "model": '{"city":"Oslo","rain":true}',
+            "dataclass": '{"value":1.5}',
+            "listing": '[1,"two",null]',
+            "number": "2.5",
+            "flag": "false",
+            "unicode": '{"city":"Zürich"}',
+        }
+        model_result = await box.call("model", None)
+        assert model_result.value == Forecast(city="Oslo", rain=True)
+
+    async def test_long_results_are_cut_with_a_marker(self) -> None:
+        box = Toolbox([tool(name="big")(lambda: "x" * 10_000)], max_result_chars=200)
+        result = await box.call("big", None)
+        assert result.ok and result.value == "x" * 10_000
+        assert len(result.content) <= 200
+        assert result.content.startswith("x" * 100)
+        dropped = 10_000 - result.content.count("x")
+        assert result.content.endswith(f"... [truncated {dropped} chars]")
+
+    async def test_short_results_are_not_cut(self) -> None:
+        box = Toolbox([tool(name="exact")(lambda: "y" * 50)], max_result_chars=50)
+        assert (await box.call("exact", None)).content == "y" * 50
+
+    async def test_sync_tools_run_in_a_thread_async_on_the_loop(self) -> None:
+        @tool
+        def sync_thread() -> int:
+            return threading.get_ident()
+
+        @tool
+        async def async_thread() -> int:
+            return threading.get_ident()
+
+        box = Toolbox([sync_thread, async_thread])
+        assert (await box.call("sync_thread", None)).value != threading.get_ident()
+        assert (await box.call("async_thread", None)).value == threading.get_ident()
+
+    async def test_a_slow_sync_tool_does_not_block_the_loop(self) -> None:
+        @tool
+        def slow() -> str:
+            time.sleep(0.3)
+            return "ok"
+
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticking = asyncio.create_task(ticker())
+        result = await Toolbox([slow]).call("slow", None)
+        ticking.cancel()
+        assert result.ok
+        assert ticks >= 10
+
+    async def test_context_variables_reach_sync_tools(self) -> None:
+        request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+        request_id.set("r-42")
+
+        @tool
+        def which_request() -> str:
+            return request_id.get()
+
+        assert (await Toolbox([which_request]).call("which_request", None)).content == "r-42"
+
+    def test_call_sync(self) -> None:
+        result = Toolbox([add]).call_sync("add", '{"a": 1, "b": 2}', call_id="abcdefghi")
+        assert result.ok and result.value == 3 and result.call_id == "abcdefghi"
+
+
+class TestContext:
+    async def test_context_carries_call_and_state(self) -> None:
+        seen: list[ToolContext[Any]] = []
+
+        @tool
+        def remember(key: str, ctx: ToolContext[dict[str, str]]) -> str:
+            seen.append(ctx)
+            ctx.state[key] = "yes"
+            return "ok"
+
+        box_state: dict[str, str] = {}
+        box = Toolbox([remember], state=box_state)
+        await box.call("remember", '{"key": "a"}', call_id="Qx7Kp2LmZ")
+        other_state: dict[str, str] = {}
+        await box.call("remember", {"key": "b"}, state=other_state)
+        assert box_state == {"a": "yes"} and other_state == {"b": "yes"}
+        first = seen[0]
+        assert (first.call_id, first.tool_name, first.arguments) == (
+            "Qx7Kp2LmZ",
+            "remember",
+            {"key": "a"},
+        )
+
+    async def test_async_tool_gets_context(self) -> None:
+        @tool
+        async def whoami(ctx: ToolContext[str]) -> str:
+            return f"{ctx.tool_name} for {ctx.state}"
+
+        result = await Toolbox([whoami], state="ada").call("whoami", None)
+        assert result.content == "whoami for ada"
+
+    async def test_model_cannot_fill_the_context(self) -> None:
+        @tool
+        def secret(ctx: ToolContext[None]) -> str:
+            return "ran"
+
+        result = await Toolbox([secret]).call("secret", {"ctx": "forged"})
+        assert not result.ok and result.error_kind == "invalid_arguments"
+        assert "ctx: unexpected argument" in result.content
+
+
+def _fails(result: ToolResult, kind: str) -> None:
+    assert not result.ok
+    assert result.value is None
+    assert result.error_kind == kind
+    assert result.error == result.content
+    assert "Traceback" not in result.content
+
+
+class TestFailures:
+    async def test_unknown_tool_lists_the_available_ones(self) -> None:
+        result = await Toolbox([get_weather, add]).call("get_wether", "{}", call_id="Qx7Kp2LmZ")
+        _fails(result, "unknown_tool")
+        assert result.content == "Unknown tool 'get_wether'. Available tools: get_weather, add."
+        assert (result.name, result.call_id) == ("get_wether", "Qx7Kp2LmZ")
+        assert result.arguments == {}
+        typo = await Toolbox([add]).call("ad", '{"a": 1}')
+        assert typo.arguments == {"a": 1}  # kept for the transcript
+        assert typo.content == "Unknown tool 'ad'. Available tools: add."
+
+    async def test_arguments_not_json(self) -> None:
+        result = await Toolbox([get_weather]).call("get_weather", '{"city": "Paris"')
+        _fails(result, "invalid_arguments")
+        assert "not valid JSON" in result.content
+        assert result.arguments == {}
+
+    @pytest.mark.parametrize(
+        ("text", "kind"), [("[1, 2]", "an array"), ('"Paris"', "a string"), ("3", "a number")]
+    )
+    async def test_arguments_not_an_object(self, text: str, kind: str) -> None:
+        result = await Toolbox([get_weather]).call("get_weather", text)
+        _fails(result, "invalid_arguments")
+        assert f"expected a JSON object, got {kind}" in result.content
+        assert result.arguments == {}
+
+    async def test_validation_names_the_field_and_the_expectation(self) -> None:
+        result = await Toolbox([add]).call("add", {"a": "two"})
+        _fails(result, "invalid_arguments")
+        assert result.content.startswith("Invalid arguments for add: ")
+        assert "a: input should be a valid integer" in result.content
+        assert "got 'two'" in result.content
+        assert "b: missing (required)" in result.content
+        assert result.arguments == {"a": "two"}
+
+    async def test_validation_of_nested_fields(self) -> None:
+        class Item(BaseModel):
+            name: str
+            quantity: int
+
+        @tool
+        def order(items: list[Item]) -> None: ...
+
+        result = await Toolbox([order]).call("order", {"items": [{"name": "tea", "quantity": "x"}]})
+        _fails(result, "invalid_arguments")
+        assert "items[0].quantity: input should be a valid integer" in result.content
+
+    async def test_custom_validator_raising_anything(self) -> None:
+        class Strange(BaseModel):
+            value: int
+
+            @field_validator("value")
+            @classmethod
+            def explode(cls, value: int) -> int:
+                raise LookupError("validator bug")
+
+        @tool
+        def strange(item: Strange) -> None: ...
+
+        result = await Toolbox([strange]).call("strange", {"item": {"value": 1}})
+        _fails(result, "invalid_arguments")
+        assert "LookupError: validator bug" in result.content
+
+    async def test_absurdly_nested_json(self) -> None:
+        result = await Toolbox([get_weather]).call("get_weather", "[" * 100_000 + "]" * 100_000)
+        _fails(result, "invalid_arguments")
+
+    async def test_unexpected_argument(self) -> None:
+        result = await Toolbox([get_weather]).call("get_weather", {"city": "Rome", "units": "c"})
+        _fails(result, "invalid_arguments")
+        assert "units: unexpected argument" in result.content
+
+    async def test_tool_raising(self, caplog: pytest.LogCaptureFixture) -> None:
+        @tool
+        def explode(city: str) -> None:
+            raise ValueError(f"no such city {city!r}")
+
+        with caplog.at_level(logging.WARNING, logger="tools"):
+            result = await Toolbox([explode]).call("explode", {"city": "Atlantis"})
+        _fails(result, "exception")
+        assert result.content == "explode failed: ValueError: no such city 'Atlantis'"
+        assert result.arguments == {"city": "Atlantis"}
+        assert any(record.exc_info for record in caplog.records)  # the traceback is logged
+
+    async def test_async_tool_raising_without_message(self) -> None:
+        @tool
+        async def broken() -> None:
+            raise KeyError
+
+        result = await Toolbox([broken]).call("broken", None)
+        _fails(result, "exception")
+        assert result.content == "broken failed: KeyError"
+
+    async def test_tool_calling_sys_exit_does_not_end_the_agent(self) -> None:
+        @tool
+        def quitter() -> None:
+            raise SystemExit(3)
+
+        _fails(await Toolbox([quitter]).call("quitter", None), "exception")
+
+    @pytest.mark.parametrize("error_type", [ToolError, ToolRetry])
+    async def test_tool_error_sends_just_the_message(self, error_type: type[ToolError]) -> None:
+        @tool
+        def picky(city: str) -> None:
+            raise error_type(f"I only know Paris, not {city}.")
+
+        result = await Toolbox([picky]).call("picky", {"city": "Lyon"})
+        _fails(result, "tool_error")
+        assert result.content == "I only know Paris, not Lyon."
+
+    async def test_async_timeout(self) -> None:
+        @tool(timeout=0.05)
+        async def sleepy() -> str:
+            await asyncio.sleep(10)
+            return "late"
+
+        started = time.perf_counter()
+        result = await Toolbox([sleepy]).call("sleepy", None)
+        _fails(result, "timeout")
+        assert result.content == "sleepy timed out: no result within its 0.05 s timeout."
+        assert time.perf_counter() - started < 2
+
+    async def test_sync_timeout_uses_the_box_default(self) -> None:
+        release = threading.Event()
+
+        @tool
+        def stuck() -> str:
+            release.wait(10)
+            return "late"
+
+        try:
+            result = await Toolbox([stuck], default_timeout=0.05).call("stuck", None)
+        finally:
+            release.set()
+        _fails(result, "timeout")
+        assert "timed out: no result within its 0.05 s timeout" in result.content
+
+    async def test_per_tool_timeout_overrides_the_default(self) -> None:
+        @tool(timeout=5)
+        async def patient() -> str:
+            await asyncio.sleep(0.1)
+            return "done"
+
+        assert (await Toolbox([patient], default_timeout=0.01).call("patient", None)).ok
+
+    async def test_a_timeout_error_from_the_tool_is_not_a_timeout(self) -> None:
+        @tool
+        async def upstream() -> None:
+            raise TimeoutError("the weather service did not answer")
+
+        result = await Toolbox([upstream]).call("upstream", None)
+        _fails(result, "exception")
+        assert "TimeoutError: the weather service did not answer" in result.content
+
+    async def test_errors_are_cut_too(self) -> None:
+        @tool
+        def verbose() -> None:
+            raise ToolError("e" * 1000)
+
+        result = await Toolbox([verbose], max_result_chars=100).call("verbose", None)
+        assert len(result.content) <= 100 and "[truncated" in result.content
+
+
+class TestApproval:
+    async def test_approved_sync_approver_sees_name_and_arguments(self) -> None:
+        asked: list[tuple[str, dict[str, Any]]] = []
+
+        def approve(name: str, arguments: dict[str, Any]) -> bool:
+            asked.append((name, arguments))
+            return True
+
+        result = await Toolbox([delete_note], approve=approve).call("delete_note", '{"note_id": 7}')
+        assert result.ok and result.content == "deleted 7"
+        assert asked == [("delete_note", {"note_id": 7})]
+
+    async def test_async_approver(self) -> None:
+        async def approve(name: str, arguments: dict[str, Any]) -> bool:
+            await asyncio.sleep(0)
+            return arguments["note_id"] == 1
+
+        box = Toolbox([delete_note], approve=approve)
+        assert (await box.call("delete_note", {"note_id": 1})).ok
+        refused = await box.call("delete_note", {"note_id": 2})
+        _fails(refused, "not_approved")
+        assert refused.content == (
+            "Approval refused: the user did not approve delete_note, so it did not run."
+        )
+
+    async def test_refused_tool_does_not_run(self) -> None:
+        ran: list[int] = []
+
+        @tool(requires_approval=True)
+        def launch(code: int) -> None:
+            ran.append(code)
+
+        result = await Toolbox([launch], approve=lambda name, arguments: False).call(
+            "launch", {"code": 1}
+        )
+        _fails(result, "not_approved")
+        assert ran == []
+
+    @pytest.mark.parametrize("answer", ["yes", 1, None, [True]])
+    async def test_only_a_clear_true_approves(self, answer: Any) -> None:
+        box = Toolbox([delete_note], approve=lambda name, arguments: answer)
+        _fails(await box.call("delete_note", {"note_id": 7}), "not_approved")
+
+    async def test_no_approver_refuses(self) -> None:
+        result = await Toolbox([delete_note]).call("delete_note", {"note_id": 7})
+        _fails(result, "not_approved")
+        assert "needs the user's approval and no approver is configured" in result.content
+
+    async def test_approver_raising_refuses(self) -> None:
+        def approve(name: str, arguments: dict[str, Any]) -> bool:
+            raise RuntimeError("console closed")
+
+        result = await Toolbox([delete_note], approve=approve).call("delete_note", {"note_id": 7})
+        _fails(result, "not_approved")
+        assert "RuntimeError: console closed" in result.content
+
+    async def test_invalid_calls_are_not_put_to_the_user(self) -> None:
+        asked: list[str] = []
+        box = Toolbox([delete_note], approve=lambda name, arguments: asked.append(name) or True)
+        _fails(await box.call("delete_note", {"note_id": "seven"}), "invalid_arguments")
+        assert asked == []
+
+    async def test_tools_without_approval_never_ask(self) -> None:
+        asked: list[str] = []
+        box = Toolbox([add], approve=lambda name, arguments: asked.append(name) or False)
+        assert (await box.call("add", {"a": 1, "b": 1})).ok
+        assert asked == []
+
+    async def test_a_blocking_sync_approver_does_not_block_the_loop(self) -> None:
+        answered = threading.Event()
+
+        def approve(name: str, arguments: dict[str, Any]) -> bool:
+            return answered.wait(5)  # a person thinking; the loop must keep running
+
+        async def user_answers() -> None:
+            await asyncio.sleep(0.05)
+            answered.set()
+
+        box = Toolbox([delete_note], approve=approve)
+        result, _ = await asyncio.gather(box.call("delete_note", {"note_id": 1}), user_answers())
+        assert result.ok
+
+
+class TestCallMany:
+    async def test_runs_concurrently_and_keeps_the_order(self) -> None:
+        @tool
+        async def wait(seconds: float, tag: str) -> str:
+            await asyncio.sleep(seconds)
+            return tag
+
+        @tool
+        def wait_sync(seconds: float, tag: str) -> str:
+            time.sleep(seconds)
+            return tag
+
+        box = Toolbox([wait, wait_sync])
+        started = time.perf_counter()
+        results = await box.call_many(
+            [
+                ("wait", '{"seconds": 0.3, "tag": "a"}', "callAAAAA"),
+                ("wait_sync", {"seconds": 0.2, "tag": "b"}, "callBBBBB"),
+                ("wait", {"seconds": 0.1, "tag": "c"}),
+                ("nope", None, "callDDDDD"),
+            ]
+        )
+        assert time.perf_counter() - started < 0.55
+        assert [r.content for r in results[:3]] == ["a", "b", "c"]
+        assert [r.call_id for r in results] == ["callAAAAA", "callBBBBB", "", "callDDDDD"]
+        assert results[3].error_kind == "unknown_tool"
+
+    async def test_accepts_openai_tool_calls(self) -> None:
+        as_dict = {
+            "id": "Qx7Kp2LmZ",
+            "type": "function",
+            "function": {"name": "add", "arguments": '{"a": 1, "b": 2}'},
+        }
+        as_object = ChatCompletionMessageToolCall.model_validate(
+            {**as_dict, "id": "Zy8Lq3MnA", "function": {"name": "add", "arguments": "{}"}}
+        )
+        results = await Toolbox([add]).call_many([as_dict, as_object])
+        assert [(r.call_id, r.ok) for r in results] == [("Qx7Kp2LmZ", True), ("Zy8Lq3MnA", False)]
+
+    async def test_state_is_passed_to_every_call(self) -> None:
+        @tool
+        def whose(ctx: ToolContext[str]) -> str:
+            return ctx.state
+
+        results = await Toolbox([whose], state="box").call_many(
+            [("whose", None), ("whose", None)], state="turn"
+        )
+        assert [r.content for r in results] == ["turn", "turn"]
+
+    async def test_empty(self) -> None:
+        assert await Toolbox([add]).call_many([]) == []
+
+
+class TestCancellation:
+    async def test_cancelling_the_caller_cancels_the_call(self) -> None:
+        started = asyncio.Event()
+        cancelled = asyncio.Event()
+
+        @tool
+        async def forever() -> None:
+            started.set()
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+        task = asyncio.create_task(Toolbox([forever]).call("forever", None))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert cancelled.is_set()
+
+    async def test_cancelling_call_many_cancels_every_call(self) -> None:
+        @tool
+        async def forever() -> None:
+            await asyncio.sleep(60)
+
+        box = Toolbox([forever])
+        task = asyncio.create_task(box.call_many([("forever", None), ("forever", None)]))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

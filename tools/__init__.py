@@ -1,0 +1,27 @@
+"""Function calling: typed Python functions become tools a speech LLM can call.
+
+``@tool`` builds a `Tool` (name, description, JSON schema from the signature and docstring);
+a `Toolbox` holds tools and runs the model's calls, turning every failure into a `ToolResult`.
+"""
+
+from tools._content import DONE
+from tools._context import ToolContext
+from tools._errors import ToolError, ToolRetry
+from tools._result import ErrorKind, ToolResult
+from tools._tool import NAME_PATTERN, Tool, tool
+from tools._toolbox import Approver, Toolbox, ToolCallSpec
+
+__all__ = [
+    "DONE",
+    "NAME_PATTERN",
+    "Approver",
+    "ErrorKind",
+    "Tool",
+    "ToolCallSpec",
+    "ToolContext",
+    "ToolError",
+    "ToolResult",
+    "ToolRetry",
+    "Toolbox",
+    "tool",
+]

@@ -1,0 +1,73 @@
+"""The outcome of one tool call, successful or not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic_core import to_jsonable_python
+
+__all__ = ["ErrorKind", "ToolResult"]
+
+ErrorKind = Literal[
+    "unknown_tool",
+    "invalid_arguments",
+    "tool_error",
+    "exception",
+    "timeout",
+    "not_approved",
+]
+"""Why a call failed, for programs (``ToolResult.error`` is the message for people and models).
+
+- ``unknown_tool``: no tool has that name.
+- ``invalid_arguments``: not JSON, not an object, or failed validation against the schema.
+- ``tool_error``: the tool raised `ToolError` (or `ToolRetry`) with a message for the model.
+- ``exception``: the tool raised any other exception.
+- ``timeout``: the tool ran past its timeout.
+- ``not_approved``: approval was refused, no approver was configured, or the approver failed.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What one tool call gave: the text for the model plus everything a program needs.
+
+    Attributes:
+        ok: True when the tool ran and returned.
+        content: The text that goes back to the model in the tool message.
+        value: What the tool returned (None on failure).
+        error: On failure, a short specific message (the same text as ``content``); else None.
+        name: The tool name the model asked for.
+        arguments: The parsed arguments (``{}`` when they were not a JSON object).
+        call_id: The tool call id from the server ("" when there was none).
+        duration: Seconds the whole call took (validation, approval and run).
+        error_kind: On failure, the machine-readable reason (see `ErrorKind`); else None.
+    """
+
+    ok: bool
+    content: str
+    value: Any = None
+    error: str | None = None
+    name: str = ""
+    arguments: dict[str, Any] = field(default_factory=dict)
+    call_id: str = ""
+    duration: float = 0.0
+    error_kind: ErrorKind | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form for transcripts and logs (``value`` made JSON-able, else its repr)."""
+        return {
+            "call_id": self.call_id,
+            "name": self.name,
+            "arguments": to_jsonable_python(self.arguments, fallback=repr),
+            "ok": self.ok,
+            "content": self.content,
+            "value": to_jsonable_python(self.value, fallback=repr),
+            "error": self.error,
+            "error_kind": self.error_kind,
+            "duration": self.duration,
+        }
+
+    def to_message(self) -> dict[str, str]:
+        """The OpenAI-style tool message that answers this call."""
+        return {"role": "tool", "tool_call_id": self.call_id, "content": self.content}

@@ -1,0 +1,417 @@
+"""`Toolbox`: the tools of an agent, and the dispatcher that runs the model's calls safely."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import json
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeAlias
+
+from pydantic import ValidationError
+
+from tools._content import describe_validation_error, render_value, truncate
+from tools._context import ToolContext
+from tools._errors import ToolError
+from tools._result import ErrorKind, ToolResult
+from tools._tool import Tool, tool
+
+__all__ = ["Approver", "ToolCallSpec", "Toolbox"]
+
+logger = logging.getLogger("tools")
+
+Approver: TypeAlias = Callable[[str, dict[str, Any]], bool | Awaitable[bool]]
+"""``approve(name, arguments) -> bool`` (or an awaitable of one): may this call run?"""
+
+Arguments: TypeAlias = str | Mapping[str, Any] | None
+
+
+class _FunctionCall(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def arguments(self) -> str: ...
+
+
+class _ToolCallObject(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def function(self) -> _FunctionCall: ...
+
+
+ToolCallSpec: TypeAlias = (
+    tuple[str, Arguments] | tuple[str, Arguments, str] | Mapping[str, Any] | _ToolCallObject
+)
+"""One call for `Toolbox.call_many`: ``(name, arguments)``, ``(name, arguments, call_id)``, an
+OpenAI-style tool call dict (``{"id", "function": {"name", "arguments"}}``) or an object with
+``.id`` and ``.function.name``/``.function.arguments`` (as the openai client returns)."""
+
+
+class _Unset:
+    """Marks an argument that was not given (None is a valid state)."""
+
+
+_UNSET: Any = _Unset()
+
+_executor_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+
+
+def _tool_threads() -> ThreadPoolExecutor:
+    """Threads for sync tools, apart from the loop's default executor.
+
+    A sync tool that overruns its timeout cannot be stopped and keeps its thread; a separate
+    pool keeps such tools from starving everything else that uses ``asyncio.to_thread``.
+    """
+    global _executor
+    if _executor is None:
+        with _executor_lock:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="voxagent-tool")
+    return _executor
+
+
+class Toolbox:
+    """The tools an agent offers, and the dispatcher for the model's tool calls.
+
+    `call` never raises for anything the model or a tool did: every failure (unknown tool, bad
+    JSON, invalid arguments, the tool raising, a timeout, a refused approval) becomes a
+    `ToolResult` with ``ok=False`` and a short message the model can act on. Cancelling the
+    calling task still cancels the call.
+
+    Sync tools run in worker threads, async tools on the event loop. A sync tool that runs past
+    its timeout gets a timeout result but cannot be stopped: it finishes in its thread and its
+    value is dropped (make long sync tools check their own deadline, or write them async).
+
+    Args:
+        tools: Tools, plain functions (made tools with `tool`), or other toolboxes (their tools
+            are added; their approver and settings are not).
+        approve: Asked before each call of a tool with ``requires_approval`` (after its
+            arguments validated); the call runs only if it returns ``True`` (anything else, or
+            raising, refuses). May be sync (it runs in a worker thread, so it may block on user
+            input) or async. Without one, such tools are refused.
+        default_timeout: Seconds a tool without its own ``timeout`` may run (None: no limit).
+        max_result_chars: Longest ``content`` sent back to the model; longer is cut with a marker.
+        state: The default agent state given to tools through `ToolContext`.
+
+    Raises:
+        ValueError: two tools share a name.
+    """
+
+    def __init__(
+        self,
+        tools: Iterable[Tool[..., Any] | Callable[..., Any] | Toolbox] = (),
+        *,
+        approve: Approver | None = None,
+        default_timeout: float | None = 30.0,
+        max_result_chars: int = 4000,
+        state: Any = None,
+    ) -> None:
+        if default_timeout is not None and not default_timeout > 0:
+            raise ValueError("default_timeout must be a positive number of seconds or None")
+        if max_result_chars < 1:
+            raise ValueError("max_result_chars must be at least 1")
+        self.approve = approve
+        self.default_timeout = default_timeout
+        self.max_result_chars = max_result_chars
+        self.state = state
+        self._tools: dict[str, Tool[..., Any]] = {}
+        for item in tools:
+            if isinstance(item, Toolbox):
+                for member in item:
+                    self.add(member)
+            else:
+                self.add(item)
+
+    # -- the collection -------------------------------------------------------------------
+
+    def add(self, function: Tool[..., Any] | Callable[..., Any]) -> Tool[..., Any]:
+        """Add a tool (a plain function is made one with `tool`) and return it.
+
+        Works as a decorator too: ``@box.add``.
+
+        Raises:
+            ValueError: a tool with the same name is already in the box.
+        """
+        added = function if isinstance(function, Tool) else tool(function)
+        if added.name in self._tools:
+            raise ValueError(
+                f"duplicate tool name {added.name!r}: each tool in a Toolbox needs its own name "
+                "(pass tool(name=...) to rename one)"
+            )
+        self._tools[added.name] = added
+        return added
+
+    def get(self, name: str) -> Tool[..., Any] | None:
+        """The tool called ``name``, or None."""
+        return self._tools.get(name)
+
+    def __getitem__(self, name: str) -> Tool[..., Any]:
+        return self._tools[name]
+
+    @property
+    def names(self) -> list[str]:
+        """The tool names, in registration order."""
+        return list(self._tools)
+
+    def schemas(self) -> list[dict[str, Any]]:
+        """The tools as the chat API's ``tools`` list, in registration order."""
+        return [member.schema for member in self._tools.values()]
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, Tool):
+            return self._tools.get(item.name) is item
+        return item in self._tools
+
+    def __iter__(self) -> Iterator[Tool[..., Any]]:
+        return iter(list(self._tools.values()))
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __repr__(self) -> str:
+        return f"Toolbox({self.names!r})"
+
+    # -- dispatch -------------------------------------------------------------------------
+
+    async def call(
+        self,
+        name: str,
+        arguments: Arguments = None,
+        *,
+        call_id: str = "",
+        state: Any = _UNSET,
+    ) -> ToolResult:
+        """Run one tool call from the model and return its result; never raises for a failure.
+
+        Args:
+            name: The tool name the model gave.
+            arguments: The arguments: JSON text as the model sent it, a dict, or None (none).
+            call_id: The server's id for this call (copied into the result).
+            state: The agent state for `ToolContext` (default: the box's ``state``).
+        """
+        started = time.perf_counter()
+        call = _Call(self, name, call_id, started)
+        parsed = _parse_arguments(arguments)
+        if isinstance(parsed, dict):
+            call.arguments = parsed
+        member = self._tools.get(name)
+        if member is None:
+            available = ", ".join(self._tools) or "none"
+            return call.failed(
+                "unknown_tool", f"Unknown tool {name!r}. Available tools: {available}."
+            )
+        if isinstance(parsed, str):
+            return call.failed("invalid_arguments", f"Invalid arguments for {name}: {parsed}.")
+        context = None
+        if member.wants_context:
+            context = ToolContext(
+                call_id=call_id,
+                tool_name=name,
+                state=self.state if state is _UNSET else state,
+                arguments=dict(parsed),
+            )
+        try:
+            args, kwargs = member.bind(parsed, context)
+        except ValidationError as error:
+            summary = describe_validation_error(error)
+            return call.failed("invalid_arguments", f"Invalid arguments for {name}: {summary}.")
+        except Exception as error:  # a custom validator raising something pydantic does not wrap
+            logger.warning("validating arguments of %s raised", name, exc_info=True)
+            reason = f"{type(error).__name__}: {error}"
+            return call.failed("invalid_arguments", f"Invalid arguments for {name}: {reason}.")
+        if member.requires_approval:
+            refusal = await self._ask_approval(name, dict(parsed))
+            if refusal is not None:
+                return call.failed("not_approved", refusal)
+        return await self._run(call, member, args, kwargs)
+
+    async def call_many(
+        self, calls: Iterable[ToolCallSpec], *, state: Any = _UNSET
+    ) -> list[ToolResult]:
+        """Run several calls concurrently; the results come in the order of ``calls``.
+
+        Each call is ``(name, arguments)``, ``(name, arguments, call_id)``, an OpenAI-style tool
+        call dict, or a tool call object from the openai client.
+        """
+        specs = [_call_spec(item) for item in calls]
+        return list(
+            await asyncio.gather(
+                *(self.call(name, arguments, call_id=call_id, state=state)
+                  for name, arguments, call_id in specs)
+            )
+        )  # fmt: skip
+
+    def call_sync(
+        self,
+        name: str,
+        arguments: Arguments = None,
+        *,
+        call_id: str = "",
+        state: Any = _UNSET,
+    ) -> ToolResult:
+        """`call` for scripts with no event loop running (it runs one)."""
+        return asyncio.run(self.call(name, arguments, call_id=call_id, state=state))
+
+    async def _ask_approval(self, name: str, arguments: dict[str, Any]) -> str | None:
+        """None when the call may run, else why not (for the model)."""
+        if self.approve is None:
+            return (
+                f"Approval refused: {name} needs the user's approval and no approver is "
+                "configured, so it did not run."
+            )
+        try:
+            if inspect.iscoroutinefunction(self.approve):
+                answer = await self.approve(name, arguments)
+            else:
+                # A sync approver may block on the user (input()): keep it off the loop.
+                answer = await asyncio.get_running_loop().run_in_executor(
+                    _tool_threads(), self.approve, name, arguments
+                )
+                if inspect.isawaitable(answer):
+                    answer = await answer
+        except Exception as error:
+            logger.warning("approver failed for tool %s", name, exc_info=True)
+            reason = f"{type(error).__name__}: {error}"
+            return f"Approval refused: asking about {name} failed ({reason}), so it did not run."
+
+        if answer is not True:  # only a clear yes: "no", 1 or None must not run a side effect
+            return f"Approval refused: the user did not approve {name}, so it did not run."
+        return None
+
+    async def _run(
+        self, call: _Call, member: Tool[..., Any], args: list[Any], kwargs: dict[str, Any]
+    ) -> ToolResult:
+        limit = member.timeout if member.timeout is not None else self.default_timeout
+        deadline = asyncio.timeout(limit)
+        try:
+            async with deadline:
+                if member.is_async:
+                    value = await member.function(*args, **kwargs)
+                else:
+                    context = contextvars.copy_context()
+                    value = await asyncio.get_running_loop().run_in_executor(
+                        _tool_threads(),
+                        functools.partial(context.run, member.function, *args, **kwargs),
+                    )
+                    if inspect.isawaitable(value):
+                        value = await value
+        except ToolError as error:
+            logger.info("tool %s reported: %s", member.name, error.message)
+            return call.failed("tool_error", error.message)
+        except TimeoutError as error:
+            if deadline.expired():
+                logger.warning("tool %s timed out after %s s", member.name, limit)
+                message = f"{member.name} timed out: no result within its {limit:g} s timeout."
+                return call.failed("timeout", message)
+            return self._raised(call, member, error)
+        except (Exception, SystemExit) as error:
+            return self._raised(call, member, error)
+        return call.succeeded(value)
+
+    def _raised(self, call: _Call, member: Tool[..., Any], error: BaseException) -> ToolResult:
+        logger.warning("tool %s raised %s", member.name, type(error).__name__, exc_info=error)
+        message = str(error).strip()
+        detail = f"{type(error).__name__}: {message}" if message else type(error).__name__
+        return call.failed("exception", f"{member.name} failed: {detail}")
+
+
+class _Call:
+    """The bookkeeping of one call, to build its `ToolResult`."""
+
+    __slots__ = ("arguments", "box", "call_id", "name", "started")
+
+    def __init__(self, box: Toolbox, name: str, call_id: str, started: float) -> None:
+        self.box = box
+        self.name = name
+        self.call_id = call_id
+        self.started = started
+        self.arguments: dict[str, Any] = {}
+
+    def failed(self, kind: ErrorKind, message: str) -> ToolResult:
+        content = truncate(message, self.box.max_result_chars)
+        return ToolResult(
+            ok=False,
+            content=content,
+            error=content,
+            error_kind=kind,
+            name=self.name,
+            arguments=self.arguments,
+            call_id=self.call_id,
+            duration=time.perf_counter() - self.started,
+        )
+
+    def succeeded(self, value: Any) -> ToolResult:
+        return ToolResult(
+            ok=True,
+            content=truncate(render_value(value), self.box.max_result_chars),
+            value=value,
+            name=self.name,
+            arguments=self.arguments,
+            call_id=self.call_id,
+            duration=time.perf_counter() - self.started,
+        )
+
+
+def _parse_arguments(arguments: Arguments) -> dict[str, Any] | str:
+    """The arguments as a dict, or what is wrong with them."""
+    if arguments is None:
+        return {}
+    if isinstance(arguments, Mapping):
+        return dict(arguments)
+    if isinstance(arguments, bytes | bytearray):
+        arguments = arguments.decode("utf-8", "replace")
+    if not isinstance(arguments, str):
+        return f"expected a JSON object, got {type(arguments).__name__}"
+    if not arguments.strip():
+        return {}
+    try:
+        parsed = json.loads(arguments)
+    except json.JSONDecodeError as error:
+        return f"not valid JSON ({error.msg} at position {error.pos}); send a JSON object"
+    except RecursionError:
+        return "nested too deeply; send a flat JSON object"
+    if isinstance(parsed, str) and parsed.lstrip().startswith("{"):
+        # The object encoded twice, as a JSON string: a slip small models make.
+        try:
+            parsed = json.loads(parsed)
+        except (json.JSONDecodeError, RecursionError):
+            return "expected a JSON object, got a string"
+    if not isinstance(parsed, dict):
+        return f"expected a JSON object, got {_json_kind(parsed)}"
+    return parsed
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null"
+
+
+def _call_spec(item: ToolCallSpec) -> tuple[str, Arguments, str]:
+    if isinstance(item, Sequence) and not isinstance(item, str):
+        if len(item) == 2:
+            return str(item[0]), item[1], ""
+        if len(item) == 3:
+            return str(item[0]), item[1], str(item[2] or "")
+        raise ValueError(f"a call is (name, arguments[, call_id]), got {len(item)} items")
+    if isinstance(item, Mapping):
+        function = item.get("function", item)
+        return str(function["name"]), function.get("arguments"), str(item.get("id") or "")
+    function = getattr(item, "function", None)
+    if function is not None:
+        return str(function.name), function.arguments, str(getattr(item, "id", "") or "")
+    raise TypeError(f"cannot read a tool call from {item!r}")
