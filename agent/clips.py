@@ -1,0 +1,204 @@
+"""Turn whatever the caller passes as `audio=` into clips the server will accept.
+
+A clip is 16 kHz mono int16 audio with a name for error messages. Everything is converted
+(stereo, other rates, float samples) and checked against the server's per-item limits before
+any request is sent, so a bad clip is a local `BadAudioError` (a `ValueError`), not a 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
+
+import numpy as np
+import numpy.typing as npt
+from mistral_common.tokens.tokenizers.audio import Audio
+
+from agent.audio.convert import PCM16, SAMPLE_RATE, decode_audio, encode_wav, to_pcm16
+from agent.errors import BadAudioError
+
+if TYPE_CHECKING:
+    from agent.audio.utterance import Utterance
+
+__all__ = [
+    "AUDIO_TOKENS_PER_30S",
+    "MAX_AUDIO_BYTES",
+    "MAX_AUDIO_ITEMS",
+    "MAX_AUDIO_SECONDS",
+    "AudioInput",
+    "Clip",
+    "ClipSource",
+    "audio_tokens",
+    "load_clip",
+    "load_clips",
+    "load_clips_async",
+]
+
+MAX_AUDIO_SECONDS = 600.0
+"""vLLM refuses an audio item longer than this once decoded."""
+
+MAX_AUDIO_BYTES = 25 * 1024 * 1024
+"""vLLM refuses an audio item larger than this encoded."""
+
+MAX_AUDIO_ITEMS = 5
+"""vLLM accepts at most this many audio items in one request (the whole history counts)."""
+
+_LIGHT_SAMPLES = 30 * SAMPLE_RATE
+"""Up to this many samples (30 s) a clip is converted on the event loop (well under 1 ms)."""
+
+AUDIO_TOKENS_PER_30S = 376
+"""Prompt tokens per started 30 s of audio (12.5 tokens/s, padded to 30 s, plus markers)."""
+
+ClipSource: TypeAlias = (
+    "str | os.PathLike[str] | bytes | bytearray | npt.NDArray[Any] | Audio | Utterance | Clip"
+)
+"""One clip: a path, WAV/FLAC/OGG/MP3 bytes, a sample array, a mistral-common `Audio`, or an
+`agent.audio.Utterance` (any object with `pcm` and `sample_rate`)."""
+
+AudioInput: TypeAlias = "ClipSource | Sequence[ClipSource]"
+"""What `Agent.run(audio=...)` accepts: one clip or a list of clips."""
+
+
+@dataclass(eq=False)
+class Clip:
+    """One audio item ready to send: 16 kHz mono int16 samples and a name for messages."""
+
+    pcm: PCM16
+    name: str = "audio"
+    _wav: bytes | None = field(default=None, init=False, repr=False)
+    _base64: str | None = field(default=None, init=False, repr=False)
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return int(self.pcm.shape[0]) / SAMPLE_RATE
+
+    @property
+    def tokens(self) -> int:
+        """Prompt tokens this clip costs (376 per started 30 s)."""
+        return audio_tokens(self.duration)
+
+    def wav(self) -> bytes:
+        """The clip as 16-bit mono WAV bytes (encoded once, then cached)."""
+        if self._wav is None:
+            self._wav = encode_wav(self.pcm)
+        return self._wav
+
+    def base64(self) -> str:
+        """The WAV bytes in base64, as an `input_audio` part carries them (cached)."""
+        if self._base64 is None:
+            self._base64 = base64.b64encode(self.wav()).decode("ascii")
+        return self._base64
+
+
+def audio_tokens(seconds: float) -> int:
+    """Prompt tokens for `seconds` of audio: 376 per started 30 s (at least one block)."""
+    return AUDIO_TOKENS_PER_30S * max(1, math.ceil(seconds / 30.0 - 1e-9))
+
+
+def load_clips(audio: AudioInput, *, sample_rate: int | None = None) -> list[Clip]:
+    """Convert one clip or a list of up to 5 clips; raises `BadAudioError` on anything wrong."""
+    if isinstance(audio, list | tuple):
+        if not audio:
+            raise BadAudioError("audio: an empty list; pass one clip or a list of 1 to 5 clips")
+        if len(audio) > MAX_AUDIO_ITEMS:
+            raise BadAudioError(
+                f"audio: {len(audio)} clips in one turn; the server accepts at most "
+                f"{MAX_AUDIO_ITEMS} audio items per request"
+            )
+        return [
+            load_clip(item, sample_rate=sample_rate, name=f"audio[{index}]")
+            for index, item in enumerate(audio)
+        ]
+    return [load_clip(cast("ClipSource", audio), sample_rate=sample_rate)]
+
+
+async def load_clips_async(audio: AudioInput, *, sample_rate: int | None = None) -> list[Clip]:
+    """`load_clips` without blocking the event loop: files, bytes and long or resampled
+    arrays are decoded and encoded in a worker thread; short 16 kHz arrays inline."""
+    if _is_light(audio, sample_rate):
+        return load_clips(audio, sample_rate=sample_rate)
+
+    def prepare() -> list[Clip]:
+        clips = load_clips(audio, sample_rate=sample_rate)
+        for clip in clips:
+            clip.base64()
+        return clips
+
+    return await asyncio.to_thread(prepare)
+
+
+def _is_light(audio: object, sample_rate: int | None) -> bool:
+    """True for in-memory 16 kHz arrays short enough to convert on the event loop."""
+    items = audio if isinstance(audio, list | tuple) else [audio]
+    if sample_rate not in (None, SAMPLE_RATE):
+        return False
+    total = 0
+    for item in items:
+        if not isinstance(item, np.ndarray):
+            pcm = getattr(item, "pcm", None)
+            if not isinstance(pcm, np.ndarray) or getattr(item, "sample_rate", None) != SAMPLE_RATE:
+                return False
+            item = pcm
+        total += int(item.size)
+    return total <= _LIGHT_SAMPLES
+
+
+def load_clip(source: ClipSource, *, sample_rate: int | None = None, name: str = "audio") -> Clip:
+    """Convert one clip to 16 kHz mono int16 and check it against the server's limits.
+
+    Args:
+        source: a path (WAV/FLAC/OGG/MP3), the bytes of such a file, a numpy array
+            (int16 or float32, shape `(n,)` or `(n, channels)`), a mistral-common `Audio`,
+            or an object with `pcm` and `sample_rate` (an `Utterance`).
+        sample_rate: the rate of a numpy array (default 16000); ignored for files.
+        name: how to call the clip in error messages.
+    """
+    pcm, label = _decode(source, sample_rate, name)
+    if pcm.shape[0] == 0:
+        raise BadAudioError(f"{label}: empty (no samples); record or pass some audio")
+    clip = Clip(pcm=pcm, name=label)
+    if clip.duration > MAX_AUDIO_SECONDS:
+        raise BadAudioError(
+            f"{label}: {clip.duration:.1f} s long; the server refuses audio over "
+            f"{MAX_AUDIO_SECONDS:.0f} s per item: split it into shorter clips"
+        )
+    # 600 s of 16 kHz PCM16 is 19.2 MB, so this only bites if the limits change.
+    size = 44 + 2 * int(pcm.shape[0])
+    if size > MAX_AUDIO_BYTES:
+        raise BadAudioError(
+            f"{label}: {size / 1e6:.1f} MB as WAV; the server refuses items over "
+            f"{MAX_AUDIO_BYTES / 1e6:.1f} MB: split it into shorter clips"
+        )
+    return clip
+
+
+def _decode(source: object, sample_rate: int | None, name: str) -> tuple[PCM16, str]:
+    if isinstance(source, Clip):
+        return source.pcm, source.name
+    if isinstance(source, str | os.PathLike):
+        label = os.fspath(source)
+        return decode_audio(label), label
+    if isinstance(source, bytes | bytearray | memoryview):
+        if len(source) > MAX_AUDIO_BYTES * 4:
+            raise BadAudioError(f"{name}: {len(source) / 1e6:.0f} MB of encoded audio is too big")
+        return decode_audio(bytes(source), name=name), name
+    if isinstance(source, Audio):
+        return to_pcm16(source.audio_array, int(source.sampling_rate), name=name), name
+    if isinstance(source, np.ndarray):
+        if source.dtype == object:
+            raise BadAudioError(f"{name}: an array of Python objects is not audio")
+        return to_pcm16(source, sample_rate or SAMPLE_RATE, name=name), name
+    pcm = getattr(source, "pcm", None)
+    rate = getattr(source, "sample_rate", None)
+    if isinstance(pcm, np.ndarray) and isinstance(rate, int):
+        return to_pcm16(pcm, rate, name=name), name
+    raise BadAudioError(
+        f"{name}: cannot use a {type(source).__name__} as audio; pass a file path, WAV/FLAC/"
+        "OGG/MP3 bytes, a numpy array of samples (with sample_rate=) or a mistral-common Audio"
+    )

@@ -1,0 +1,130 @@
+"""The ScriptedServer answers in the shapes the real vLLM server uses (keys, chunk order, 400s)."""
+
+import copy
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from agent.clips import load_clip
+from agent.testing import ScriptedServer, tone
+
+from .conftest import needs_vllm
+
+pytestmark = [needs_vllm, pytest.mark.vllm]
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather in a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
+
+
+def _body(model: str, **extra: Any) -> dict[str, Any]:
+    audio = load_clip(tone(1.0)).base64()
+    messages = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "input_audio", "input_audio": {"data": audio, "format": "wav"}},
+                {"type": "text", "text": "What is the weather?"},
+            ],
+        }
+    ]
+    return {"model": model, "messages": messages, "tools": copy.deepcopy(TOOLS),
+            "max_tokens": 100, **extra}  # fmt: skip
+
+
+def _real_model(base_url: str) -> str:
+    return str(httpx.get(f"{base_url}/models").json()["data"][0]["id"])
+
+
+def _post(url: str, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(f"{url}/chat/completions", json=body, timeout=120)
+
+
+def _stream_shape(response: httpx.Response) -> list[tuple[str, ...]]:
+    shapes = []
+    for line in response.text.split("\n\n"):
+        if not line or line == "data: [DONE]":
+            continue
+        event = json.loads(line.removeprefix("data: "))
+        if event["choices"]:
+            delta = event["choices"][0]["delta"]
+            calls = delta.get("tool_calls") or [{}]
+            shapes.append(tuple(sorted(delta)) + tuple(sorted(calls[0])))
+        else:
+            shapes.append(("usage",))
+    return shapes
+
+
+def test_a_required_tool_call_has_the_same_shape(base_url: str) -> None:
+    real = _post(base_url, _body(_real_model(base_url), tool_choice="required")).json()
+    with ScriptedServer() as server:
+        server.reply_tool_call("get_weather", {"city": ""})
+        scripted = _post(server.base_url, _body(server.model, tool_choice="required")).json()
+    for body in (real, scripted):
+        choice = body["choices"][0]
+        assert choice["finish_reason"] == "tool_calls"
+        call = choice["message"]["tool_calls"][0]
+        assert set(call) == {"id", "type", "function"}
+        assert len(call["id"]) == 9 and call["id"].isalnum()
+    assert set(scripted) <= set(real)
+    assert set(scripted["choices"][0]["message"]) <= set(real["choices"][0]["message"])
+    assert set(scripted["usage"]) <= set(real["usage"])
+
+
+def test_a_streamed_tool_call_has_the_same_chunk_sequence(base_url: str) -> None:
+    extra = {"tool_choice": "required", "stream": True, "stream_options": {"include_usage": True}}
+    real = _post(base_url, _body(_real_model(base_url), **extra))
+    with ScriptedServer() as server:
+        server.reply_tool_call("get_weather", {"city": ""})
+        scripted = _post(server.base_url, _body(server.model, **extra))
+    real_shape, scripted_shape = _stream_shape(real), _stream_shape(scripted)
+    assert scripted_shape[:2] == real_shape[:2]  # role chunk, then id + name chunk
+    assert scripted_shape[-3:] == real_shape[-3:]  # empty delta, finish, usage
+    assert set(scripted_shape) == set(real_shape)
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    ["system_with_audio", "bad_tool_call_id", "empty_assistant", "six_audio", "dotted_name"],
+)
+def test_the_same_requests_are_refused_with_the_same_message(base_url: str, breakage: str):
+    def broken(model: str) -> dict[str, Any]:
+        body = _body(model)
+        messages = body["messages"]
+        if breakage == "system_with_audio":
+            messages.insert(0, {"role": "system", "content": "Be brief."})
+        elif breakage == "bad_tool_call_id":
+            call = {"id": "call_1", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{}"}}  # fmt: skip
+            messages += [{"role": "assistant", "content": None, "tool_calls": [call]},
+                         {"role": "tool", "tool_call_id": "call_1", "content": "x"}]  # fmt: skip
+        elif breakage == "empty_assistant":
+            messages += [{"role": "assistant", "content": ""}, {"role": "user", "content": "?"}]
+        elif breakage == "six_audio":
+            messages[0]["content"] = messages[0]["content"][:1] * 6
+        else:
+            body["tools"][0]["function"]["name"] = "get.weather"
+        return body
+
+    real = _post(base_url, broken(_real_model(base_url)))
+    with ScriptedServer() as server:
+        scripted = _post(server.base_url, broken(server.model))
+    assert real.status_code == scripted.status_code == 400
+    real_error, scripted_error = real.json()["error"], scripted.json()["error"]
+    assert set(real_error) == set(scripted_error)
+    assert real_error["type"] == scripted_error["type"]
+    # The messages agree up to the repr of the refused message.
+    assert scripted_error["message"][:24] == real_error["message"][:24]
