@@ -4,12 +4,13 @@
 a `Toolbox` holds tools and runs the model's calls, turning every failure into a `ToolResult`.
 """
 
+from tools._calls import ToolCallSpec
 from tools._content import DONE
 from tools._context import ToolContext
 from tools._errors import ToolError, ToolRetry
 from tools._result import ErrorKind, ToolResult
 from tools._tool import NAME_PATTERN, Tool, tool
-from tools._toolbox import Approver, Toolbox, ToolCallSpec
+from tools._toolbox import Approver, Toolbox
 
 __all__ = [
     "DONE",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError, to_json
 
 __all__ = ["DONE", "describe_validation_error", "render_value", "truncate"]
@@ -17,19 +19,33 @@ _MAX_INPUT_REPR = 60
 
 
 def render_value(value: Any) -> str:
-    """Text for a returned value: str as is, None as `DONE`, anything else as compact JSON."""
+    """Text for a returned value: str as is, None as `DONE`, anything else as compact JSON.
+
+    An object with no JSON form becomes its ``str()``; inside a container, a JSON string of it.
+    """
     if isinstance(value, str):
         return value
     if value is None:
         return DONE
     try:
-        return to_json(value, fallback=str).decode()
+        return to_json(value).decode()
     except (PydanticSerializationError, ValueError, TypeError, RecursionError):
         pass
+    if _is_container(value):
+        try:
+            return to_json(value, fallback=str).decode()
+        except (PydanticSerializationError, ValueError, TypeError, RecursionError):
+            pass
     try:
         return str(value)
     except Exception:
         return f"<{type(value).__name__} object>"
+
+
+def _is_container(value: Any) -> bool:
+    return isinstance(value, Mapping | list | tuple | set | frozenset | BaseModel) or (
+        dataclasses.is_dataclass(value) and not isinstance(value, type)
+    )
 
 
 def truncate(text: str, limit: int) -> str:

@@ -37,7 +37,7 @@ class ToolResult:
         content: The text that goes back to the model in the tool message.
         value: What the tool returned (None on failure).
         error: On failure, a short specific message (the same text as ``content``); else None.
-        name: The tool name the model asked for.
+        name: The tool's name (the name the model gave, when no tool matched it).
         arguments: The parsed arguments (``{}`` when they were not a JSON object).
         call_id: The tool call id from the server ("" when there was none).
         duration: Seconds the whole call took (validation, approval and run).

@@ -8,19 +8,14 @@ import inspect
 import re
 import sys
 import types
-import typing
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeVar, get_args, get_origin, overload
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 import docstring_parser
-import pydantic
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from pydantic.fields import FieldInfo
+from pydantic import BaseModel
 
 from tools._context import ToolContext
-from tools._schema import RecursiveSchemaError, self_contained_draft7
-from tools._typeddict import portable_annotation
+from tools._signature import Signature, unwrap_partial
 
 __all__ = ["NAME_PATTERN", "Tool", "tool"]
 
@@ -30,27 +25,14 @@ R = TypeVar("R")
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 """What a tool name must match (Mistral's rule: no dots, no spaces, at most 64 characters)."""
 
-_ARGUMENTS_CONFIG = ConfigDict(
-    extra="forbid",  # an unknown argument is a misspelt one: tell the model
-    coerce_numbers_to_str=True,  # a model often sends 5 for a string field
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Parameter:
-    """How one parameter of the function is filled from the validated arguments."""
-
-    name: str
-    field: str | None  # field of the arguments model; None for the ToolContext parameter
-    positional_only: bool
-    omit_when_unset: bool  # has a Python default: leave it to the function when not given
-
 
 class Tool(Generic[P, R]):
     """A Python function the model can call, with its name, description and JSON schema.
 
     Make one with the `tool` decorator. It is still the original callable: ``get_weather("Paris")``
     returns what the undecorated function returns (a coroutine for an ``async def`` tool).
+    A method decorated in its class body, read from an instance, is that instance's tool
+    (``Toolbox([home.switch_on])``); its schema leaves ``self`` out.
 
     Attributes:
         function: The original function.
@@ -64,6 +46,7 @@ class Tool(Generic[P, R]):
     """
 
     function: Callable[P, R]
+    __wrapped__: Callable[..., Any]
     name: str
     description: str
     timeout: float | None
@@ -84,6 +67,7 @@ class Tool(Generic[P, R]):
             raise TypeError(f"tool() needs a function, got {function!r}")
         functools.update_wrapper(self, function)
         self.function = function
+        self._unbound_method = _is_method(function)
         self.name = _tool_name(function, name)
         label = _label(function, self.name)
         if timeout is not None and not timeout > 0:
@@ -91,20 +75,35 @@ class Tool(Generic[P, R]):
         self.timeout = None if timeout is None else float(timeout)
         self.requires_approval = bool(requires_approval)
         self.is_async = _is_async(function)
-        if self.is_async and sys.version_info >= (3, 12):
+        if inspect.isfunction(function):
+            # Answer `inspect` as the function does (iscoroutinefunction...): Python 3.11
+            # reads these attributes from any callable that has them.
+            self.__code__ = function.__code__
+            self.__defaults__ = function.__defaults__
+            self.__kwdefaults__ = function.__kwdefaults__
+        elif self.is_async and sys.version_info >= (3, 12):
             inspect.markcoroutinefunction(self)
         docstring = _parse_docstring(function)
         self.description = (
             description if description is not None else (docstring.description or "").strip()
         )
-        analysis = _analyse(
-            function, label, {p.arg_name: p.description for p in docstring.params if p.description}
+        documented = {p.arg_name: p.description for p in docstring.params if p.description}
+        self._signature = Signature.read(
+            function, label, documented, skip_self=self._unbound_method
         )
-        self._parameters, self.arguments_model, self._json_schema, self._null_is_default = analysis
-        self._context_wanted = any(p.field is None for p in self._parameters)
+        self.arguments_model = self._signature.model
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.function(*args, **kwargs)
+
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> Tool[..., R]:
+        """A method decorated in its class body, read from an instance: that instance's tool."""
+        if instance is None or not self._unbound_method:
+            return self
+        bound: Tool[..., R] = copy.copy(self)
+        bound.function = bound.__wrapped__ = types.MethodType(self.function, instance)
+        bound._unbound_method = False
+        return bound
 
     def __repr__(self) -> str:
         kind = "async " if self.is_async else ""
@@ -113,7 +112,7 @@ class Tool(Generic[P, R]):
     @property
     def parameters(self) -> dict[str, Any]:
         """The JSON schema (draft 7, self-contained) of the arguments (a fresh copy)."""
-        return copy.deepcopy(self._json_schema)
+        return copy.deepcopy(self._signature.schema)
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -128,9 +127,15 @@ class Tool(Generic[P, R]):
         }
 
     @property
+    def needs_instance(self) -> bool:
+        """Whether this is a method tool read from its class: take it from an instance to use
+        it (``Toolbox([home.lights])``); its schema already leaves ``self`` out."""
+        return self._unbound_method
+
+    @property
     def wants_context(self) -> bool:
         """Whether the function has a `ToolContext` parameter to fill in."""
-        return self._context_wanted
+        return self._signature.wants_context
 
     def bind(
         self, arguments: Mapping[str, Any], context: ToolContext[Any] | None = None
@@ -143,26 +148,7 @@ class Tool(Generic[P, R]):
         Raises:
             pydantic.ValidationError: the arguments do not fit the schema.
         """
-        if not self._null_is_default.isdisjoint(arguments):
-            arguments = {
-                key: value
-                for key, value in arguments.items()
-                if value is not None or key not in self._null_is_default
-            }
-        validated = self.arguments_model.model_validate(arguments)
-        values = validated.__dict__
-        given = validated.model_fields_set
-        args: list[Any] = []
-        kwargs: dict[str, Any] = {}
-        for parameter in self._parameters:
-            value = context if parameter.field is None else values[parameter.field]
-            if parameter.positional_only:
-                args.append(value)
-            elif (
-                parameter.field is None or not parameter.omit_when_unset or parameter.field in given
-            ):
-                kwargs[parameter.name] = value
-        return args, kwargs
+        return self._signature.bind(arguments, context)
 
 
 @overload
@@ -228,7 +214,7 @@ def tool(
 
 
 def _function_name(function: Callable[..., Any]) -> str:
-    return getattr(_underlying(function), "__name__", None) or type(function).__name__
+    return getattr(unwrap_partial(function), "__name__", None) or type(function).__name__
 
 
 def _tool_name(function: Callable[..., Any], name: str | None) -> str:
@@ -251,14 +237,8 @@ def _label(function: Callable[..., Any], name: str) -> str:
     return f"tool {name!r} (function {function_name!r})"
 
 
-def _underlying(function: Callable[..., Any]) -> Callable[..., Any]:
-    while isinstance(function, functools.partial):
-        function = function.func
-    return function
-
-
 def _parse_docstring(function: Callable[..., Any]) -> docstring_parser.Docstring:
-    text = inspect.getdoc(_underlying(function)) or ""
+    text = inspect.getdoc(unwrap_partial(function)) or ""
     try:
         return docstring_parser.parse(text)
     except docstring_parser.ParseError:
@@ -268,180 +248,23 @@ def _parse_docstring(function: Callable[..., Any]) -> docstring_parser.Docstring
         return fallback
 
 
+def _is_method(function: Callable[..., Any]) -> bool:
+    """Whether ``function`` is defined in a class body and takes ``self`` first."""
+    if not inspect.isfunction(function):
+        return False
+    owner = function.__qualname__.rpartition(".")[0]
+    if not owner or owner.endswith("<locals>"):
+        return False
+    first = next(iter(inspect.signature(function).parameters.values()), None)
+    return first is not None and first.name == "self" and first.kind in _POSITIONAL
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
 def _is_async(function: Callable[..., Any]) -> bool:
-    target = _underlying(function)
+    target = unwrap_partial(function)
     if inspect.iscoroutinefunction(target):
         return True
     call = getattr(type(target), "__call__", None)  # noqa: B004 (the class's __call__)
     return not inspect.isroutine(target) and inspect.iscoroutinefunction(call)
-
-
-def _type_hints(function: Callable[..., Any], label: str) -> dict[str, Any]:
-    target = _underlying(function)
-    if not inspect.isroutine(target) and not isinstance(target, type):
-        target = type(target).__call__  # a callable object: read its __call__
-    try:
-        return typing.get_type_hints(target, include_extras=True)
-    except NameError as error:
-        failure: Exception = error
-    # String annotations (`from __future__ import annotations`) may name types local to the
-    # scope that defines the tool; like pydantic, look them up in the callers' frames.
-    for scope in _caller_scopes():
-        try:
-            return typing.get_type_hints(target, localns=scope, include_extras=True)
-        except NameError:
-            continue
-        except Exception as error:
-            failure = error
-            break
-    raise TypeError(
-        f"{label}: cannot resolve its type annotations ({type(failure).__name__}: {failure}); "
-        "define the types it uses at module level"
-    ) from failure
-
-
-def _caller_scopes(limit: int = 16) -> Iterator[dict[str, Any]]:
-    """The local namespaces of the frames that called into this package, innermost first."""
-    frame = sys._getframe(1)
-    while frame is not None and limit > 0:
-        if frame.f_globals.get("__name__", "").partition(".")[0] != __name__.partition(".")[0]:
-            yield frame.f_locals
-            limit -= 1
-        frame = frame.f_back  # type: ignore[assignment]
-
-
-def _is_context(annotation: Any) -> bool:
-    """Whether the annotation asks for the ToolContext (also optional or Annotated)."""
-    origin = get_origin(annotation)
-    if origin is typing.Annotated:
-        return _is_context(get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        return any(_is_context(arg) for arg in get_args(annotation) if arg is not type(None))
-    origin = origin or annotation
-    return isinstance(origin, type) and issubclass(origin, ToolContext)
-
-
-def _analyse(
-    function: Callable[..., Any], label: str, documented: dict[str, str]
-) -> tuple[list[_Parameter], type[BaseModel], dict[str, Any], frozenset[str]]:
-    """Read the signature: how to fill each parameter, the arguments model, the JSON schema,
-    and the parameters for which a ``null`` argument means "the default"."""
-    try:
-        signature = inspect.signature(function)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{label}: cannot read its signature ({error})") from error
-    hints = _type_hints(function, label)
-    parameters: list[_Parameter] = []
-    fields: dict[str, Any] = {}
-    for index, parameter in enumerate(signature.parameters.values()):
-        where = f"{label}: parameter {parameter.name!r}"
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            star = "*" if parameter.kind is parameter.VAR_POSITIONAL else "**"
-            raise TypeError(
-                f"{label}: parameter '{star}{parameter.name}' is not allowed; a tool takes "
-                "named, typed parameters only"
-            )
-        annotation = hints.get(parameter.name, parameter.annotation)
-        if annotation is inspect.Parameter.empty:
-            hint = " (for a method, pass the bound method: tool(obj.method))"
-            raise TypeError(
-                f"{where} has no type annotation; the model needs a type to fill it"
-                + (hint if parameter.name in ("self", "cls") else "")
-            )
-        positional_only = parameter.kind is parameter.POSITIONAL_ONLY
-        default = parameter.default
-        if _is_context(annotation):
-            parameters.append(_Parameter(parameter.name, None, positional_only, True))
-            continue
-        if isinstance(default, FieldInfo):
-            # `x: int = Field(3, description=...)`: pydantic's spelling of a described default.
-            # The function itself would get the FieldInfo, so the value is always passed.
-            annotation = typing.Annotated[annotation, default]
-            default = inspect.Parameter.empty
-        field = f"p{index}"  # the parameter name is the alias: any name works, even `_x`/`json`
-        fields[field] = (
-            portable_annotation(annotation),
-            _field_info(annotation, parameter.name, default, documented.get(parameter.name)),
-        )
-        omit_when_unset = default is not inspect.Parameter.empty
-        parameters.append(_Parameter(parameter.name, field, positional_only, omit_when_unset))
-    model = _arguments_model(label, fields)
-    null_is_default = frozenset(
-        info.alias or name
-        for name, info in model.model_fields.items()
-        if not info.is_required() and not _accepts_none(fields[name][0])
-    )
-    return parameters, model, _parameters_schema(model, label), null_is_default
-
-
-def _accepts_none(annotation: Any) -> bool:
-    try:
-        TypeAdapter(annotation).validate_python(None)
-    except Exception:
-        return False
-    return True
-
-
-def _field_info(annotation: Any, alias: str, default: Any, documented: str | None) -> FieldInfo:
-    # Pass only what is known: an explicit None would override Annotated[..., Field(...)].
-    settings: dict[str, Any] = {"alias": alias}
-    if default is not inspect.Parameter.empty:
-        settings["default"] = default
-    described = any(
-        isinstance(meta, FieldInfo) and meta.description
-        for meta in getattr(annotation, "__metadata__", ())
-    )
-    if documented and not described:
-        settings["description"] = documented
-    return typing.cast(FieldInfo, Field(**settings))
-
-
-def _arguments_model(label: str, fields: dict[str, Any]) -> type[BaseModel]:
-    try:
-        return pydantic.create_model(f"{label}_arguments", __config__=_ARGUMENTS_CONFIG, **fields)
-    except Exception as error:
-        raise _unsupported_type_error(label, fields, error) from error
-
-
-def _parameters_schema(model: type[BaseModel], label: str) -> dict[str, Any]:
-    try:
-        raw = model.model_json_schema()
-    except Exception as error:
-        fields = {name: (info.annotation, info) for name, info in model.model_fields.items()}
-        raise _unsupported_type_error(label, fields, error) from error
-    parameters: dict[str, Any] = {"type": "object", "properties": {}}
-    for alias, schema in raw.get("properties", {}).items():
-        try:
-            parameters["properties"][alias] = self_contained_draft7(
-                {**schema, "$defs": raw.get("$defs", {})}
-            )
-        except RecursiveSchemaError as error:
-            raise RecursiveSchemaError(f"{label}: parameter {alias!r}: {error}") from error
-    if raw.get("required"):
-        parameters["required"] = list(raw["required"])
-    return parameters
-
-
-def _unsupported_type_error(label: str, fields: dict[str, Any], error: Exception) -> TypeError:
-    """Find which parameter's type pydantic cannot handle, to name it in the error."""
-    for annotation, info in fields.values():
-        try:
-            TypeAdapter(annotation).json_schema()
-        except Exception as cause:
-            return TypeError(
-                f"{label}: parameter {info.alias!r} has type {_type_name(annotation)}, which has "
-                f"no JSON schema ({type(cause).__name__}: {_first_line(cause)}); use JSON-like "
-                "types: str, int, float, bool, Literal, Enum, list, dict, pydantic models, "
-                "dataclasses, TypedDicts"
-            )
-    return TypeError(f"{label}: cannot build its argument schema ({error})")
-
-
-def _type_name(annotation: Any) -> str:
-    if isinstance(annotation, type):
-        return annotation.__qualname__
-    return repr(annotation)
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else ""

@@ -6,52 +6,27 @@ import asyncio
 import contextvars
 import functools
 import inspect
-import json
 import logging
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, TypeAlias
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any, TypeAlias
 
 from pydantic import ValidationError
 
+from tools._calls import Arguments, ToolCallSpec, parse_arguments, read_call
 from tools._content import describe_validation_error, render_value, truncate
 from tools._context import ToolContext
 from tools._errors import ToolError
 from tools._result import ErrorKind, ToolResult
+from tools._threads import WorkerInterrupted, WorkerThreads
 from tools._tool import Tool, tool
 
-__all__ = ["Approver", "ToolCallSpec", "Toolbox"]
+__all__ = ["Approver", "Toolbox"]
 
 logger = logging.getLogger("tools")
 
 Approver: TypeAlias = Callable[[str, dict[str, Any]], bool | Awaitable[bool]]
 """``approve(name, arguments) -> bool`` (or an awaitable of one): may this call run?"""
-
-Arguments: TypeAlias = str | Mapping[str, Any] | None
-
-
-class _FunctionCall(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def arguments(self) -> str: ...
-
-
-class _ToolCallObject(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def function(self) -> _FunctionCall: ...
-
-
-ToolCallSpec: TypeAlias = (
-    tuple[str, Arguments] | tuple[str, Arguments, str] | Mapping[str, Any] | _ToolCallObject
-)
-"""One call for `Toolbox.call_many`: ``(name, arguments)``, ``(name, arguments, call_id)``, an
-OpenAI-style tool call dict (``{"id", "function": {"name", "arguments"}}``) or an object with
-``.id`` and ``.function.name``/``.function.arguments`` (as the openai client returns)."""
 
 
 class _Unset:
@@ -60,22 +35,10 @@ class _Unset:
 
 _UNSET: Any = _Unset()
 
-_executor_lock = threading.Lock()
-_executor: ThreadPoolExecutor | None = None
-
-
-def _tool_threads() -> ThreadPoolExecutor:
-    """Threads for sync tools, apart from the loop's default executor.
-
-    A sync tool that overruns its timeout cannot be stopped and keeps its thread; a separate
-    pool keeps such tools from starving everything else that uses ``asyncio.to_thread``.
-    """
-    global _executor
-    if _executor is None:
-        with _executor_lock:
-            if _executor is None:
-                _executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="voxagent-tool")
-    return _executor
+_threads = WorkerThreads(max_threads=64, name="voxagent-tool")
+"""Threads for sync tools and approvers, apart from the loop's default executor: a sync tool
+that overruns its timeout cannot be stopped and keeps its thread, so a separate set keeps such
+tools from starving everything else that uses ``asyncio.to_thread``."""
 
 
 class Toolbox:
@@ -88,7 +51,8 @@ class Toolbox:
 
     Sync tools run in worker threads, async tools on the event loop. A sync tool that runs past
     its timeout gets a timeout result but cannot be stopped: it finishes in its thread and its
-    value is dropped (make long sync tools check their own deadline, or write them async).
+    value is dropped (make long sync tools check their own deadline, or write them async). The
+    threads are daemons, so a hung tool never delays the process's exit.
 
     Args:
         tools: Tools, plain functions (made tools with `tool`), or other toolboxes (their tools
@@ -139,8 +103,15 @@ class Toolbox:
 
         Raises:
             ValueError: a tool with the same name is already in the box.
+            TypeError: a method decorated in its class body, taken from the class rather than
+                from an instance.
         """
         added = function if isinstance(function, Tool) else tool(function)
+        if added.needs_instance:
+            raise TypeError(
+                f"tool {added.name!r} is a method taken from its class; add it from an "
+                f"instance instead (Toolbox([obj.{added.function.__name__}]))"
+            )
         if added.name in self._tools:
             raise ValueError(
                 f"duplicate tool name {added.name!r}: each tool in a Toolbox needs its own name "
@@ -166,8 +137,9 @@ class Toolbox:
         return [member.schema for member in self._tools.values()]
 
     def __contains__(self, item: object) -> bool:
-        if isinstance(item, Tool):
-            return self._tools.get(item.name) is item
+        if isinstance(item, Tool):  # the same tool, or one of the same function (bound method)
+            found = self._tools.get(item.name)
+            return found is item or (found is not None and found.function == item.function)
         return item in self._tools
 
     def __iter__(self) -> Iterator[Tool[..., Any]]:
@@ -185,29 +157,31 @@ class Toolbox:
         self,
         name: str,
         arguments: Arguments = None,
-        *,
         call_id: str = "",
+        *,
         state: Any = _UNSET,
     ) -> ToolResult:
         """Run one tool call from the model and return its result; never raises for a failure.
 
         Args:
-            name: The tool name the model gave.
+            name: The tool name the model gave. When no tool has exactly that name, the only
+                one that matches it but for case, ``-``/``_`` and spaces is called.
             arguments: The arguments: JSON text as the model sent it, a dict, or None (none).
             call_id: The server's id for this call (copied into the result).
             state: The agent state for `ToolContext` (default: the box's ``state``).
         """
         started = time.perf_counter()
         call = _Call(self, name, call_id, started)
-        parsed = _parse_arguments(arguments)
+        parsed = parse_arguments(arguments)
         if isinstance(parsed, dict):
             call.arguments = parsed
-        member = self._tools.get(name)
+        member = self._find(name)
         if member is None:
             available = ", ".join(self._tools) or "none"
             return call.failed(
                 "unknown_tool", f"Unknown tool {name!r}. Available tools: {available}."
             )
+        call.name = name = member.name
         if isinstance(parsed, str):
             return call.failed("invalid_arguments", f"Invalid arguments for {name}: {parsed}.")
         context = None
@@ -225,7 +199,7 @@ class Toolbox:
             return call.failed("invalid_arguments", f"Invalid arguments for {name}: {summary}.")
         except Exception as error:  # a custom validator raising something pydantic does not wrap
             logger.warning("validating arguments of %s raised", name, exc_info=True)
-            reason = f"{type(error).__name__}: {error}"
+            reason = _describe(error)
             return call.failed("invalid_arguments", f"Invalid arguments for {name}: {reason}.")
         if member.requires_approval:
             refusal = await self._ask_approval(name, dict(parsed))
@@ -241,24 +215,41 @@ class Toolbox:
         Each call is ``(name, arguments)``, ``(name, arguments, call_id)``, an OpenAI-style tool
         call dict, or a tool call object from the openai client.
         """
-        specs = [_call_spec(item) for item in calls]
-        return list(
-            await asyncio.gather(
-                *(self.call(name, arguments, call_id=call_id, state=state)
-                  for name, arguments, call_id in specs)
-            )
-        )  # fmt: skip
+        specs = [read_call(item) for item in calls]
+        runs = [
+            self.call(name, arguments, call_id=id_, state=state) for name, arguments, id_ in specs
+        ]
+        return list(await asyncio.gather(*runs))
+
+    def _find(self, name: str) -> Tool[..., Any] | None:
+        """The tool ``name`` means: exactly that name, else the only one that matches it but
+        for case, ``-``/``_`` and surrounding spaces (small models slip on those)."""
+        member = self._tools.get(name)
+        if member is None:
+            wanted = _loose(name)
+            matches = [found for key, found in self._tools.items() if _loose(key) == wanted]
+            if len(matches) == 1:
+                member = matches[0]
+        return member
 
     def call_sync(
         self,
         name: str,
         arguments: Arguments = None,
-        *,
         call_id: str = "",
+        *,
         state: Any = _UNSET,
     ) -> ToolResult:
-        """`call` for scripts with no event loop running (it runs one)."""
-        return asyncio.run(self.call(name, arguments, call_id=call_id, state=state))
+        """`call` for scripts with no event loop running (it runs one).
+
+        Raises:
+            RuntimeError: called while an event loop runs in this thread (``await call`` there).
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.call(name, arguments, call_id=call_id, state=state))
+        raise RuntimeError("Toolbox.call_sync inside a running event loop: await box.call(...)")
 
     async def _ask_approval(self, name: str, arguments: dict[str, Any]) -> str | None:
         """None when the call may run, else why not (for the model)."""
@@ -272,17 +263,17 @@ class Toolbox:
                 answer = await self.approve(name, arguments)
             else:
                 # A sync approver may block on the user (input()): keep it off the loop.
-                answer = await asyncio.get_running_loop().run_in_executor(
-                    _tool_threads(), self.approve, name, arguments
-                )
+                answer = await _threads.run(functools.partial(self.approve, name, arguments))
                 if inspect.isawaitable(answer):
                     answer = await answer
         except Exception as error:
-            logger.warning("approver failed for tool %s", name, exc_info=True)
-            reason = f"{type(error).__name__}: {error}"
+            cause = _unwrap(error)
+            logger.warning("approver failed for tool %s", name, exc_info=cause)
+            reason = _describe(cause)
             return f"Approval refused: asking about {name} failed ({reason}), so it did not run."
-
         if answer is not True:  # only a clear yes: "no", 1 or None must not run a side effect
+            if answer is not False:
+                logger.warning("approver answered %r for tool %s, not True: refused", answer, name)
             return f"Approval refused: the user did not approve {name}, so it did not run."
         return None
 
@@ -297,9 +288,8 @@ class Toolbox:
                     value = await member.function(*args, **kwargs)
                 else:
                     context = contextvars.copy_context()
-                    value = await asyncio.get_running_loop().run_in_executor(
-                        _tool_threads(),
-                        functools.partial(context.run, member.function, *args, **kwargs),
+                    value = await _threads.run(
+                        functools.partial(context.run, member.function, *args, **kwargs)
                     )
                     if inspect.isawaitable(value):
                         value = await value
@@ -312,15 +302,20 @@ class Toolbox:
                 message = f"{member.name} timed out: no result within its {limit:g} s timeout."
                 return call.failed("timeout", message)
             return self._raised(call, member, error)
+        except asyncio.CancelledError as error:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise  # the caller is being cancelled: so is the call
+            # The tool's own: it awaited something that was cancelled. A failure like any other.
+            return self._raised(call, member, error)
         except (Exception, SystemExit) as error:
             return self._raised(call, member, error)
         return call.succeeded(value)
 
     def _raised(self, call: _Call, member: Tool[..., Any], error: BaseException) -> ToolResult:
+        error = _unwrap(error)
         logger.warning("tool %s raised %s", member.name, type(error).__name__, exc_info=error)
-        message = str(error).strip()
-        detail = f"{type(error).__name__}: {message}" if message else type(error).__name__
-        return call.failed("exception", f"{member.name} failed: {detail}")
+        return call.failed("exception", f"{member.name} failed: {_describe(error)}")
 
 
 class _Call:
@@ -360,58 +355,15 @@ class _Call:
         )
 
 
-def _parse_arguments(arguments: Arguments) -> dict[str, Any] | str:
-    """The arguments as a dict, or what is wrong with them."""
-    if arguments is None:
-        return {}
-    if isinstance(arguments, Mapping):
-        return dict(arguments)
-    if isinstance(arguments, bytes | bytearray):
-        arguments = arguments.decode("utf-8", "replace")
-    if not isinstance(arguments, str):
-        return f"expected a JSON object, got {type(arguments).__name__}"
-    if not arguments.strip():
-        return {}
-    try:
-        parsed = json.loads(arguments)
-    except json.JSONDecodeError as error:
-        return f"not valid JSON ({error.msg} at position {error.pos}); send a JSON object"
-    except RecursionError:
-        return "nested too deeply; send a flat JSON object"
-    if isinstance(parsed, str) and parsed.lstrip().startswith("{"):
-        # The object encoded twice, as a JSON string: a slip small models make.
-        try:
-            parsed = json.loads(parsed)
-        except (json.JSONDecodeError, RecursionError):
-            return "expected a JSON object, got a string"
-    if not isinstance(parsed, dict):
-        return f"expected a JSON object, got {_json_kind(parsed)}"
-    return parsed
+def _unwrap(error: BaseException) -> BaseException:
+    """The error a job raised in its worker thread (KeyboardInterrupt there comes wrapped)."""
+    return error.error if isinstance(error, WorkerInterrupted) else error
 
 
-def _json_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return "null"
+def _describe(error: BaseException) -> str:
+    message = str(error).strip()
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
-def _call_spec(item: ToolCallSpec) -> tuple[str, Arguments, str]:
-    if isinstance(item, Sequence) and not isinstance(item, str):
-        if len(item) == 2:
-            return str(item[0]), item[1], ""
-        if len(item) == 3:
-            return str(item[0]), item[1], str(item[2] or "")
-        raise ValueError(f"a call is (name, arguments[, call_id]), got {len(item)} items")
-    if isinstance(item, Mapping):
-        function = item.get("function", item)
-        return str(function["name"]), function.get("arguments"), str(item.get("id") or "")
-    function = getattr(item, "function", None)
-    if function is not None:
-        return str(function.name), function.arguments, str(getattr(item, "id", "") or "")
-    raise TypeError(f"cannot read a tool call from {item!r}")
+def _loose(name: str) -> str:
+    return name.strip().casefold().replace("-", "_")

@@ -42,7 +42,9 @@ def test_render_unserialisable_falls_back_to_text() -> None:
         def __str__(self) -> str:
             return "custom thing"
 
+    assert render_value(Custom()) == "custom thing"  # its text, not a JSON string of it
     assert render_value({"x": Custom()}) == '{"x":"custom thing"}'
+    assert render_value([Custom()]) == '["custom thing"]'
     assert render_value(Unprintable()) == "<Unprintable object>"
 
 

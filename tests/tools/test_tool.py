@@ -17,7 +17,7 @@ from mistral_common.protocol.instruct.validator import ValidationMode, get_valid
 from mistral_common.tokens.tokenizers.base import TokenizerVersion
 from pydantic import BaseModel, Field
 
-from tools import Tool, ToolContext, tool
+from tools import Tool, Toolbox, ToolContext, tool
 
 
 class Unit(enum.Enum):
@@ -117,9 +117,15 @@ class TestCallable:
         assert isinstance(get_weather, Tool)
         assert get_weather.__name__ == "get_weather"
         assert get_weather.__doc__ is not None and "weather" in get_weather.__doc__
-        assert get_weather.__wrapped__ is get_weather.function  # type: ignore[attr-defined]
+        assert get_weather.__wrapped__ is get_weather.function
         assert get_weather.is_async is False
         assert set_timer.is_async is True
+
+    def test_inspect_sees_the_function(self) -> None:
+        assert inspect.iscoroutinefunction(set_timer)
+        assert asyncio.iscoroutinefunction(set_timer)
+        assert not inspect.iscoroutinefunction(get_weather)
+        assert inspect.signature(set_timer) == inspect.signature(set_timer.function)
 
     def test_plain_call_form(self) -> None:
         def shout(text: str) -> str:
@@ -153,6 +159,60 @@ class TestCallable:
         square = tool(name="square")(functools.partial(power, exponent=2))
         assert square.description == "Raise base to exponent."
         assert square(base=3) == 9
+
+
+class Thermostat:
+    """Methods decorated in the class body."""
+
+    def __init__(self) -> None:
+        self.target = 20.0
+
+    @tool
+    def set_target(self, degrees: float) -> str:
+        """Set the target temperature.
+
+        Args:
+            degrees: Degrees Celsius.
+        """
+        self.target = degrees
+        return f"target {degrees:g}"
+
+    @tool(name="read_target", timeout=2)
+    async def current(self) -> float:
+        """Read the target temperature."""
+        await asyncio.sleep(0)
+        return self.target
+
+
+class TestMethods:
+    def test_read_from_the_class_it_describes_the_method_without_self(self) -> None:
+        unbound = Thermostat.set_target
+        assert unbound.needs_instance
+        assert unbound.parameters["properties"] == {
+            "degrees": {"type": "number", "description": "Degrees Celsius."}
+        }
+        assert Thermostat.current.name == "read_target"
+
+    async def test_read_from_an_instance_it_is_bound(self) -> None:
+        home = Thermostat()
+        bound = home.set_target
+        assert isinstance(bound, Tool)
+        assert not bound.needs_instance
+        assert bound.schema == Thermostat.set_target.schema
+        assert list(inspect.signature(bound).parameters) == ["degrees"]
+        assert bound(18) == "target 18" and home.target == 18
+        reader = home.current
+        assert reader.is_async and reader.timeout == 2
+        assert await reader() == 18
+        assert Thermostat.set_target(home, 19) == "target 19"  # the plain method call
+
+    async def test_a_toolbox_runs_it_on_its_instance(self) -> None:
+        home = Thermostat()
+        box = Toolbox([home.set_target, home.current])
+        assert home.set_target in box
+        assert (await box.call("set_target", '{"degrees": "21.5"}')).ok
+        assert (await box.call("read_target", None)).value == 21.5
+        assert Thermostat().target == 20.0  # other instances untouched
 
 
 class TestMetadata:
@@ -371,12 +431,20 @@ class TestDecorationErrors:
         with pytest.raises(TypeError, match=r"tool 'bad'.*parameter 'city'.*no type annotation"):
             tool(bad)
 
-    def test_unannotated_self_hints_at_bound_methods(self) -> None:
+    def test_unannotated_self_outside_a_class_hints_at_bound_methods(self) -> None:
+        def switch(self, on: bool) -> None: ...  # type: ignore[no-untyped-def]
+
+        with pytest.raises(TypeError, match=r"'self'.*bound method"):
+            tool(switch)
+
+    def test_a_method_read_from_its_class_needs_an_instance(self) -> None:
         class Lamp:
             def switch(self, on: bool) -> None: ...
 
-        with pytest.raises(TypeError, match=r"'self'.*bound method"):
-            tool(Lamp.switch)
+        unbound = tool(Lamp.switch)
+        assert unbound.needs_instance
+        with pytest.raises(TypeError, match=r"'switch' is a method.*instance"):
+            Toolbox([unbound])
 
     @pytest.mark.parametrize("source", ["def bad(*names: str): ...", "def bad(**extra: int): ..."])
     def test_star_parameters(self, source: str) -> None:

@@ -230,6 +230,10 @@ class TestSuccess:
         result = Toolbox([add]).call_sync("add", '{"a": 1, "b": 2}', call_id="abcdefghi")
         assert result.ok and result.value == 3 and result.call_id == "abcdefghi"
 
+    async def test_call_sync_inside_a_running_loop_says_to_await(self) -> None:
+        with pytest.raises(RuntimeError, match=r"await box\.call"):
+            Toolbox([add]).call_sync("add", '{"a": 1, "b": 2}')
+
 
 class TestContext:
     async def test_context_carries_call_and_state(self) -> None:
@@ -290,6 +294,21 @@ class TestFailures:
         typo = await Toolbox([add]).call("ad", '{"a": 1}')
         assert typo.arguments == {"a": 1}  # kept for the transcript
         assert typo.content == "Unknown tool 'ad'. Available tools: add."
+
+    @pytest.mark.parametrize("spelling", ["Get_Weather", "GET-WEATHER", " get_weather "])
+    async def test_a_near_miss_of_case_or_separator_finds_the_tool(self, spelling: str) -> None:
+        result = await Toolbox([get_weather, add]).call(spelling, {"city": "Oslo"})
+        assert result.ok, result.content
+        assert result.name == "get_weather"
+
+    async def test_an_ambiguous_near_miss_is_unknown(self) -> None:
+        @tool(name="Get_Weather")
+        def shouting_weather(city: str) -> str:
+            return city
+
+        box = Toolbox([get_weather, shouting_weather])
+        _fails(await box.call("get-weather", {"city": "Oslo"}), "unknown_tool")
+        assert (await box.call("Get_Weather", {"city": "Oslo"})).value == "Oslo"  # exact wins
 
     async def test_arguments_not_json(self) -> None:
         result = await Toolbox([get_weather]).call("get_weather", '{"city": "Paris"')
@@ -379,6 +398,20 @@ class TestFailures:
             raise SystemExit(3)
 
         _fails(await Toolbox([quitter]).call("quitter", None), "exception")
+
+    @pytest.mark.parametrize("error_type", [KeyboardInterrupt, GeneratorExit])
+    async def test_a_base_exception_in_a_sync_tool_is_a_failure(
+        self, error_type: type[BaseException], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        @tool
+        def rude() -> None:
+            raise error_type("stop")
+
+        with caplog.at_level(logging.WARNING, logger="tools"):
+            result = await Toolbox([rude]).call("rude", None)
+        _fails(result, "exception")
+        assert result.content == f"rude failed: {error_type.__name__}: stop"
+        assert [type(r.exc_info[1]) for r in caplog.records if r.exc_info] == [error_type]
 
     @pytest.mark.parametrize("error_type", [ToolError, ToolRetry])
     async def test_tool_error_sends_just_the_message(self, error_type: type[ToolError]) -> None:
@@ -485,6 +518,14 @@ class TestApproval:
     async def test_only_a_clear_true_approves(self, answer: Any) -> None:
         box = Toolbox([delete_note], approve=lambda name, arguments: answer)
         _fails(await box.call("delete_note", {"note_id": 7}), "not_approved")
+
+    async def test_a_truthy_answer_that_is_not_true_is_logged(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        box = Toolbox([delete_note], approve=lambda name, arguments: "yes")
+        with caplog.at_level(logging.WARNING, logger="tools"):
+            _fails(await box.call("delete_note", {"note_id": 7}), "not_approved")
+        assert "approver answered 'yes' for tool delete_note, not True" in caplog.text
 
     async def test_no_approver_refuses(self) -> None:
         result = await Toolbox([delete_note]).call("delete_note", {"note_id": 7})
@@ -599,6 +640,17 @@ class TestCancellation:
         with pytest.raises(asyncio.CancelledError):
             await task
         assert cancelled.is_set()
+
+    async def test_a_cancelled_error_of_the_tool_itself_is_a_failure(self) -> None:
+        @tool
+        async def orphan() -> None:
+            waiter = asyncio.get_running_loop().create_future()
+            waiter.cancel()
+            await waiter
+
+        result = await Toolbox([orphan]).call("orphan", None)
+        _fails(result, "exception")
+        assert result.content == "orphan failed: CancelledError"
 
     async def test_cancelling_call_many_cancels_every_call(self) -> None:
         @tool

@@ -1,0 +1,104 @@
+"""The worker threads of sync tools: reused, daemons (a hung tool never holds process exit)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tools._threads import WorkerInterrupted, WorkerThreads
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_runs_jobs_in_reused_daemon_threads() -> None:
+    threads = WorkerThreads(max_threads=4, name="test-worker")
+    first = await threads.run(threading.current_thread)
+    second = await threads.run(threading.current_thread)
+    assert first is second  # idle thread reused
+    assert first is not threading.current_thread()
+    assert first.daemon and first.name == "test-worker-1"
+
+
+async def test_results_and_errors_come_back() -> None:
+    threads = WorkerThreads(max_threads=2, name="test-worker")
+    assert await threads.run(lambda: 42) == 42
+    with pytest.raises(ZeroDivisionError):
+        await threads.run(lambda: 1 / 0)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, SystemExit, GeneratorExit])
+async def test_base_exceptions_come_back_wrapped(error: type[BaseException]) -> None:
+    def job() -> None:
+        raise error("in a worker")
+
+    threads = WorkerThreads(max_threads=1, name="test-worker")
+    with pytest.raises(WorkerInterrupted) as caught:
+        await threads.run(job)
+    assert type(caught.value.error) is error
+    assert await threads.run(lambda: "still working") == "still working"
+
+
+async def test_jobs_run_together_up_to_the_limit_then_queue() -> None:
+    threads = WorkerThreads(max_threads=2, name="test-worker")
+    started = time.perf_counter()
+    await asyncio.gather(*(threads.run(lambda: time.sleep(0.2)) for _ in range(4)))
+    elapsed = time.perf_counter() - started
+    assert 0.35 < elapsed < 1.5  # two at a time: two rounds
+
+
+async def test_a_cancelled_wait_drops_the_result_and_a_queued_job_is_skipped() -> None:
+    threads = WorkerThreads(max_threads=1, name="test-worker")
+    release = threading.Event()
+    ran: list[str] = []
+    busy = asyncio.ensure_future(threads.run(lambda: release.wait(5)))
+    queued = asyncio.ensure_future(threads.run(lambda: ran.append("queued")))
+    await asyncio.sleep(0.05)
+    busy.cancel()
+    queued.cancel()
+    release.set()
+    assert await threads.run(lambda: "next") == "next"
+    assert ran == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+async def test_a_forked_child_starts_its_own_threads() -> None:
+    threads = WorkerThreads(max_threads=1, name="test-worker")
+    await threads.run(lambda: None)  # the parent's one thread, idle now
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child reports through its exit status)
+        ok = asyncio.run(asyncio.wait_for(threads.run(lambda: "child"), 5)) == "child"
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_hung_sync_tool_does_not_hold_process_exit() -> None:
+    script = textwrap.dedent(
+        """
+        import asyncio, threading
+        from tools import Toolbox, tool
+
+        @tool(timeout=0.2)
+        def hang() -> str:
+            threading.Event().wait()  # never returns
+            return "never"
+
+        result = asyncio.run(Toolbox([hang]).call("hang", None))
+        print(result.error_kind, flush=True)
+        """
+    )
+    started = time.perf_counter()
+    finished = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "timeout"
+    assert time.perf_counter() - started < 15
