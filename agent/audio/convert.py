@@ -20,11 +20,13 @@ import soxr
 from agent.errors import BadAudioError
 
 __all__ = [
-    "SAMPLE_RATE",
     "PCM16",
+    "SAMPLE_RATE",
     "decode_audio",
     "duration_seconds",
     "encode_wav",
+    "float_to_pcm16",
+    "mono_float32",
     "to_pcm16",
 ]
 
@@ -46,10 +48,24 @@ def to_pcm16(samples: npt.ArrayLike, sample_rate: int, *, name: str = "audio") -
     array = np.asarray(samples)
     if sample_rate <= 0:
         raise BadAudioError(f"{name}: sample rate must be positive, got {sample_rate}")
+    if array.dtype == np.int16 and array.ndim == 1 and sample_rate == SAMPLE_RATE:
+        return array.copy()  # already in the framework's format: bit-exact, still a new array
+    floats = mono_float32(array, name=name)
+    if sample_rate != SAMPLE_RATE and floats.size:
+        floats = soxr.resample(floats, sample_rate, SAMPLE_RATE, quality="HQ")
+    return float_to_pcm16(floats)
+
+
+def mono_float32(samples: npt.ArrayLike, *, name: str = "audio") -> npt.NDArray[np.float32]:
+    """Mix samples of shape `(n,)` or `(n, channels)` and any dtype down to mono float32.
+
+    Non-finite values (NaN, inf) are replaced so they cannot poison later stages.
+    """
+    array = np.asarray(samples)
     if array.ndim == 2:
         if array.shape[1] == 0:
             raise BadAudioError(f"{name}: has zero channels")
-        floats = _as_float(array, name).mean(axis=1)
+        floats = _as_float(array, name).mean(axis=1, dtype=np.float32)
     elif array.ndim == 1:
         floats = _as_float(array, name)
     else:
@@ -58,9 +74,16 @@ def to_pcm16(samples: npt.ArrayLike, sample_rate: int, *, name: str = "audio") -
         )
     if not np.all(np.isfinite(floats)):
         floats = np.nan_to_num(floats, nan=0.0, posinf=1.0, neginf=-1.0)
-    if sample_rate != SAMPLE_RATE and floats.size:
-        floats = soxr.resample(floats.astype(np.float32), sample_rate, SAMPLE_RATE, quality="HQ")
-    return np.asarray(np.clip(np.round(floats * 32767.0), -32768, 32767), dtype=np.int16)
+    return np.asarray(floats, dtype=np.float32)
+
+
+def float_to_pcm16(floats: npt.NDArray[np.floating[Any]]) -> PCM16:
+    """Float samples in [-1, 1] to int16, clipping anything beyond full scale.
+
+    The scale is 32768, the inverse of reading int16 as float (libsndfile's convention), so
+    16-bit audio survives a float round trip bit for bit; +1.0 clips to 32767.
+    """
+    return np.asarray(np.clip(np.round(floats * 32768.0), -32768, 32767), dtype=np.int16)
 
 
 def _as_float(array: npt.NDArray[Any], name: str) -> npt.NDArray[np.float32]:

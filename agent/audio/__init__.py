@@ -1,0 +1,70 @@
+"""Hearing: audio sources, format conversion, speech detection and endpointing.
+
+Everything inside the framework is 16 kHz mono int16 (`SAMPLE_RATE`); sources yield it in
+30 ms frames (`FRAME_SAMPLES`), the `Endpointer` cuts those into `Utterance`s, and `segment`
+does the same offline over a file or an array.
+"""
+
+from agent.audio._blocks import FRAME_MS, FRAME_SAMPLES, Reframer, StreamConverter
+from agent.audio.convert import (
+    PCM16,
+    SAMPLE_RATE,
+    decode_audio,
+    duration_seconds,
+    encode_wav,
+    to_pcm16,
+)
+from agent.audio.endpointer import (
+    Endpointer,
+    EndpointerConfig,
+    EndpointerEvent,
+    FrameHook,
+    VadMode,
+)
+from agent.audio.microphone import InputDevice, Microphone, input_devices
+from agent.audio.segment import segment
+from agent.audio.sources import ArraySource, AudioSource, FileReader, WavSource
+from agent.audio.utterance import Utterance
+from agent.audio.vad import (
+    NoiseFloor,
+    SileroVad,
+    SpeechDetector,
+    TwoStageVad,
+    WebRtcVad,
+    level_dbfs,
+    silero_model_path,
+)
+
+__all__ = [
+    "FRAME_MS",
+    "FRAME_SAMPLES",
+    "PCM16",
+    "SAMPLE_RATE",
+    "ArraySource",
+    "AudioSource",
+    "Endpointer",
+    "EndpointerConfig",
+    "EndpointerEvent",
+    "FileReader",
+    "FrameHook",
+    "InputDevice",
+    "Microphone",
+    "NoiseFloor",
+    "Reframer",
+    "SileroVad",
+    "SpeechDetector",
+    "StreamConverter",
+    "TwoStageVad",
+    "Utterance",
+    "VadMode",
+    "WavSource",
+    "WebRtcVad",
+    "decode_audio",
+    "duration_seconds",
+    "encode_wav",
+    "input_devices",
+    "level_dbfs",
+    "segment",
+    "silero_model_path",
+    "to_pcm16",
+]

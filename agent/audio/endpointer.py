@@ -1,0 +1,359 @@
+"""The endpointer: a clock-free state machine that cuts a frame stream into utterances.
+
+It knows time only through the frames it is fed (each frame is `frame_ms` of audio), so it
+behaves the same on a live microphone, on a file read as fast as possible and in unit tests.
+
+States: *silence* (keeping a short pre-roll) → *speech* once `speech_start_s` of speech frames
+were heard within twice that time (the short gaps of stop consonants do not reset the count;
+the start moves back over a short first word) → back to *silence* once `silence_end_s` of
+consecutive non-speech frames followed, or a cut at `max_utterance_s`. Utterances whose speech
+is shorter than `min_utterance_s` are reported as dropped (clicks, coughs), never passed on
+silently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from typing import Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from agent.audio._blocks import Reframer
+from agent.audio.convert import PCM16, SAMPLE_RATE
+from agent.audio.utterance import Utterance
+from agent.audio.vad import SileroVad, SpeechDetector, TwoStageVad, WebRtcVad, level_dbfs
+from agent.events import SpeechStarted, UtteranceDropped, UtteranceEnded
+
+__all__ = ["Endpointer", "EndpointerConfig", "EndpointerEvent", "FrameHook", "VadMode"]
+
+VadMode: TypeAlias = Literal["webrtc", "silero", "both"]
+"""Which speech detector the endpointer builds when none is given."""
+
+EndpointerEvent: TypeAlias = SpeechStarted | UtteranceEnded | UtteranceDropped
+"""What `Endpointer.feed` returns: the hearing half of `agent.events.AgentEvent`."""
+
+FrameHook: TypeAlias = Callable[[float, bool], None]
+"""Called for every frame with its level in dBFS and whether it was judged speech."""
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointerConfig:
+    """Named defaults of the endpointer; every duration is in seconds.
+
+    Attributes:
+        frame_ms: length of the frames judged one by one (10, 20 or 30 ms; webrtcvad's sizes).
+        vad: the speech detector: "webrtc" (webrtcvad, cheapest), "silero" (Silero VAD on
+            onnxruntime, robust in noise) or "both" (speech where both agree).
+        aggressiveness: webrtcvad mode, 0 (lenient) to 3 (strict).
+        silero_threshold: Silero's speech probability threshold.
+        speech_start_s: speech needed, within twice this time, before an utterance starts
+            (rejects clicks; tolerates the short gaps of stop consonants).
+        silence_end_s: consecutive non-speech that ends an utterance (pauses between words
+            are shorter); the main term of the endpoint latency. Durations counted in frames
+            are rounded to the nearest whole frame (0.7 s: 23 frames of 30 ms, 0.69 s).
+        pre_roll_s: audio kept before the first speech frame (soft onsets the detector misses).
+        tail_s: audio kept after the last speech frame (trailing consonants).
+        min_utterance_s: utterances with less speech than this (first to last speech frame)
+            are dropped as clicks.
+        max_utterance_s: an utterance's audio (pre-roll included) is cut at this length and
+            the speech goes on in a new utterance: Voxtral pads every started 30 s of audio to
+            375 tokens, so 30 s is the most one item can carry at the lowest cost.
+        min_level_dbfs: frames quieter than this never count as speech, whatever the detector
+            says (hum, far-away noise).
+        noise_margin_db: in "webrtc" mode, how far above the tracked noise floor a frame must
+            be to count as speech (see `WebRtcVad`); None turns the gate off. Not used with
+            Silero, which copes with noise itself and would lose speech at low SNR to it.
+    """
+
+    frame_ms: int = 30
+    vad: VadMode = "webrtc"
+    aggressiveness: int = 2
+    silero_threshold: float = 0.5
+    speech_start_s: float = 0.15
+    silence_end_s: float = 0.7
+    pre_roll_s: float = 0.3
+    tail_s: float = 0.25
+    min_utterance_s: float = 0.25
+    max_utterance_s: float = 30.0
+    min_level_dbfs: float = -55.0
+    noise_margin_db: float | None = 6.0
+
+    def __post_init__(self) -> None:
+        if self.frame_ms not in (10, 20, 30):
+            raise ValueError(f"frame_ms must be 10, 20 or 30, got {self.frame_ms}")
+        if self.vad not in ("webrtc", "silero", "both"):
+            raise ValueError(f"vad must be 'webrtc', 'silero' or 'both', got {self.vad!r}")
+        if self.aggressiveness not in (0, 1, 2, 3):
+            raise ValueError(f"aggressiveness must be 0, 1, 2 or 3, got {self.aggressiveness}")
+        if self.noise_margin_db is not None and self.noise_margin_db < 0:
+            raise ValueError(f"noise_margin_db must be >= 0 or None, got {self.noise_margin_db}")
+        for name in ("speech_start_s", "silence_end_s", "pre_roll_s", "tail_s", "min_utterance_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)}")
+        if self.speech_start_s < self.frame_seconds:
+            raise ValueError(f"speech_start_s must be at least one frame ({self.frame_seconds} s)")
+        if self.silence_end_s < self.frame_seconds:
+            raise ValueError(f"silence_end_s must be at least one frame ({self.frame_seconds} s)")
+        if self.max_utterance_s < self.pre_roll_s + self.speech_start_s + self.frame_seconds:
+            raise ValueError(
+                f"max_utterance_s ({self.max_utterance_s} s) must leave room for the pre-roll "
+                "and the speech start"
+            )
+
+    def with_overrides(self, **overrides: float | int | str | None) -> EndpointerConfig:
+        """A copy with some fields replaced; unknown names raise `TypeError`."""
+        if not overrides:
+            return self
+        known = {field.name for field in fields(EndpointerConfig)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise TypeError(f"unknown endpointer setting(s) {unknown}; known: {sorted(known)}")
+        return replace(self, **overrides)  # type: ignore[arg-type]
+
+    @property
+    def frame_seconds(self) -> float:
+        """`frame_ms` in seconds."""
+        return self.frame_ms / 1000.0
+
+    @property
+    def frame_samples(self) -> int:
+        """Samples per frame at 16 kHz."""
+        return SAMPLE_RATE * self.frame_ms // 1000
+
+    def make_detector(self) -> SpeechDetector:
+        """Build the speech detector this configuration names."""
+        if self.vad == "webrtc":
+            return WebRtcVad(self.aggressiveness, noise_margin_db=self.noise_margin_db)
+        if self.vad == "silero":
+            return SileroVad(self.silero_threshold)
+        return TwoStageVad(
+            WebRtcVad(self.aggressiveness, noise_margin_db=None), SileroVad(self.silero_threshold)
+        )
+
+
+class Endpointer:
+    """Cut a stream of 16 kHz mono int16 audio into `Utterance`s.
+
+    Feed it audio in blocks of any length (`feed`), then `flush` at the end of the stream;
+    both return the events the audio caused, in order. Example::
+
+        endpointer = Endpointer(silence_end_s=0.8)
+        for event in endpointer.feed(block):
+            ...
+        events = endpointer.flush()
+
+    Args:
+        config: the settings (default `EndpointerConfig()`); keyword overrides replace fields.
+        detector: a speech detector to use instead of the one `config.vad` names.
+        on_frame: called for every frame with its level (dBFS) and the speech decision,
+            for level meters; it must be quick.
+    """
+
+    def __init__(
+        self,
+        config: EndpointerConfig | None = None,
+        *,
+        detector: SpeechDetector | None = None,
+        on_frame: FrameHook | None = None,
+        **overrides: float | int | str | None,
+    ) -> None:
+        config = (config if config is not None else EndpointerConfig()).with_overrides(**overrides)
+        self.config = config
+        self.detector: SpeechDetector = detector if detector is not None else config.make_detector()
+        self.on_frame = on_frame
+        frame = config.frame_samples
+        self._frame = frame
+        self._start_frames = _frames(config.speech_start_s, frame)
+        self._end_frames = _frames(config.silence_end_s, frame)
+        self._pre_roll = round(config.pre_roll_s * SAMPLE_RATE)
+        self._tail = round(config.tail_s * SAMPLE_RATE)
+        self._max_samples = round(config.max_utterance_s * SAMPLE_RATE)
+        self._start_window = 2 * self._start_frames
+        pre_roll_frames = math.ceil(self._pre_roll / frame)
+        # room for the start window, a look-back as long as the pre-roll, and the pre-roll
+        self._history_frames = self._start_window + 2 * pre_roll_frames
+        self.reset()
+
+    # -- state --------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget everything: a new stream starts at position 0."""
+        self.detector.reset()
+        self._reframer = Reframer(self._frame)
+        self._position = 0  # samples fed and judged so far
+        self._history: deque[PCM16] = deque(maxlen=self._history_frames)
+        self._decisions: deque[bool] = deque(maxlen=self._history_frames)  # one per history frame
+        # decisions of the newest frames while in silence (at most `_start_window`)
+        self._recent: deque[bool] = deque(maxlen=self._start_window)
+        self._silence_run = 0  # consecutive non-speech frames (while in speech)
+        self._in_speech = False
+        self._buffer: list[PCM16] = []
+        self._buffer_start = 0  # stream sample index of self._buffer[0]
+        self._start = 0  # sample index of the first speech frame of the current utterance
+        self._last_speech_end: int | None = None
+        self._continues_cut = False  # the utterance goes on from one cut at max_utterance_s
+        self.level_dbfs = -120.0
+        """Level of the newest frame, dBFS."""
+        self.speech = False
+        """Whether the newest frame was judged speech."""
+
+    @property
+    def in_utterance(self) -> bool:
+        """True between `SpeechStarted` and the end of that utterance."""
+        return self._in_speech
+
+    @property
+    def position(self) -> float:
+        """Seconds of audio judged so far."""
+        return self._position / SAMPLE_RATE
+
+    # -- feeding ------------------------------------------------------------------------------
+
+    def feed(self, pcm: npt.NDArray[np.int16]) -> list[EndpointerEvent]:
+        """Judge audio (16 kHz mono int16, any length); return the events it caused."""
+        if pcm.dtype != np.int16 or pcm.ndim != 1:
+            raise ValueError(
+                f"Endpointer.feed wants 16 kHz mono int16 samples of shape (n,), got "
+                f"{pcm.dtype} of shape {pcm.shape}; convert with agent.audio.to_pcm16"
+            )
+        events: list[EndpointerEvent] = []
+        for frame in self._reframer.push(pcm):
+            self._judge(frame, events)
+        return events
+
+    def flush(self) -> list[EndpointerEvent]:
+        """End of stream: finish the utterance in progress, if any, and return the events.
+
+        A trailing piece shorter than a frame is kept in that utterance's audio, unjudged.
+        """
+        events: list[EndpointerEvent] = []
+        rest = self._reframer.flush()
+        if rest is not None:
+            if self._in_speech:
+                self._buffer.append(rest)
+            self._position += rest.size
+        if self._in_speech:
+            self._finish(events, now=self._position, truncated=False)
+        self._recent.clear()
+        self._decisions.clear()
+        self._history.clear()
+        return events
+
+    def _judge(self, frame: PCM16, events: list[EndpointerEvent]) -> None:
+        level = level_dbfs(frame)
+        # The detector sees every frame, even quiet ones, so stateful ones (Silero) stay in step.
+        speech = self.detector.is_speech(frame) and level >= self.config.min_level_dbfs
+        self.level_dbfs, self.speech = level, speech
+        if self.on_frame is not None:
+            self.on_frame(level, speech)
+        self._position += frame.size  # the frame spans [position - frame.size, position)
+        if self._in_speech:
+            self._in_utterance(frame, speech, events)
+        else:
+            self._in_silence(frame, speech, events)
+
+    def _in_silence(self, frame: PCM16, speech: bool, events: list[EndpointerEvent]) -> None:
+        self._history.append(frame)
+        self._decisions.append(speech)
+        self._recent.append(speech)
+        if sum(self._recent) < self._start_frames:
+            return
+        now = self._position
+        first = self._first_speech_frame()
+        self._start = now - (len(self._history) - first) * self._frame
+        self._buffer_start = now - sum(f.size for f in self._history)
+        self._buffer = list(self._history)
+        self._history.clear()
+        self._decisions.clear()
+        self._recent.clear()
+        self._silence_run = 0
+        self._last_speech_end = now
+        self._continues_cut = False
+        self._in_speech = True
+        events.append(SpeechStarted(at=self._start / SAMPLE_RATE))
+
+    def _first_speech_frame(self) -> int:
+        """Index in the history of the frame the starting utterance begins with.
+
+        That is the first speech frame of the start window, moved back over earlier speech
+        frames separated by short gaps (a short first word, "What ... time is it"), so the
+        utterance does not begin after its first syllable.
+        """
+        first = len(self._decisions) - len(self._recent) + self._recent.index(True)
+        gap = 0
+        for index in range(first - 1, -1, -1):
+            if self._decisions[index]:
+                first, gap = index, 0
+            else:
+                gap += 1
+                if gap >= self._start_window:
+                    break
+        return first
+
+    def _in_utterance(self, frame: PCM16, speech: bool, events: list[EndpointerEvent]) -> None:
+        frame_start = self._position - frame.size
+        pcm_start = max(self._buffer_start, self._start - self._pre_roll)
+        if self._position - pcm_start > self._max_samples:
+            if self._silence_run:  # already in the closing silence: a normal end, come early
+                self._finish(events, now=frame_start, truncated=False)
+                self._in_silence(frame, speech, events)
+                return
+            self._cut(events, at=frame_start)
+        self._buffer.append(frame)
+        if speech:
+            self._silence_run = 0
+            self._last_speech_end = self._position
+            return
+        self._silence_run += 1
+        if self._silence_run >= self._end_frames:
+            self._finish(events, now=self._position, truncated=False)
+
+    def _cut(self, events: list[EndpointerEvent], *, at: int) -> None:
+        """Maximum length reached while speech goes on: emit, and go on in a new utterance."""
+        self._finish(events, now=at, truncated=True)
+        self._in_speech = True
+        self._buffer = []
+        self._buffer_start = self._start = at
+        self._last_speech_end = None
+        self._continues_cut = True
+        events.append(SpeechStarted(at=at / SAMPLE_RATE))
+
+    def _finish(self, events: list[EndpointerEvent], *, now: int, truncated: bool) -> None:
+        """End the utterance in progress at stream sample `now`; append its event."""
+        self._in_speech = False
+        self._silence_run = 0
+        buffer, self._buffer = self._buffer, []
+        last_speech_end = self._last_speech_end
+        if last_speech_end is None:
+            return  # the piece after a cut held no speech at all: nothing was said
+        audio = np.concatenate(buffer) if buffer else np.zeros(0, dtype=np.int16)
+        first = max(self._buffer_start, self._start - self._pre_roll)
+        last = now if truncated else min(now, last_speech_end + self._tail)
+        utterance = Utterance(
+            pcm=audio[first - self._buffer_start : last - self._buffer_start].copy(),
+            start=self._start / SAMPLE_RATE,
+            end=last_speech_end / SAMPLE_RATE,
+            emitted_at=now / SAMPLE_RATE,
+            truncated=truncated,
+        )
+        too_short = utterance.speech_duration < self.config.min_utterance_s
+        if too_short and not truncated and not self._continues_cut:  # the end of a long one counts
+            reason = (
+                f"too short: {utterance.speech_duration:.2f} s of speech, less than "
+                f"min_utterance_s={self.config.min_utterance_s} s (a click or a cough?)"
+            )
+            events.append(UtteranceDropped(utterance=utterance, reason=reason))
+        else:
+            events.append(UtteranceEnded(utterance=utterance))
+
+    def __repr__(self) -> str:
+        return f"Endpointer({self.config!r}, detector={self.detector!r})"
+
+
+def _frames(seconds: float, frame_samples: int) -> int:
+    """`seconds` as a whole number of frames, to the nearest frame (at least one)."""
+    return max(1, round(seconds * SAMPLE_RATE / frame_samples))

@@ -1,0 +1,293 @@
+"""`Microphone`: live frames from an input device through PortAudio (sounddevice).
+
+PortAudio calls back from its own thread; the callback only copies the block and hands it to
+the event loop (`call_soon_threadsafe`), where it goes into a bounded queue. A full queue drops
+the block and counts it (`overflows`) instead of blocking the audio thread. A device that stops
+delivering trips a watchdog: `AudioDeviceError`, never a hang.
+
+sounddevice is imported lazily, on first use: PortAudio enumerates the devices when it is
+imported, so anything that changes them (`PULSE_SERVER` in tests) must come before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+
+from agent.audio._blocks import FRAME_SAMPLES, Reframer, StreamConverter
+from agent.audio.convert import PCM16, SAMPLE_RATE
+from agent.audio.sources import AudioSource
+from agent.errors import AudioDeviceError
+
+__all__ = ["InputDevice", "Microphone", "input_devices"]
+
+_log = logging.getLogger("agent.audio")
+_T = TypeVar("_T")
+
+_HINT = "list the input devices with `voxagent devices`"
+
+
+@dataclass(frozen=True, slots=True)
+class InputDevice:
+    """An input device as PortAudio sees it."""
+
+    index: int
+    name: str
+    host_api: str
+    channels: int
+    default_sample_rate: float
+    is_default: bool
+
+
+def _sounddevice() -> Any:
+    try:
+        import sounddevice
+    except OSError as exc:  # raised at import when libportaudio is missing
+        raise AudioDeviceError(
+            f"PortAudio is not available ({exc}); install it (Debian/Ubuntu: "
+            f"apt-get install libportaudio2), then {_HINT}"
+        ) from exc
+    except ImportError as exc:
+        raise AudioDeviceError(
+            f"the microphone needs the sounddevice package (pip install 'voxtral-agent[mic]'): "
+            f"{exc}"
+        ) from exc
+    return sounddevice
+
+
+def input_devices() -> list[InputDevice]:
+    """The input devices PortAudio can open (what `voxagent devices` lists)."""
+    sd = _sounddevice()
+    try:
+        devices = sd.query_devices()
+        apis = sd.query_hostapis()
+        default_input = sd.default.device[0]
+    except sd.PortAudioError as exc:
+        raise AudioDeviceError(f"PortAudio could not list devices: {exc}") from exc
+    found = []
+    for index, device in enumerate(devices):
+        if int(device["max_input_channels"]) <= 0:
+            continue
+        found.append(
+            InputDevice(
+                index=index,
+                name=str(device["name"]),
+                host_api=str(apis[device["hostapi"]]["name"]),
+                channels=int(device["max_input_channels"]),
+                default_sample_rate=float(device["default_samplerate"]),
+                is_default=index == default_input,
+            )
+        )
+    return found
+
+
+class Microphone(AudioSource):
+    """Frames from a live input device, converted to 16 kHz mono int16 (30 ms frames).
+
+    Args:
+        device: PortAudio device index or (part of) its name; None: the default input.
+        max_queued_s: audio that may wait for the consumer before blocks are dropped
+            (each dropped block counts in `overflows` and is logged).
+        watchdog_s: seconds without audio after which the device counts as dead.
+        start_timeout_s: seconds the device may take to open, start and deliver its first
+            audio.
+    """
+
+    def __init__(
+        self,
+        device: int | str | None = None,
+        *,
+        max_queued_s: float = 2.0,
+        watchdog_s: float = 2.0,
+        start_timeout_s: float = 5.0,
+    ) -> None:
+        super().__init__()
+        self.device = device
+        self.max_queued = max(1, round(max_queued_s * SAMPLE_RATE / FRAME_SAMPLES))
+        self.watchdog_s = watchdog_s
+        self.start_timeout_s = start_timeout_s
+        self.overflows = 0
+        """Blocks dropped because the consumer fell behind by more than `max_queued_s`."""
+        self.driver_overflows = 0
+        """Blocks in which PortAudio itself reported lost input."""
+        self._driver_overflows_logged = 0
+        self.device_name: str | None = None
+        """The device's name, once it is open."""
+        self.device_sample_rate: int | None = None
+        """The rate the device delivers, once it is open (converted to 16 kHz here)."""
+        self._stream: Any = None
+        self._queue: asyncio.Queue[PCM16 | None] = asyncio.Queue()
+        self._queued = 0
+
+    async def _frames(self) -> AsyncGenerator[PCM16, None]:
+        loop = asyncio.get_running_loop()
+        await self._start(loop)
+        assert self.device_sample_rate is not None
+        converter = StreamConverter(self.device_sample_rate, name="microphone")
+        reframer = Reframer(FRAME_SAMPLES)
+        patience = max(self.watchdog_s, self.start_timeout_s)  # devices may start slowly
+        try:
+            while not self._closed:
+                try:
+                    block = await asyncio.wait_for(self._queue.get(), patience)
+                except TimeoutError:
+                    raise AudioDeviceError(
+                        f"microphone {self.device_name!r} delivered no audio for "
+                        f"{patience:g} s (unplugged, muted, or taken by another "
+                        f"program?); {_HINT}"
+                    ) from None
+                patience = self.watchdog_s
+                if block is None:  # aclose() woke us up
+                    return
+                self._queued -= 1
+                for frame in reframer.push(converter.convert(block)):
+                    yield frame
+        finally:
+            await self._release()
+
+    async def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        sd = await asyncio.to_thread(_sounddevice)
+
+        def callback(indata: Any, frames: int, time: Any, status: Any) -> None:
+            # PortAudio's thread: copy and hand over; nothing here may block.
+            if status.input_overflow:
+                self.driver_overflows += 1
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens
+                loop.call_soon_threadsafe(self._deliver, indata.copy())
+
+        def open_stream() -> Any:
+            info = _query_input(sd, self.device)
+            rate, channels = _pick_settings(sd, self.device, info)
+            stream = sd.InputStream(
+                device=self.device,
+                samplerate=rate,
+                channels=channels,
+                dtype="int16",
+                blocksize=round(rate * FRAME_SAMPLES / SAMPLE_RATE),
+                callback=callback,
+            )
+            stream.start()
+            if abandoned.is_set():  # we gave up waiting meanwhile: do not leak a live stream
+                _stop(stream)
+            return stream, str(info["name"]), rate
+
+        abandoned = threading.Event()
+
+        try:
+            self._stream, self.device_name, self.device_sample_rate = await asyncio.wait_for(
+                _in_daemon_thread(open_stream), self.start_timeout_s
+            )
+        except TimeoutError:
+            abandoned.set()
+            raise AudioDeviceError(
+                f"microphone {self.device!r} did not start within {self.start_timeout_s:g} s; "
+                f"{_HINT}"
+            ) from None
+        except sd.PortAudioError as exc:
+            raise AudioDeviceError(
+                f"microphone {self.device!r} could not be opened: {exc}; {_HINT}"
+            ) from exc
+
+    def _deliver(self, block: Any) -> None:
+        if self._closed:
+            return
+        if self.driver_overflows != self._driver_overflows_logged:  # logged here, not in the
+            self._driver_overflows_logged = self.driver_overflows  # audio thread
+            _log.warning(
+                "microphone %r: the audio driver lost input (%d times so far); the system is "
+                "too busy",
+                self.device_name,
+                self.driver_overflows,
+            )
+        if self._queued >= self.max_queued:
+            self.overflows += 1
+            if self.overflows == 1 or self.overflows % 100 == 0:
+                _log.warning(
+                    "microphone: consumer too slow, %d audio blocks dropped so far", self.overflows
+                )
+            return
+        self._queued += 1
+        self._queue.put_nowait(np.asarray(block))
+
+    async def _release(self) -> None:
+        self._queue.put_nowait(None)
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        try:
+            await asyncio.wait_for(_in_daemon_thread(lambda: _stop(stream)), 3.0)
+        except TimeoutError:
+            _log.warning("microphone %r did not stop within 3 s; abandoning it", self.device_name)
+
+    def __repr__(self) -> str:
+        return f"Microphone(device={self.device!r})"
+
+
+def _query_input(sd: Any, device: int | str | None) -> Any:
+    try:
+        return sd.query_devices(device, "input")
+    except (ValueError, sd.PortAudioError) as exc:
+        what = "no default input device" if device is None else f"no input device {device!r}"
+        raise AudioDeviceError(f"{what} ({exc}); {_HINT}") from exc
+
+
+def _pick_settings(sd: Any, device: int | str | None, info: Any) -> tuple[int, int]:
+    """16 kHz mono if the device takes it, else its own rate (we resample) and channels."""
+    native = int(info["default_samplerate"])
+    candidates = [(SAMPLE_RATE, 1), (native, 1), (native, max(1, int(info["max_input_channels"])))]
+    for rate, channels in candidates:
+        try:
+            sd.check_input_settings(
+                device=device, samplerate=rate, channels=channels, dtype="int16"
+            )
+        except (ValueError, sd.PortAudioError):
+            continue
+        return rate, channels
+    raise AudioDeviceError(
+        f"input device {info['name']!r} accepts none of {candidates} (rate, channels); {_HINT}"
+    )
+
+
+def _in_daemon_thread(function: Callable[[], _T]) -> asyncio.Future[_T]:
+    """Run a call that may hang (a stuck audio driver) where it cannot block the loop's exit.
+
+    `asyncio.to_thread` would do, except that `asyncio.run` waits for its threads at shutdown;
+    a daemon thread is simply abandoned if the driver never returns.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: _T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        try:
+            result = function()
+        except BaseException as exc:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, None, exc)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=work, name="voxagent-audio-device", daemon=True).start()
+    return future
+
+
+def _stop(stream: Any) -> None:
+    try:
+        stream.abort()
+    finally:
+        stream.close()

@@ -1,0 +1,60 @@
+"""`segment`: the endpointer over a whole file or array, offline."""
+
+from __future__ import annotations
+
+import os
+
+import numpy.typing as npt
+
+from agent.audio.convert import SAMPLE_RATE, decode_audio, to_pcm16
+from agent.audio.endpointer import Endpointer, EndpointerConfig, EndpointerEvent
+from agent.audio.sources import FileReader
+from agent.audio.utterance import Utterance
+from agent.events import UtteranceEnded
+
+__all__ = ["segment"]
+
+_BLOCK_FRAMES = 65_536
+"""File frames read at once (at any rate): bounds memory, whatever the file's length."""
+
+
+def segment(
+    audio: str | os.PathLike[str] | bytes | npt.ArrayLike,
+    sample_rate: int | None = None,
+    *,
+    endpointer: Endpointer | None = None,
+    config: EndpointerConfig | None = None,
+    **overrides: float | int | str | None,
+) -> list[Utterance]:
+    """Cut a file (path or bytes) or an array into utterances, with the live endpointer.
+
+    Files are streamed block by block, never loaded whole. Utterances dropped as too short are
+    not returned. Blocking: from async code, run it in a thread (`asyncio.to_thread`).
+
+    Args:
+        audio: a path, the bytes of a file, or samples of shape `(n,)` / `(n, channels)`.
+        sample_rate: the rate of an array (default 16000); not used for files.
+        endpointer: the endpointer to use (it is reset first); default: a new one.
+        config, overrides: settings for a new endpointer (see `EndpointerConfig`).
+    """
+    if endpointer is None:
+        endpointer = Endpointer((config or EndpointerConfig()).with_overrides(**overrides))
+    elif config is not None or overrides:
+        raise TypeError("pass either an endpointer or settings for a new one, not both")
+    endpointer.reset()
+    events: list[EndpointerEvent] = []
+    if isinstance(audio, str | os.PathLike):
+        reader = FileReader(audio, block_frames=_BLOCK_FRAMES)
+        try:
+            for block in reader:
+                events.extend(endpointer.feed(block))
+        finally:
+            reader.close()
+    else:
+        if isinstance(audio, bytes | bytearray | memoryview):
+            pcm = decode_audio(bytes(audio))
+        else:
+            pcm = to_pcm16(audio, sample_rate or SAMPLE_RATE, name="segment input")
+        events.extend(endpointer.feed(pcm))
+    events.extend(endpointer.flush())
+    return [event.utterance for event in events if isinstance(event, UtteranceEnded)]

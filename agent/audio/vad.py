@@ -1,0 +1,299 @@
+"""Speech detectors: the pluggable "is this frame speech?" decision of the endpointer.
+
+Three are provided: `WebRtcVad` (Google's WebRTC GMM detector, microseconds per frame, the
+default), `SileroVad` (a small neural network run with onnxruntime, robust in noise) and
+`TwoStageVad` (speech only where both agree). Any object with `is_speech(frame) -> bool` and
+`reset()` can be used instead (`SpeechDetector`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections import deque
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from agent.audio.convert import PCM16, SAMPLE_RATE
+from agent.errors import VoxagentError
+
+__all__ = [
+    "SILENCE_DBFS",
+    "NoiseFloor",
+    "SileroVad",
+    "SpeechDetector",
+    "TwoStageVad",
+    "WebRtcVad",
+    "level_dbfs",
+    "silero_model_path",
+]
+
+SILENCE_DBFS = -120.0
+"""The level reported for a frame of digital silence (all zeros)."""
+
+
+def level_dbfs(frame: npt.NDArray[np.int16]) -> float:
+    """RMS level of int16 samples in dB relative to full scale (0 dBFS = a full-scale square)."""
+    if frame.size == 0:
+        return SILENCE_DBFS
+    rms = math.sqrt(float(np.mean(np.square(frame, dtype=np.float64))))
+    if rms <= 0.0:
+        return SILENCE_DBFS
+    return max(SILENCE_DBFS, 20.0 * math.log10(rms / 32768.0))
+
+
+@runtime_checkable
+class SpeechDetector(Protocol):
+    """Decides, frame by frame, whether a 16 kHz mono int16 frame holds speech."""
+
+    def is_speech(self, frame: PCM16) -> bool:
+        """Judge one frame; called for every frame in stream order."""
+        ...
+
+    def reset(self) -> None:
+        """Forget any state (a new stream starts)."""
+        ...
+
+
+class WebRtcVad:
+    """webrtcvad (WebRTC's GMM detector) on 10, 20 or 30 ms frames, with a noise-floor gate.
+
+    webrtcvad alone calls steady noise speech once the noise is loud enough (10 dB SNR in pink
+    noise merges a whole session into one endless utterance). The gate fixes most of that: a
+    frame only counts as speech when it is also `noise_margin_db` above the noise floor, taken
+    as the quietest frame level of the last `noise_window_s` seconds (pauses between words
+    reach down to it). In quiet rooms the floor is far below speech and the gate does nothing.
+
+    Args:
+        aggressiveness: 0 (lets most through) to 3 (filters non-speech hardest).
+        noise_margin_db: dB above the noise floor a speech frame must reach; None: no gate.
+        noise_window_s: how far back the noise floor looks.
+    """
+
+    def __init__(
+        self,
+        aggressiveness: int = 2,
+        *,
+        noise_margin_db: float | None = 6.0,
+        noise_window_s: float = 5.0,
+    ) -> None:
+        import webrtcvad
+
+        if aggressiveness not in (0, 1, 2, 3):
+            raise ValueError(f"webrtcvad aggressiveness must be 0, 1, 2 or 3, got {aggressiveness}")
+        if noise_margin_db is not None and noise_margin_db < 0:
+            raise ValueError(f"noise_margin_db must be >= 0 or None, got {noise_margin_db}")
+        self.aggressiveness = aggressiveness
+        self.noise_margin_db = noise_margin_db
+        self._vad = webrtcvad.Vad(aggressiveness)
+        self._floor = NoiseFloor(noise_window_s)
+
+    @property
+    def noise_floor_dbfs(self) -> float:
+        """The current noise floor estimate (dBFS)."""
+        return self._floor.dbfs
+
+    def is_speech(self, frame: PCM16) -> bool:
+        """Judge one frame of 160, 320 or 480 samples (10, 20 or 30 ms)."""
+        if frame.shape[0] not in (160, 320, 480):
+            raise ValueError(
+                f"webrtcvad needs frames of 10, 20 or 30 ms (160, 320 or 480 samples at 16 kHz), "
+                f"got {frame.shape[0]} samples"
+            )
+        speech = bool(self._vad.is_speech(np.ascontiguousarray(frame).tobytes(), SAMPLE_RATE))
+        if self.noise_margin_db is None:
+            return speech
+        level = level_dbfs(frame)
+        floor = self._floor.update(level, frame.shape[0] / SAMPLE_RATE)
+        return speech and level >= floor + self.noise_margin_db
+
+    def reset(self) -> None:
+        """webrtcvad's smoothing state restarts with a new instance; the floor is forgotten."""
+        import webrtcvad
+
+        self._vad = webrtcvad.Vad(self.aggressiveness)
+        self._floor.reset()
+
+    def __repr__(self) -> str:
+        return (
+            f"WebRtcVad(aggressiveness={self.aggressiveness}, "
+            f"noise_margin_db={self.noise_margin_db})"
+        )
+
+
+class NoiseFloor:
+    """The quietest frame level (dBFS) over a sliding window: a minimum-statistics tracker.
+
+    Minima are kept per half-second block, so the cost per frame is constant. Until the first
+    block is complete the floor is unknown and reported as `SILENCE_DBFS` (a gate built on it
+    stays open): a recording that starts in the middle of a word must not take that word for
+    its noise floor.
+    """
+
+    BLOCK_S = 0.5
+
+    def __init__(self, window_s: float = 5.0) -> None:
+        if window_s < self.BLOCK_S:
+            raise ValueError(f"noise_window_s must be at least {self.BLOCK_S} s, got {window_s}")
+        self._blocks: deque[float] = deque(maxlen=max(1, round(window_s / self.BLOCK_S)))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the history."""
+        self._blocks.clear()
+        self._current = math.inf
+        self._current_s = 0.0
+        self.dbfs = SILENCE_DBFS
+
+    def update(self, level: float, seconds: float) -> float:
+        """Add one frame's level; return the floor including it."""
+        self._current = min(self._current, level)
+        self._current_s += seconds
+        if self._current_s >= self.BLOCK_S - 1e-9:
+            self._blocks.append(self._current)
+            self._current, self._current_s = math.inf, 0.0
+        if self._blocks:
+            self.dbfs = min(self._current, min(self._blocks))
+        return self.dbfs
+
+
+def silero_model_path() -> Path:
+    """Where the `silero-vad` wheel keeps its ONNX model, found without importing the package.
+
+    (Importing `silero_vad` imports torch, which the ONNX model does not need.)
+    """
+    spec = importlib.util.find_spec("silero_vad")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for location in locations:
+        candidate = Path(location) / "data" / "silero_vad.onnx"
+        if candidate.is_file():
+            return candidate
+    raise VoxagentError(
+        "Silero VAD's model file was not found: install the silero-vad wheel without its torch "
+        "dependency (`pip install --no-deps silero-vad`), or pass model_path= to SileroVad"
+    )
+
+
+class SileroVad:
+    """Silero VAD v5 (ONNX, on onnxruntime, one thread) with hysteresis.
+
+    The network judges 512-sample windows (32 ms) and keeps a recurrent state across them; frames
+    of any length are buffered into windows, and each frame gets the decision of the newest
+    window. Speech starts when the probability reaches `threshold` and stops when it falls below
+    `release_threshold`, as in Silero's own `VADIterator`.
+
+    Args:
+        threshold: probability at or above which a window starts counting as speech.
+        release_threshold: probability below which speech stops (default `threshold - 0.15`).
+        model_path: the ONNX file; default: the one in the installed `silero-vad` wheel.
+    """
+
+    WINDOW = 512
+    """Samples per window at 16 kHz (what the model accepts)."""
+
+    _CONTEXT = 64  # samples of the previous window the v5 model expects in front of each one
+
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        *,
+        release_threshold: float | None = None,
+        model_path: str | Path | None = None,
+    ) -> None:
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+        self.threshold = threshold
+        self.release_threshold = (
+            max(0.01, threshold - 0.15) if release_threshold is None else release_threshold
+        )
+        if not 0.0 < self.release_threshold <= threshold:
+            raise ValueError(
+                f"release_threshold must be in (0, threshold], got {self.release_threshold}"
+            )
+        self.model_path = Path(model_path) if model_path is not None else silero_model_path()
+        self._session = _onnx_session(self.model_path)
+        self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
+        self.probability = 0.0
+        """The speech probability of the newest window."""
+        self.reset()
+
+    def reset(self) -> None:
+        """Clear the recurrent state, the window buffer and the hysteresis."""
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros(self._CONTEXT, dtype=np.float32)
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._speaking = False
+        self.probability = 0.0
+
+    def is_speech(self, frame: PCM16) -> bool:
+        """Judge one frame (any length) by the newest complete 512-sample window."""
+        samples = frame.astype(np.float32) / 32768.0
+        if self._pending.size:
+            samples = np.concatenate([self._pending, samples])
+        whole = samples.size - samples.size % self.WINDOW
+        for offset in range(0, whole, self.WINDOW):
+            self.probability = self._window(samples[offset : offset + self.WINDOW])
+            if self.probability >= self.threshold:
+                self._speaking = True
+            elif self.probability < self.release_threshold:
+                self._speaking = False
+        self._pending = samples[whole:]
+        return self._speaking
+
+    def _window(self, window: npt.NDArray[np.float32]) -> float:
+        chunk = np.concatenate([self._context, window])[np.newaxis, :]
+        output, self._state = self._session.run(
+            None, {"input": chunk, "state": self._state, "sr": self._sr}
+        )
+        self._context = window[-self._CONTEXT :]
+        return float(output[0][0])
+
+    def __repr__(self) -> str:
+        return f"SileroVad(threshold={self.threshold}, release_threshold={self.release_threshold})"
+
+
+def _onnx_session(path: Path) -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise VoxagentError(
+            "Silero VAD needs onnxruntime: pip install onnxruntime (or the `silero` extra)"
+        ) from exc
+    if not path.is_file():
+        raise VoxagentError(f"Silero VAD model not found at {path}")
+    options = onnxruntime.SessionOptions()
+    # One thread: a VAD runs beside everything else and must not grab every core.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(
+        str(path), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+
+
+class TwoStageVad:
+    """Speech only where both detectors agree: a cheap first stage confirmed by a second.
+
+    Both run on every frame (Silero's recurrent state must see the whole stream), so this costs
+    the sum of both; it trims webrtcvad's false alarms in noise and Silero's late release.
+    """
+
+    def __init__(self, first: SpeechDetector | None = None, second: SpeechDetector | None = None):
+        self.first: SpeechDetector = first if first is not None else WebRtcVad()
+        self.second: SpeechDetector = second if second is not None else SileroVad()
+
+    def is_speech(self, frame: PCM16) -> bool:
+        """Judge one frame: speech when both stages say so."""
+        first = self.first.is_speech(frame)
+        second = self.second.is_speech(frame)
+        return first and second
+
+    def reset(self) -> None:
+        """Reset both stages."""
+        self.first.reset()
+        self.second.reset()
+
+    def __repr__(self) -> str:
+        return f"TwoStageVad({self.first!r}, {self.second!r})"

@@ -1,0 +1,346 @@
+"""The endpointer state machine on synthetic audio, with a level-based stand-in detector."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agent.audio import (
+    Endpointer,
+    EndpointerConfig,
+    SileroVad,
+    TwoStageVad,
+    Utterance,
+    WebRtcVad,
+    level_dbfs,
+)
+from agent.audio.convert import PCM16
+from agent.events import SpeechStarted, UtteranceDropped, UtteranceEnded
+
+RATE = 16_000
+FRAME = 0.03
+
+
+class LoudIsSpeech:
+    """A detector that calls every frame louder than -40 dBFS speech (no model, exact)."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.resets = 0
+
+    def is_speech(self, frame: PCM16) -> bool:
+        self.frames += 1
+        return level_dbfs(frame) > -40.0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+def tone(seconds: float, dbfs: float = -20.0) -> PCM16:
+    t = np.arange(round(seconds * RATE)) / RATE
+    amplitude = 10 ** (dbfs / 20) * np.sqrt(2) * 32767
+    return np.round(amplitude * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+
+
+def silence(seconds: float) -> PCM16:
+    return np.zeros(round(seconds * RATE), dtype=np.int16)
+
+
+def run(audio: PCM16, **settings: float) -> list[object]:
+    endpointer = Endpointer(detector=LoudIsSpeech(), **settings)
+    return [*endpointer.feed(audio), *endpointer.flush()]
+
+
+def utterances(events: list[object]) -> list[Utterance]:
+    return [e.utterance for e in events if isinstance(e, UtteranceEnded)]
+
+
+def test_defaults_are_named_and_documented() -> None:
+    config = EndpointerConfig()
+    assert config.frame_ms == 30
+    assert config.vad == "webrtc"
+    assert config.max_utterance_s == 30.0
+    assert config.frame_samples == 480
+    assert "silence_end_s" in (EndpointerConfig.__doc__ or "")
+
+
+def test_silence_gives_nothing() -> None:
+    assert run(silence(3.0)) == []
+
+
+def test_one_utterance_start_end_and_emission_time() -> None:
+    audio = np.concatenate([silence(0.99), tone(1.5), silence(1.5)])
+    events = run(audio, silence_end_s=0.6)
+    assert [type(e) for e in events] == [SpeechStarted, UtteranceEnded]
+    assert isinstance(events[0], SpeechStarted)
+    assert events[0].at == pytest.approx(0.99)
+    (u,) = utterances(events)
+    assert u.start == pytest.approx(0.99)
+    assert u.end == pytest.approx(2.49)
+    # decided after silence_end_s of silence frames
+    assert u.emitted_at == pytest.approx(2.49 + 0.6)
+    assert u.sample_rate == 16000
+    assert u.pcm.dtype == np.int16
+
+
+def test_pcm_holds_pre_roll_speech_and_tail() -> None:
+    audio = np.concatenate([silence(0.99), tone(1.5), silence(1.5)])
+    (u,) = utterances(run(audio, pre_roll_s=0.3, tail_s=0.15))
+    assert u.duration == pytest.approx(0.3 + 1.5 + 0.15)
+    first = round((0.99 - 0.3) * RATE)
+    assert np.array_equal(u.pcm, audio[first : first + u.pcm.size])
+
+
+def test_pre_roll_is_limited_by_the_start_of_the_stream() -> None:
+    audio = np.concatenate([silence(0.09), tone(0.99), silence(1.0)])
+    (u,) = utterances(run(audio, pre_roll_s=0.5, tail_s=0.0))
+    assert u.start == pytest.approx(0.09)
+    assert u.duration == pytest.approx(1.08)
+
+
+def test_speech_shorter_than_speech_start_never_starts() -> None:
+    audio = np.concatenate([silence(0.3), tone(0.12), silence(1.0)])
+    assert run(audio, speech_start_s=0.15) == []
+
+
+def test_sparse_blips_never_start_speech() -> None:
+    # one speech frame in three: never 5 speech frames within 10
+    blips = [np.concatenate([tone(0.03), silence(0.06)]) for _ in range(20)]
+    assert run(np.concatenate([*blips, silence(1.0)]), speech_start_s=0.15) == []
+
+
+def test_short_gaps_do_not_delay_the_start() -> None:
+    # stop consonants: speech, a 1-frame gap, speech...
+    choppy = [np.concatenate([tone(0.06), silence(0.03)]) for _ in range(10)]
+    audio = np.concatenate([silence(0.3), *choppy, silence(1.0)])
+    events = run(audio, speech_start_s=0.15)
+    assert isinstance(events[0], SpeechStarted)
+    assert events[0].at == pytest.approx(0.3)
+
+
+def test_a_short_first_word_before_a_pause_belongs_to_the_utterance() -> None:
+    # "What ... time is it": 3 speech frames, a 6-frame pause, then speech
+    audio = np.concatenate([silence(0.6), tone(0.09), silence(0.18), tone(0.6), silence(1.0)])
+    events = run(audio, speech_start_s=0.15)
+    assert isinstance(events[0], SpeechStarted)
+    assert events[0].at == pytest.approx(0.6)
+
+
+def test_speech_long_before_is_not_pulled_in() -> None:
+    # a blip, then 0.45 s (more than twice speech_start_s) of silence: not the same utterance
+    audio = np.concatenate([silence(0.6), tone(0.06), silence(0.45), tone(0.6), silence(1.0)])
+    events = run(audio, speech_start_s=0.15)
+    assert isinstance(events[0], SpeechStarted)
+    assert events[0].at == pytest.approx(1.11)
+
+
+def test_speech_start_setting_moves_the_start_decision() -> None:
+    audio = np.concatenate([silence(0.3), tone(0.6), silence(1.0)])
+    endpointer = Endpointer(detector=LoudIsSpeech(), speech_start_s=0.3)
+    events = endpointer.feed(audio[: round(0.57 * RATE)])
+    assert events == []  # 0.27 s of speech so far
+    events = endpointer.feed(audio[round(0.57 * RATE) : round(0.6 * RATE)])
+    assert events == [SpeechStarted(at=pytest.approx(0.3))]
+
+
+def test_pauses_shorter_than_silence_end_stay_inside_one_utterance() -> None:
+    audio = np.concatenate([tone(0.6), silence(0.51), tone(0.6), silence(1.0)])
+    (u,) = utterances(run(audio, silence_end_s=0.6))
+    assert u.start == pytest.approx(0.0)
+    assert u.end == pytest.approx(1.71)
+
+
+def test_silence_end_setting_splits_at_longer_pauses() -> None:
+    audio = np.concatenate([tone(0.6), silence(0.51), tone(0.6), silence(1.0)])
+    found = utterances(run(audio, silence_end_s=0.3))
+    assert [(u.start, u.end) for u in found] == [
+        (pytest.approx(0.0), pytest.approx(0.6)),
+        (pytest.approx(1.11), pytest.approx(1.71)),
+    ]
+    assert found[0].emitted_at == pytest.approx(0.9)
+
+
+def test_too_short_utterance_is_reported_dropped() -> None:
+    audio = np.concatenate([silence(0.3), tone(0.18), silence(1.0)])
+    events = run(audio, speech_start_s=0.15, min_utterance_s=0.25)
+    assert [type(e) for e in events] == [SpeechStarted, UtteranceDropped]
+    dropped = events[1]
+    assert isinstance(dropped, UtteranceDropped)
+    assert "too short" in dropped.reason
+    assert dropped.utterance.speech_duration == pytest.approx(0.18)
+
+
+def test_long_speech_is_cut_at_max_utterance_and_goes_on() -> None:
+    audio = np.concatenate([silence(0.3), tone(4.98), silence(1.0)])
+    events = run(audio, max_utterance_s=2.0, pre_roll_s=0.3)
+    found = utterances(events)
+    assert len(found) == 3
+    assert all(u.duration <= 2.0 + 1e-9 for u in found)
+    assert [u.truncated for u in found] == [True, True, False]
+    assert sum(isinstance(e, SpeechStarted) for e in events) == 3
+    # together the pieces hold the whole speech, without overlap or gap
+    assert found[0].start == pytest.approx(0.3)
+    assert found[1].start == pytest.approx(found[0].emitted_at)
+    assert found[2].end == pytest.approx(5.28)
+    joined = np.concatenate([u.pcm for u in found])
+    assert np.array_equal(joined[: round(5.28 * RATE)], audio[: round(5.28 * RATE)])
+
+
+def test_a_short_remainder_after_a_cut_is_kept() -> None:
+    audio = np.concatenate([tone(2.04), silence(1.0)])
+    events = run(audio, max_utterance_s=2.0, pre_roll_s=0.0)
+    assert not any(isinstance(e, UtteranceDropped) for e in events)
+    found = utterances(events)
+    assert [u.truncated for u in found] == [True, False]
+    assert found[1].speech_duration < EndpointerConfig().min_utterance_s
+
+
+def test_reaching_max_utterance_in_the_closing_silence_ends_normally() -> None:
+    audio = np.concatenate([silence(0.3), tone(1.5), silence(2.0), tone(0.6), silence(1.0)])
+    found = utterances(run(audio, max_utterance_s=2.0, pre_roll_s=0.3, silence_end_s=0.9))
+    assert [u.truncated for u in found] == [False, False]
+    assert found[0].end == pytest.approx(1.8)
+    assert found[0].emitted_at == pytest.approx(1.98)  # the next frame would pass 2.0 s
+    assert found[1].start == pytest.approx(3.8, abs=0.03)  # frame boundaries: 30 ms
+
+
+def test_silence_end_is_rounded_to_whole_frames() -> None:
+    audio = np.concatenate([tone(0.6), silence(1.5)])
+    (u,) = utterances(run(audio, silence_end_s=0.7))
+    assert u.emitted_at - u.end == pytest.approx(0.69)  # 23 frames of 30 ms
+
+
+def test_default_max_utterance_keeps_every_item_within_30_seconds() -> None:
+    audio = tone(65.0)
+    found = utterances(run(audio))
+    assert len(found) == 3
+    assert max(u.duration for u in found) <= 30.0
+
+
+def test_quiet_frames_never_count_as_speech() -> None:
+    class AlwaysSpeech:
+        def is_speech(self, frame: PCM16) -> bool:
+            return True
+
+        def reset(self) -> None:
+            pass
+
+    quiet = tone(2.0, dbfs=-60.0)
+    assert Endpointer(detector=AlwaysSpeech()).feed(quiet) == []
+    louder = Endpointer(detector=AlwaysSpeech(), min_level_dbfs=-70.0)
+    assert [type(e) for e in louder.feed(quiet)] == [SpeechStarted]
+
+
+def test_flush_ends_the_utterance_in_progress() -> None:
+    endpointer = Endpointer(detector=LoudIsSpeech())
+    events = endpointer.feed(np.concatenate([silence(0.3), tone(0.99)]))
+    assert [type(e) for e in events] == [SpeechStarted]
+    assert endpointer.in_utterance
+    (ended,) = endpointer.flush()
+    assert isinstance(ended, UtteranceEnded)
+    assert ended.utterance.end == pytest.approx(1.29)
+    assert ended.utterance.emitted_at == pytest.approx(1.29)
+    assert not endpointer.in_utterance
+
+
+def test_flush_keeps_a_partial_last_frame_in_the_audio() -> None:
+    endpointer = Endpointer(detector=LoudIsSpeech(), pre_roll_s=0.0, tail_s=1.0)
+    endpointer.feed(tone(0.61))  # 20 frames and 160 samples
+    (ended,) = endpointer.flush()
+    assert isinstance(ended, UtteranceEnded)
+    assert ended.utterance.pcm.size == round(0.61 * RATE)
+    assert endpointer.position == pytest.approx(0.61)
+
+
+def test_block_size_does_not_change_the_result() -> None:
+    audio = np.concatenate([silence(0.5), tone(0.8), silence(0.9), tone(1.2), silence(1.0)])
+    whole = utterances(run(audio))
+    endpointer = Endpointer(detector=LoudIsSpeech())
+    events = []
+    for offset in range(0, audio.size, 137):
+        events += endpointer.feed(audio[offset : offset + 137])
+    pieces = utterances([*events, *endpointer.flush()])
+    assert [(u.start, u.end, u.emitted_at) for u in pieces] == [
+        (u.start, u.end, u.emitted_at) for u in whole
+    ]
+    assert all(np.array_equal(a.pcm, b.pcm) for a, b in zip(pieces, whole, strict=True))
+
+
+def test_reset_starts_a_new_stream() -> None:
+    detector = LoudIsSpeech()
+    endpointer = Endpointer(detector=detector)
+    endpointer.feed(np.concatenate([silence(0.3), tone(0.5)]))
+    endpointer.reset()
+    assert endpointer.position == 0.0
+    assert not endpointer.in_utterance
+    assert detector.resets == 2  # once at construction, once now
+    events = [*endpointer.feed(np.concatenate([silence(0.3), tone(0.5)])), *endpointer.flush()]
+    (u,) = utterances(events)
+    assert u.start == pytest.approx(0.3)
+
+
+def test_on_frame_reports_level_and_decision_per_frame() -> None:
+    seen: list[tuple[float, bool]] = []
+    endpointer = Endpointer(detector=LoudIsSpeech(), on_frame=lambda db, s: seen.append((db, s)))
+    endpointer.feed(np.concatenate([silence(0.09), tone(0.09, dbfs=-20.0)]))
+    assert len(seen) == 6
+    assert [s for _, s in seen] == [False] * 3 + [True] * 3
+    assert seen[0][0] == -120.0
+    assert seen[-1][0] == pytest.approx(-20.0, abs=0.1)
+    assert endpointer.level_dbfs == seen[-1][0]
+    assert endpointer.speech is True
+
+
+@pytest.mark.parametrize("frame_ms", [10, 20, 30])
+def test_every_webrtc_frame_length_works(frame_ms: int) -> None:
+    audio = np.concatenate([silence(0.6), tone(1.2), silence(1.2)])
+    endpointer = Endpointer(detector=LoudIsSpeech(), frame_ms=frame_ms)
+    (u,) = utterances([*endpointer.feed(audio), *endpointer.flush()])
+    assert u.start == pytest.approx(0.6)
+    assert u.end == pytest.approx(1.8)
+
+
+def test_feed_refuses_other_formats() -> None:
+    endpointer = Endpointer(detector=LoudIsSpeech())
+    with pytest.raises(ValueError, match="int16"):
+        endpointer.feed(np.zeros(480, dtype=np.float32))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="mono"):
+        endpointer.feed(np.zeros((480, 2), dtype=np.int16))
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"frame_ms": 25}, "frame_ms"),
+        ({"vad": "magic"}, "vad"),
+        ({"aggressiveness": 4}, "aggressiveness"),
+        ({"silence_end_s": 0.0}, "silence_end_s"),
+        ({"speech_start_s": 0.01}, "speech_start_s"),
+        ({"pre_roll_s": -1.0}, "pre_roll_s"),
+        ({"max_utterance_s": 0.2}, "max_utterance_s"),
+        ({"noise_margin_db": -3.0}, "noise_margin_db"),
+    ],
+)
+def test_bad_settings_are_refused_clearly(settings: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        EndpointerConfig(**settings)  # type: ignore[arg-type]
+
+
+def test_unknown_override_names_the_known_ones() -> None:
+    with pytest.raises(TypeError, match="silence_end_s"):
+        Endpointer(silense_end_s=0.5)
+
+
+def test_config_builds_the_named_detector() -> None:
+    assert isinstance(Endpointer().detector, WebRtcVad)
+    assert isinstance(Endpointer(vad="silero").detector, SileroVad)
+    both = Endpointer(vad="both", aggressiveness=3).detector
+    assert isinstance(both, TwoStageVad)
+    assert isinstance(both.first, WebRtcVad) and both.first.aggressiveness == 3
+    assert both.first.noise_margin_db is None  # Silero handles the noise in this mode
+    silero = Endpointer(vad="silero", silero_threshold=0.7).detector
+    assert isinstance(silero, SileroVad) and silero.threshold == 0.7
+    gated = Endpointer(noise_margin_db=3.0).detector
+    assert isinstance(gated, WebRtcVad) and gated.noise_margin_db == 3.0
+    ungated = Endpointer(noise_margin_db=None).detector
+    assert isinstance(ungated, WebRtcVad) and ungated.noise_margin_db is None

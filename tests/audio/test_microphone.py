@@ -1,0 +1,153 @@
+"""`Microphone`: clear errors without a device; the real thing through a virtual microphone."""
+
+from __future__ import annotations
+
+import importlib.abc
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from agent.audio import Microphone, segment
+from agent.errors import AudioDeviceError
+from tests.audio.corpus import ROOT, Corpus
+from tests.virtual_mic import VirtualMicrophone, virtual_mic
+
+__all__ = ["virtual_mic"]
+
+
+UNKNOWN_DEVICE = """
+import asyncio
+from agent.audio import Microphone
+from agent.errors import AudioDeviceError
+
+async def main():
+    try:
+        async for _ in Microphone(device="no-such-device-anywhere"):
+            pass
+    except AudioDeviceError as exc:
+        print(exc)
+
+asyncio.run(main())
+"""
+
+
+def test_unknown_device_names_voxagent_devices() -> None:
+    # In a subprocess: importing PortAudio here would freeze its device list for this process.
+    done = subprocess.run(
+        [sys.executable, "-c", UNKNOWN_DEVICE], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert "no input device 'no-such-device-anywhere'" in done.stdout, done.stderr
+    assert "voxagent devices" in done.stdout
+
+
+async def test_missing_portaudio_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    class NoPortAudio(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, *args: object) -> None:
+            if name == "sounddevice":
+                raise OSError("PortAudio library not found")
+
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [NoPortAudio(), *sys.meta_path])
+    with pytest.raises(AudioDeviceError, match=r"PortAudio.*libportaudio2.*voxagent devices"):
+        async for _ in Microphone():
+            pass
+
+
+async def test_a_slow_consumer_overflows_the_bounded_queue_and_is_counted() -> None:
+    mic = Microphone(max_queued_s=0.06)  # two 30 ms blocks
+    assert mic.max_queued == 2
+    block = np.zeros((480, 1), dtype=np.int16)
+    for _ in range(5):
+        mic._deliver(block)  # what the PortAudio callback schedules on the loop
+    assert mic.overflows == 3
+
+
+def capture(mic: VirtualMicrophone, seconds: float, watchdog: float = 2.0) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "tests.audio.mic_capture", "--seconds", str(seconds)]
+    process = subprocess.Popen(
+        [*command, "--watchdog", str(watchdog)],
+        env=mic.env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 20
+    line = process.stdout.readline()  # blocks until READY (or the process dies)
+    if line.strip() != "READY" or time.monotonic() > deadline:
+        process.kill()
+        errors = process.stderr.read() if process.stderr else ""
+        pytest.fail(f"capture did not start: {line!r} {errors}")
+    return process
+
+
+def result_of(process: subprocess.Popen[str], timeout: float) -> dict[str, object]:
+    out, err = process.communicate(timeout=timeout)
+    assert out.strip(), err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.pulse
+@pytest.mark.timeout(90)
+def test_microphone_hears_what_segment_finds_in_the_file(
+    virtual_mic: VirtualMicrophone, corpus: Corpus, tmp_path: Path
+) -> None:
+    audio, rate = sf.read(corpus.path("clean"), dtype="int16")
+    cut = round((corpus.utterances("clean")[2]["end"] + 1.0) * rate)  # three utterances
+    clip = tmp_path / "three.wav"
+    sf.write(clip, audio[:cut], rate)
+    expected = segment(clip)
+    assert len(expected) == 3
+    process = capture(virtual_mic, seconds=cut / rate + 2.0)
+    virtual_mic.play(clip)
+    result = result_of(process, timeout=30)
+    assert "error" not in result, result
+    heard = result["utterances"]
+    assert isinstance(heard, list) and len(heard) == 3, result
+    offset = heard[0]["start"] - expected[0].start  # when playback began in the capture
+    for found, wanted in zip(heard, expected, strict=True):
+        assert found["start"] - offset == pytest.approx(wanted.start, abs=0.12)
+        assert found["end"] - offset == pytest.approx(wanted.end, abs=0.2)
+    assert result["overflows"] == 0
+
+
+@pytest.mark.pulse
+@pytest.mark.timeout(60)
+def test_a_device_that_stops_delivering_trips_the_watchdog(virtual_mic: VirtualMicrophone) -> None:
+    process = capture(virtual_mic, seconds=60.0, watchdog=1.0)
+    time.sleep(0.3)
+    virtual_mic.freeze()
+    started = time.monotonic()
+    result = result_of(process, timeout=20)
+    assert time.monotonic() - started < 10
+    assert "delivered no audio for 1 s" in str(result.get("error")), result
+    assert "voxagent devices" in str(result["error"])
+
+
+LIST_DEVICES = """
+import json
+from agent.audio import input_devices
+print(json.dumps([device.name for device in input_devices() if device.is_default]))
+"""
+
+
+@pytest.mark.pulse
+@pytest.mark.timeout(60)
+def test_input_devices_lists_the_virtual_microphone(virtual_mic: VirtualMicrophone) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LIST_DEVICES],
+        env=virtual_mic.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["default"]  # ALSA's default, routed to PulseAudio's vmic

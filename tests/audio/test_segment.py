@@ -1,0 +1,119 @@
+"""`segment` over the generated corpus, against its ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from agent.audio import Endpointer, EndpointerConfig, Utterance, segment
+from agent.errors import BadAudioError
+from tests.audio.corpus import Corpus
+
+START_TOLERANCE = 0.12
+END_TOLERANCE = 0.2
+
+
+def assert_matches(
+    found: list[Utterance],
+    truth: list[dict[str, float]],
+    latency: float,
+    end_tolerance: float = END_TOLERANCE,
+    start_tolerance: float = START_TOLERANCE,
+) -> None:
+    assert len(found) == len(truth), [(u.start, u.end) for u in found]
+    for u, true in zip(found, truth, strict=True):
+        assert u.start == pytest.approx(true["start"], abs=start_tolerance)
+        assert u.start - EndpointerConfig().pre_roll_s <= true["start"]  # the audio holds it
+        assert u.end == pytest.approx(true["end"], abs=end_tolerance)
+        assert u.end + EndpointerConfig().tail_s >= true["end"]  # the audio holds the last word
+        assert true["end"] < u.emitted_at <= true["end"] + latency
+        assert u.duration >= u.end - u.start
+
+
+def test_clean_speech_with_defaults(corpus: Corpus) -> None:
+    found = segment(corpus.path("clean"))
+    latency = EndpointerConfig().silence_end_s + 0.15
+    assert_matches(found, corpus.utterances("clean"), latency=latency)
+    first = found[0]
+    assert first.sample_rate == 16000
+    assert first.pcm.dtype == np.int16
+    assert first.to_wav()[:4] == b"RIFF"
+
+
+@pytest.mark.parametrize("noise", ["white", "pink", "brown"])
+@pytest.mark.parametrize("vad", ["webrtc", "silero", "both"])
+def test_noisy_speech_at_10_db(corpus: Corpus, noise: str, vad: str) -> None:
+    stem = f"{noise}_10db"
+    latency = EndpointerConfig().silence_end_s + 0.3
+    found = segment(corpus.path(stem), vad=vad)
+    # in noise a soft last syllable may sink under the noise: the tail covers it
+    assert_matches(found, corpus.utterances(stem), latency, end_tolerance=0.25)
+
+
+@pytest.mark.parametrize("vad", ["webrtc", "silero", "both"])
+def test_reverberant_room(corpus: Corpus, vad: str) -> None:
+    found = segment(corpus.path("reverb"), vad=vad)
+    truth = corpus.utterances("reverb")
+    # the reverberation tail sounds like speech for a while: ends come late, never early
+    latency = EndpointerConfig().silence_end_s + 0.6
+    assert_matches(found, truth, latency, end_tolerance=0.6)
+    assert all(u.end >= true["end"] - 0.05 for u, true in zip(found, truth, strict=True))
+
+
+@pytest.mark.parametrize("noise", ["white", "pink", "brown"])
+def test_silero_holds_up_at_0_db(corpus: Corpus, noise: str) -> None:
+    stem = f"{noise}_0db"
+    latency = EndpointerConfig().silence_end_s + 0.3
+    found = segment(corpus.path(stem), vad="silero")
+    truth = corpus.utterances(stem)
+    assert_matches(found, truth, latency, end_tolerance=0.25, start_tolerance=0.15)
+
+
+def test_a_clip_cut_right_at_the_first_word_keeps_it(corpus: Corpus) -> None:
+    audio, rate = sf.read(corpus.path("clean"), dtype="int16")
+    first = corpus.utterances("clean")[0]
+    found = segment(audio[round(first["start"] * rate) :], sample_rate=rate)
+    assert found[0].start < 0.06  # found at once
+    assert found[0].start - EndpointerConfig().pre_roll_s <= 0.0
+
+
+def test_bytes_and_arrays_give_the_same_as_the_file(corpus: Corpus) -> None:
+    path = corpus.path("clean")
+    from_file = segment(path)
+    from_bytes = segment(path.read_bytes())
+    samples, _ = sf.read(path, dtype="float32")
+    positions = np.arange(0, samples.size, 16000 / 44100)
+    resampled = np.interp(positions, np.arange(samples.size), samples)
+    from_array = segment(resampled, sample_rate=44100)
+    assert [(u.start, u.end) for u in from_bytes] == [(u.start, u.end) for u in from_file]
+    assert [u.start for u in from_array] == pytest.approx([u.start for u in from_file], abs=0.06)
+
+
+def test_an_endpointer_can_be_reused(corpus: Corpus) -> None:
+    endpointer = Endpointer(silence_end_s=0.9)
+    first = segment(corpus.path("clean"), endpointer=endpointer)
+    second = segment(corpus.path("clean"), endpointer=endpointer)
+    assert [(u.start, u.emitted_at) for u in first] == [(u.start, u.emitted_at) for u in second]
+    assert first[0].emitted_at - first[0].end >= 0.9 - 1e-9
+    with pytest.raises(TypeError, match="either"):
+        segment(corpus.path("clean"), endpointer=endpointer, vad="silero")
+
+
+def test_silence_gives_no_utterances(tmp_path: Path) -> None:
+    path = tmp_path / "quiet.wav"
+    sf.write(path, np.zeros(16000 * 5, dtype=np.int16), 16000)
+    assert segment(path) == []
+
+
+def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.wav"
+    path.write_bytes(b"RIFF....not really")
+    with pytest.raises(BadAudioError, match="not readable audio"):
+        segment(path)
+    with pytest.raises(BadAudioError, match="empty"):
+        segment(b"")
+    with pytest.raises(BadAudioError, match="shape"):
+        segment(np.zeros((2, 2, 2)))

@@ -1,0 +1,3 @@
+from tests.audio.corpus import corpus
+
+__all__ = ["corpus"]
