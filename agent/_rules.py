@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import re
 from typing import Any
 
 import soundfile as sf
@@ -27,6 +28,8 @@ from pydantic import ValidationError
 from agent.clips import MAX_AUDIO_ITEMS
 
 __all__ = ["RuleViolation", "check_chat_request", "count_audio_items"]
+
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 
 _VALIDATOR: MistralRequestValidator[Any, Any, Any, Any] = get_validator(
     TokenizerVersion.v7, ValidationMode.test
@@ -116,10 +119,12 @@ def _audio_payloads(messages: list[dict[str, Any]]) -> list[str]:
 
 
 def _check_audio_data(data: str) -> None:
+    if not _BASE64.match(data):
+        raise RuleViolation("Non-base64 digit found")  # vLLM's (pybase64's) wording
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as error:
-        raise RuleViolation("Invalid base64 audio data.") from error
+        raise RuleViolation(str(error) or "Invalid base64 audio data.") from error
     try:
         info = sf.info(io.BytesIO(raw))
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:

@@ -2,9 +2,10 @@
 
 When the model's JSON is invalid, vLLM's mistral parser returns no `tool_calls` and leaves the
 raw `[TOOL_CALLS][{"name": ..., "arguments": {...}}]` text (often without the marker, a special
-token) in `content`. `recover_tool_calls` turns such text back into calls; when the text is a
-broken call list it yields one call whose arguments are the raw text, so the toolbox answers
-the model with a precise "not valid JSON" error instead of the turn ending in noise.
+token) in `content`, sometimes after some reply text. `split_tool_calls` turns such text back
+into calls; when the text is a broken call list it yields one call whose arguments are the raw
+text, so the toolbox answers the model with a precise "not valid JSON" error instead of the turn
+ending in noise.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from typing import Any
 
 from agent.client import ToolCall
 
-__all__ = ["TOOL_CALL_ID", "ensure_valid_ids", "new_call_id", "recover_tool_calls"]
+__all__ = [
+    "TOOL_CALL_ID",
+    "ensure_valid_ids",
+    "may_become_tool_calls",
+    "new_call_id",
+    "recover_tool_calls",
+    "split_tool_calls",
+]
 
 TOOL_CALL_ID = re.compile(r"^[a-zA-Z0-9]{9}$")
 """The only tool-call ids tekken v7 accepts."""
@@ -37,12 +45,31 @@ def new_call_id() -> str:
 
 def recover_tool_calls(content: str) -> list[ToolCall] | None:
     """The calls left as text in `content`, or None if it is an ordinary reply."""
-    text = content.strip()
-    had_marker = text.startswith(_MARKER)
-    if had_marker:
-        text = text[len(_MARKER) :].strip()
-    elif not _LOOKS_LIKE_CALLS.match(text):
-        return None
+    return split_tool_calls(content)[1]
+
+
+def split_tool_calls(content: str) -> tuple[str, list[ToolCall] | None]:
+    """`content` split into the reply text before the calls and the calls left as text.
+
+    The calls are None when `content` is an ordinary reply (the text is then `content`).
+    """
+    marker_at = content.find(_MARKER)
+    if marker_at >= 0:
+        before, text = content[:marker_at].strip(), content[marker_at + len(_MARKER) :].strip()
+    else:
+        before, text = "", content.strip()
+        if not _LOOKS_LIKE_CALLS.match(text):
+            return content, None
+    return before, _parse_calls(text)
+
+
+def may_become_tool_calls(text: str) -> bool:
+    """Whether streamed text starting with `[` may still turn out to be a call list."""
+    compact = "".join(text.split())
+    return any(compact[: len(start)] == start[: len(compact)] for start in (_MARKER, '[{"name"'))
+
+
+def _parse_calls(text: str) -> list[ToolCall]:
     try:
         parsed: Any = json.loads(text)
     except ValueError:

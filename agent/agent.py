@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import json
 import logging
@@ -15,7 +16,7 @@ import httpx2
 import openai
 
 from agent._rules import RuleViolation, check_chat_request
-from agent._tool_calls import ensure_valid_ids, recover_tool_calls
+from agent._tool_calls import ensure_valid_ids, may_become_tool_calls, split_tool_calls
 from agent.client import ModelReply, ServerInfo, ToolCall, VoxtralClient
 from agent.clips import AudioInput, Clip, load_clips_async
 from agent.errors import InvalidRequestError
@@ -153,9 +154,12 @@ class Agent:
     def history(self) -> list[dict[str, Any]]:
         """The conversation as the next request will send it (OpenAI messages).
 
-        The audio policy and the token budget apply, as for a request; the base64 audio of the
-        newest turns is included.
+        The instructions come first (as user text), then the past turns; the audio policy and
+        the token budget apply, as for a request; the base64 audio of the newest turns is
+        included. Empty (`[]`) until the first turn and after `reset()`.
         """
+        if not self._history:
+            return []
         try:
             return self._render(None)
         except InvalidRequestError:
@@ -202,14 +206,7 @@ class Agent:
         if not probe_tools:
             return info
         enabled, message = await client.probe_tool_calling(info.model)
-        return ServerInfo(
-            base_url=info.base_url,
-            model=info.model,
-            models=info.models,
-            max_model_len=info.max_model_len,
-            tool_calling=enabled,
-            tool_calling_message=message,
-        )
+        return dataclasses.replace(info, tool_calling=enabled, tool_calling_message=message)
 
     # --- turns --------------------------------------------------------------------------
 
@@ -242,11 +239,7 @@ class Agent:
         clips = await load_clips_async(audio, sample_rate=sample_rate) if audio is not None else []
         if not clips and not (text and text.strip()):
             raise ValueError("run() needs audio= or a non-empty text=")
-        if len(clips) > self.max_audio_items:
-            raise InvalidRequestError(
-                f"this turn has {len(clips)} audio clips but the agent sends at most "
-                f"{self.max_audio_items} per request (max_audio_items): send fewer clips"
-            )
+        self._history.check_clip_count(len(clips))
         choice = self._tool_choice(tool_choice)
         async with self._lock():
             client = self._get_client()
@@ -350,10 +343,10 @@ class Agent:
             calls = reply.tool_calls
             content = reply.content
             if not calls and content:
-                recovered = recover_tool_calls(content)
+                content, recovered = split_tool_calls(content)
                 if recovered is not None:
                     _log.warning("recovered %d tool call(s) left in the reply text", len(recovered))
-                    calls, content = recovered, ""
+                    calls = recovered
             if not calls:
                 turn.text = content
                 if content.strip():
@@ -577,39 +570,43 @@ class Agent:
 class _ReplyTextGate:
     """Passes reply text to the event handler, holding back text that may be a tool-call list.
 
-    When the server's parser fails, the calls arrive as plain text (`[{"name": ...`); that must
-    not reach a UI or a speech synthesiser, so text starting with `[` waits for the end of the
-    reply and goes out only if it is not a call list.
+    When the server's parser fails, the calls arrive as plain text (`[TOOL_CALLS][{"name": ...`
+    or `[{"name": ...`, maybe after some words); that must not reach a UI or a speech
+    synthesiser. Text up to a `[` goes out at once; from a `[` that may start a call list, it
+    waits for the end of the reply and goes out only if it is not one.
     """
 
     def __init__(self, handler: EventHandler) -> None:
         self._handler = handler
-        self._held: list[str] = []
-        self._open = False
+        self._held = ""
+        self._fed = False
 
     async def feed(self, delta: str) -> None:
         """One streamed delta."""
-        if self._open:
-            await _emit(self._handler, ReplyText(delta))
-            return
-        self._held.append(delta)
-        text = "".join(self._held).lstrip()
-        if text and not text.startswith("["):
-            self._open = True
-            await self._flush()
+        self._fed = True
+        text = self._held + delta
+        while text:
+            bracket = text.find("[")
+            if bracket < 0:
+                ready, text = text, ""
+            elif bracket > 0:
+                ready, text = text[:bracket], text[bracket:]
+            elif may_become_tool_calls(text):
+                break
+            else:  # a `[` that starts no call list ("[laughs]"): up to the next one goes out
+                following = text.find("[", 1)
+                cut = following if following > 0 else len(text)
+                ready, text = text[:cut], text[cut:]
+            await _emit(self._handler, ReplyText(ready))
+        self._held = text
 
     async def finish(self, reply: ModelReply) -> None:
         """The reply is complete: send what was held (or the whole text when not streamed)."""
-        if not self._open and not self._held and reply.content:
-            self._held.append(reply.content)
-        if self._held and recover_tool_calls(reply.content) is None:
-            await self._flush()
-
-    async def _flush(self) -> None:
-        text = "".join(self._held)
-        self._held.clear()
-        if text:
-            await _emit(self._handler, ReplyText(text))
+        if not self._fed and reply.content:
+            await self.feed(reply.content)
+        held, self._held = self._held, ""
+        if held and split_tool_calls(held)[1] is None:
+            await _emit(self._handler, ReplyText(held))
 
 
 async def _emit(handler: EventHandler, event: AgentEvent) -> None:

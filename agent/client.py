@@ -1,9 +1,10 @@
 """The HTTP side: vLLM's OpenAI-compatible API through `openai.AsyncOpenAI`.
 
 `VoxtralClient` sends chat and transcription requests, assembles streamed deltas, retries what
-can be retried (connection refused, timeouts, 429, 5xx: at most 5 attempts in all, the openai
-client's own retries switched off) and turns every failure into an `agent.errors` exception whose
-message names the server and what to do.
+can be retried (connection refused, timeouts, 429, 5xx, a stream cut off before any text reached
+the caller: at most 5 attempts in all, the openai client's own retries switched off; an error
+line inside a stream is raised at once) and turns every failure into an `agent.errors`
+exception whose message names the server and what to do.
 """
 
 from __future__ import annotations
@@ -351,6 +352,12 @@ class VoxtralClient:
                 "VOXAGENT_BASE_URL at a running one",
                 base_url=self.base_url,
             )
+        if isinstance(exc, openai.APIError):  # an error line inside a 200 stream
+            return StreamError(
+                f"{what} at {self.base_url} failed mid-stream: the server reported "
+                f"{exc.message!r}. Check the server's log (`voxagent serve` prints it)",
+                status_code=None,
+            )
         return StreamError(
             f"{what} at {self.base_url} broke off mid-response after {tries}: {exc}",
             status_code=None,
@@ -360,8 +367,9 @@ class VoxtralClient:
 def _is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in (408, 429) or exc.status_code >= 500
-    # Connection errors, timeouts, and errors reported inside a stream after the 200.
-    return True
+    # Refused, timed out, or a stream cut off before its end are retried; an error line inside
+    # a 200 stream (`data: {"error": ...}`) is the server giving up on the request: raised.
+    return isinstance(exc, openai.APIConnectionError | httpx2.TransportError | StreamError)
 
 
 def _server_message(exc: openai.APIStatusError) -> str:

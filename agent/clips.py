@@ -169,13 +169,17 @@ def load_clip(source: ClipSource, *, sample_rate: int | None = None, name: str =
             f"{MAX_AUDIO_SECONDS:.0f} s per item: split it into shorter clips"
         )
     # 600 s of 16 kHz PCM16 is 19.2 MB, so this only bites if the limits change.
-    size = 44 + 2 * int(pcm.shape[0])
+    _check_encoded_size(44 + 2 * int(pcm.shape[0]), label)
+    return clip
+
+
+def _check_encoded_size(size: int, label: str) -> None:
+    """Refuse an audio file the server would refuse as one item (over 25 MB encoded)."""
     if size > MAX_AUDIO_BYTES:
         raise BadAudioError(
-            f"{label}: {size / 1e6:.1f} MB as WAV; the server refuses items over "
-            f"{MAX_AUDIO_BYTES / 1e6:.1f} MB: split it into shorter clips"
+            f"{label}: {size / 2**20:.1f} MB encoded; the server refuses audio items over "
+            f"{MAX_AUDIO_BYTES / 2**20:.0f} MB: split it into shorter clips"
         )
-    return clip
 
 
 def _decode(source: object, sample_rate: int | None, name: str) -> tuple[PCM16, str]:
@@ -183,10 +187,11 @@ def _decode(source: object, sample_rate: int | None, name: str) -> tuple[PCM16, 
         return source.pcm, source.name
     if isinstance(source, str | os.PathLike):
         label = os.fspath(source)
+        if os.path.isfile(label):
+            _check_encoded_size(os.path.getsize(label), label)
         return decode_audio(label), label
     if isinstance(source, bytes | bytearray | memoryview):
-        if len(source) > MAX_AUDIO_BYTES * 4:
-            raise BadAudioError(f"{name}: {len(source) / 1e6:.0f} MB of encoded audio is too big")
+        _check_encoded_size(len(source), name)
         return decode_audio(bytes(source), name=name), name
     if isinstance(source, Audio):
         return to_pcm16(source.audio_array, int(source.sampling_rate), name=name), name

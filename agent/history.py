@@ -123,6 +123,14 @@ class History:
         """Forget every turn (the instructions stay)."""
         self.records.clear()
 
+    def check_clip_count(self, count: int) -> None:
+        """Raise `InvalidRequestError` if one turn's `count` clips exceed `max_audio_items`."""
+        if count > self.max_audio_items:
+            raise InvalidRequestError(
+                f"this turn has {count} audio clips but the agent sends at most "
+                f"{self.max_audio_items} per request (max_audio_items): send fewer clips"
+            )
+
     def render(
         self,
         current: TurnRecord | None = None,
@@ -172,11 +180,8 @@ class History:
 
     def _audio_plan(self, records: Sequence[TurnRecord], current: TurnRecord | None) -> list[bool]:
         """Which records keep their audio: the newest ones, within `max_audio_items`."""
-        if current is not None and len(current.clips) > self.max_audio_items:
-            raise InvalidRequestError(
-                f"this turn has {len(current.clips)} audio clips but the agent sends at most "
-                f"{self.max_audio_items} per request (max_audio_items): send fewer clips"
-            )
+        if current is not None:
+            self.check_clip_count(len(current.clips))
         plan = [False] * len(records)
         left = self.max_audio_items
         for position in range(len(records) - 1, -1, -1):

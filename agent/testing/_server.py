@@ -26,6 +26,11 @@ from agent.testing._steps import RecordedRequest, ScriptedCall, Step
 __all__ = ["ScriptedServer"]
 
 _FINGERPRINT = "vllm-scripted"
+_SCRIPT_ERROR = 400
+"""The status of an answer to an unscripted request or a failed `expect`: a client does not
+retry it, so the test fails at once with the script's message."""
+_LANGUAGES = ("ar", "nl", "en", "fr", "de", "hi", "it", "pt", "es")
+"""The languages vLLM's Voxtral transcription accepts."""
 
 
 class ScriptedServer:
@@ -51,7 +56,7 @@ class ScriptedServer:
         transcript: what `/v1/audio/transcriptions` answers when no `transcribe_as` is queued.
         responder: answers the chat requests the queued steps do not cover (a function of the
             request returning a `Step`), for tests and benchmarks where many agents share one
-            server; without it such a request is an error reported by `verify()`.
+            server; without it such a request gets a 400 (not retried) and `verify()` reports it.
     """
 
     def __init__(
@@ -238,7 +243,7 @@ class ScriptedServer:
 
     @property
     def rejected(self) -> list[RecordedRequest]:
-        """The requests answered with a 4xx because they broke a rule."""
+        """The requests answered with a 4xx: a broken rule, or no scripted step for them."""
         with self._lock:
             return [r for r in self._records if 400 <= r.status < 500]
 
@@ -249,12 +254,17 @@ class ScriptedServer:
             return len(self._steps)
 
     def verify(self) -> None:
-        """Raise `AssertionError` on unexpected requests, failed expectations or unused steps."""
+        """Raise `AssertionError` on unexpected requests, failed expectations, or scripted steps
+        and queued transcripts that were never used."""
         with self._lock:
             problems = list(self._problems)
             if self._steps:
+                unused = ", ".join(_describe_step(step) for step in self._steps)
+                problems.append(f"{len(self._steps)} scripted step(s) never used: {unused}")
+            if self._transcripts:
                 problems.append(
-                    f"{len(self._steps)} scripted step(s) never used: {list(self._steps)}"
+                    f"{len(self._transcripts)} queued transcript(s) never used: "
+                    f"{list(self._transcripts)}"
                 )
         if problems:
             raise AssertionError("ScriptedServer: " + "; ".join(problems))
@@ -301,7 +311,8 @@ class ScriptedServer:
             )
         choice = body.get("tool_choice")
         if choice is not None and choice != "none" and not body.get("tools"):
-            return 400, "When using `tool_choice`, `tools` must be set.", None
+            message = "When using `tool_choice`, `tools` must be set. (parameter=tool_choice)"
+            return 400, message, "tool_choice"
         if choice == "auto" and not self.tool_calling:
             return (
                 400,
@@ -314,6 +325,20 @@ class ScriptedServer:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             return 400, "messages: a non-empty list is required", "messages"
+        last = messages[-1]
+        if (
+            isinstance(last, dict)
+            and last.get("role") == "assistant"
+            and not body.get("continue_final_message")
+        ):
+            return (
+                400,
+                (
+                    "Cannot set `add_generation_prompt` to True when the last message is from "
+                    "the assistant. Consider using `continue_final_message` instead."
+                ),
+                None,
+            )
         try:
             check_chat_request(
                 messages,
@@ -323,18 +348,36 @@ class ScriptedServer:
             )
         except RuleViolation as violation:
             return 400, str(violation), violation.param
+        # vLLM refuses a prompt that alone fills the context; it shortens `max_tokens` itself.
         prompt = _estimate_prompt_tokens(body)
-        if prompt + (max_tokens or 0) > self.max_model_len:
+        if prompt >= self.max_model_len:
             return (
                 400,
                 (
                     f"This model's maximum context length is {self.max_model_len} tokens. However, "
-                    f"your request has {prompt} input tokens. Please reduce the length of the "
-                    f"input messages. (parameter=input_tokens, value={prompt})"
+                    f"your prompt contains {prompt} input tokens, which exceeds this limit even "
+                    "without any output tokens. Please reduce the length of the input prompt. "
+                    f"(parameter=input_tokens, value={prompt})"
                 ),
                 "input_tokens",
             )
         return None
+
+
+_PERMISSION = {
+    "id": "modelperm-scripted",
+    "object": "model_permission",
+    "created": 0,
+    "allow_create_engine": False,
+    "allow_sampling": True,
+    "allow_logprobs": True,
+    "allow_search_indices": False,
+    "allow_view": True,
+    "allow_fine_tuning": False,
+    "organization": "*",
+    "group": None,
+    "is_blocking": False,
+}
 
 
 class _LoopbackServer(ThreadingHTTPServer):
@@ -372,6 +415,7 @@ class _Handler(BaseHTTPRequestHandler):
                             "root": owner.model,
                             "parent": None,
                             "max_model_len": owner.max_model_len,
+                            "permission": [_PERMISSION],
                         }
                     ],
                 },
@@ -417,8 +461,8 @@ class _Handler(BaseHTTPRequestHandler):
                 f"#{len(owner.requests) + 1} (script more steps)"
             )
             owner._problem(message)
-            owner._record(RecordedRequest(path, body, 500, message))
-            self._error(500, message)
+            owner._record(RecordedRequest(path, body, _SCRIPT_ERROR, message))
+            self._error(_SCRIPT_ERROR, message)
             return
         record = RecordedRequest(path, body)
         if step.expect is not None:
@@ -427,8 +471,8 @@ class _Handler(BaseHTTPRequestHandler):
             except AssertionError as error:
                 message = f"ScriptedServer: expectation failed on chat request: {error}"
                 owner._problem(message)
-                owner._record(RecordedRequest(path, body, 500, message))
-                self._error(500, message)
+                owner._record(RecordedRequest(path, body, _SCRIPT_ERROR, message))
+                self._error(_SCRIPT_ERROR, message)
                 return
         # Recorded on arrival (with the outcome the step decides), so a test can see a request
         # whose answer is still delayed.
@@ -461,7 +505,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self._stream(body, step, calls, finish, usage)
         else:
-            self._json(200, _completion(owner.model, step, calls, finish, usage))
+            self._json(200, _completion(owner.model, body, step, calls, finish, usage))
 
     def _stream(
         self,
@@ -586,6 +630,12 @@ class _Handler(BaseHTTPRequestHandler):
             owner._record(RecordedRequest(path, body, 404, message))
             self._error(404, message, param="model")
             return
+        language = fields.get("language")
+        if language is not None and language not in _LANGUAGES:
+            message = f"Unsupported language: {language!r}.  Must be one of {list(_LANGUAGES)}."
+            owner._record(RecordedRequest(path, body, 400, message))
+            self._error(400, message)
+            return
         try:
             info = sf.info(io.BytesIO(audio or b""))
         except (sf.LibsndfileError, RuntimeError, TypeError):
@@ -629,6 +679,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _completion(
     model: str,
+    body: dict[str, Any],
     step: Step,
     calls: list[tuple[ScriptedCall, str]],
     finish: str,
@@ -642,9 +693,11 @@ def _completion(
         }
         for call, call_id in calls
     ]
+    # vLLM's mistral tool parser (tools with "auto") gives null for no text; other paths give "".
+    parsed = bool(body.get("tools")) and body.get("tool_choice") in (None, "auto")
     message: dict[str, Any] = {
         "role": "assistant",
-        "content": step.content or None,
+        "content": step.content or (None if parsed else ""),
         "refusal": None,
         "annotations": None,
         "audio": None,

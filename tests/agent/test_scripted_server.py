@@ -169,7 +169,7 @@ def test_verify_fails_on_unused_steps_and_unexpected_requests() -> None:
     server.stop()
     server = ScriptedServer().start()
     response = httpx.post(f"{server.base_url}/chat/completions", json=_body())
-    assert response.status_code == 500
+    assert response.status_code == 400  # not retried: the test fails at once
     with pytest.raises(AssertionError, match="no scripted reply left"):
         server.verify()
     server.stop()
@@ -183,7 +183,7 @@ def test_expectations_check_the_request() -> None:
 
     server.reply("ok", expect=wants_text_only)
     response = httpx.post(f"{server.base_url}/chat/completions", json=_body())
-    assert response.status_code == 500
+    assert response.status_code == 400
     with pytest.raises(AssertionError, match="expected no audio"):
         server.verify()
     server.stop()
@@ -193,3 +193,51 @@ def test_the_fixture_gives_a_started_server(scripted_server) -> None:
     scripted_server.reply("hi")
     body = httpx.post(f"{scripted_server.base_url}/chat/completions", json=_body()).json()
     assert body["choices"][0]["message"]["content"] == "hi"
+
+
+@pytest.mark.parametrize(
+    ("extra", "content"),
+    [
+        ({"tool_choice": "auto"}, None),  # vLLM's mistral tool parser: null for no text
+        ({"tool_choice": "required"}, ""),
+        ({"tool_choice": {"type": "function", "function": {"name": "get_weather"}}}, ""),
+    ],
+)
+def test_empty_content_is_null_or_empty_as_vllm_gives_it(extra, content) -> None:
+    with ScriptedServer() as server:
+        server.reply_tool_call("get_weather", {"city": ""})
+        body = httpx.post(f"{server.base_url}/chat/completions", json=_body(**extra)).json()
+    assert body["choices"][0]["message"]["content"] == content
+
+
+def test_a_prompt_over_the_context_is_refused_but_max_tokens_is_not() -> None:
+    with ScriptedServer(max_model_len=1024) as server:
+        server.reply("fits")
+        fits = httpx.post(f"{server.base_url}/chat/completions", json=_body(max_tokens=1000))
+        too_long = _body()
+        too_long["messages"].append({"role": "user", "content": "word " * 2000})
+        refused = httpx.post(f"{server.base_url}/chat/completions", json=too_long)
+    assert fits.status_code == 200
+    assert refused.status_code == 400
+    assert "even without any output tokens" in refused.json()["error"]["message"]
+    assert refused.json()["error"]["param"] == "input_tokens"
+
+
+def test_transcription_refuses_a_language_vllm_refuses() -> None:
+    wav = load_clip(tone(0.5)).wav()
+    with ScriptedServer() as server:
+        response = httpx.post(
+            f"{server.base_url}/audio/transcriptions",
+            files={"file": ("a.wav", wav, "audio/wav")},
+            data={"model": server.model, "language": "english"},
+        )
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("Unsupported language: 'english'.")
+
+
+def test_verify_reports_transcripts_never_used() -> None:
+    server = ScriptedServer().start()
+    server.transcribe_as("never asked")
+    with pytest.raises(AssertionError, match="transcript"):
+        server.verify()
+    server.stop()

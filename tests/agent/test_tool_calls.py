@@ -4,8 +4,10 @@ from agent._tool_calls import (
     TOOL_CALL_ID,
     UNPARSED_TOOL_NAME,
     ensure_valid_ids,
+    may_become_tool_calls,
     new_call_id,
     recover_tool_calls,
+    split_tool_calls,
 )
 from agent.client import ToolCall
 
@@ -63,3 +65,19 @@ def _is_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_text_before_the_marker_is_kept_as_the_reply() -> None:
+    text, calls = split_tool_calls(
+        'Let me check. [TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Oslo"}}]'
+    )
+    assert text == "Let me check."
+    assert calls is not None and json.loads(calls[0].arguments) == {"city": "Oslo"}
+    assert split_tool_calls("Just words.") == ("Just words.", None)
+
+
+def test_which_text_may_still_become_a_call_list() -> None:
+    for prefix in ("[", "[TOOL", "[TOOL_CALLS][{", '[ { "na', '[{"name": "x"'):
+        assert may_become_tool_calls(prefix), prefix
+    for prefix in ("[laughs]", "[1, 2]", '[{"city"', "[TOOLS"):
+        assert not may_become_tool_calls(prefix), prefix

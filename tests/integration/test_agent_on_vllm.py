@@ -52,7 +52,8 @@ async def test_audio_with_a_required_tool_call(base_url: str, stream: bool) -> N
         assert turn.usage.prompt_tokens >= 376
         assert any(isinstance(event, ToolCallStarted) for event in events)
         assert any(isinstance(event, ToolCallFinished) for event in events)
-        assert "".join(e.delta for e in events if isinstance(e, ReplyText)) == turn.text
+        # Text a round with tool calls may carry comes first; the final reply ends it.
+        assert "".join(e.delta for e in events if isinstance(e, ReplyText)).endswith(turn.text)
         history = agent.history
         assert history[0] == {"role": "user", "content": INSTRUCTIONS}
         assert all(message["role"] != "system" for message in history)

@@ -1,11 +1,15 @@
 """The ScriptedServer answers in the shapes the real vLLM server uses (keys, chunk order, 400s)."""
 
+import base64
 import copy
+import io
 import json
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
+import soundfile as sf
 
 from agent.clips import load_clip
 from agent.testing import ScriptedServer, tone
@@ -98,7 +102,18 @@ def test_a_streamed_tool_call_has_the_same_chunk_sequence(base_url: str) -> None
 
 @pytest.mark.parametrize(
     "breakage",
-    ["system_with_audio", "bad_tool_call_id", "empty_assistant", "six_audio", "dotted_name"],
+    [
+        "system_with_audio",
+        "bad_tool_call_id",
+        "empty_assistant",
+        "six_audio",
+        "dotted_name",
+        "assistant_last",
+        "tool_after_user",
+        "required_without_tools",
+        "stereo_audio",
+        "bad_base64",
+    ],
 )
 def test_the_same_requests_are_refused_with_the_same_message(base_url: str, breakage: str):
     def broken(model: str) -> dict[str, Any]:
@@ -115,6 +130,20 @@ def test_the_same_requests_are_refused_with_the_same_message(base_url: str, brea
             messages += [{"role": "assistant", "content": ""}, {"role": "user", "content": "?"}]
         elif breakage == "six_audio":
             messages[0]["content"] = messages[0]["content"][:1] * 6
+        elif breakage == "assistant_last":
+            messages.append({"role": "assistant", "content": "Hello."})
+        elif breakage == "tool_after_user":
+            messages.append({"role": "tool", "tool_call_id": "abcDEF123", "content": "x"})
+        elif breakage == "required_without_tools":
+            del body["tools"]
+            body["tool_choice"] = "required"
+        elif breakage == "stereo_audio":
+            stereo = io.BytesIO()
+            sf.write(stereo, np.zeros((16000, 2), dtype=np.int16), 16000, format="WAV")
+            part = messages[0]["content"][0]["input_audio"]
+            part["data"] = base64.b64encode(stereo.getvalue()).decode()
+        elif breakage == "bad_base64":
+            messages[0]["content"][0]["input_audio"]["data"] = "@@not base64@@"
         else:
             body["tools"][0]["function"]["name"] = "get.weather"
         return body
@@ -126,5 +155,56 @@ def test_the_same_requests_are_refused_with_the_same_message(base_url: str, brea
     real_error, scripted_error = real.json()["error"], scripted.json()["error"]
     assert set(real_error) == set(scripted_error)
     assert real_error["type"] == scripted_error["type"]
+    assert real_error["param"] == scripted_error["param"]
     # The messages agree up to the repr of the refused message.
     assert scripted_error["message"][:24] == real_error["message"][:24]
+
+
+@pytest.mark.parametrize("tool_choice", ["required", "auto", "named"])
+def test_the_reply_content_is_null_or_empty_as_vllm_gives_it(base_url: str, tool_choice: str):
+    choice: Any = tool_choice
+    if tool_choice == "named":
+        choice = {"type": "function", "function": {"name": "get_weather"}}
+    real = _post(base_url, _body(_real_model(base_url), tool_choice=choice)).json()
+    if tool_choice == "auto" and real["choices"][0]["message"]["content"]:
+        pytest.skip("this model says something to 'auto'; the tiny one answers empty")
+    with ScriptedServer() as server:
+        if tool_choice == "auto":
+            server.reply("")  # the tiny model's answer to "auto"
+        else:
+            server.reply_tool_call("get_weather", {"city": ""})
+        scripted = _post(server.base_url, _body(server.model, tool_choice=choice)).json()
+    real_choice, scripted_choice = real["choices"][0], scripted["choices"][0]
+    assert scripted_choice["message"]["content"] == real_choice["message"]["content"]
+    assert scripted_choice["finish_reason"] == real_choice["finish_reason"]
+
+
+def test_models_health_and_transcription_answer_alike(base_url: str) -> None:
+    root = base_url.removesuffix("/v1")
+    wav = load_clip(tone(1.0)).wav()
+    with ScriptedServer(transcript="") as server:
+        for url_root in (root, server.base_url.removesuffix("/v1")):
+            assert httpx.get(f"{url_root}/health").status_code == 200
+        real_models = httpx.get(f"{base_url}/models").json()
+        scripted_models = httpx.get(f"{server.base_url}/models").json()
+        assert set(scripted_models["data"][0]) == set(real_models["data"][0])
+
+        def transcribe(url: str, model: str, **fields: str) -> httpx.Response:
+            return httpx.post(
+                f"{url}/audio/transcriptions",
+                files={"file": ("a.wav", wav, "audio/wav")},
+                data={"model": model, **fields},
+                timeout=120,
+            )
+
+        real_model = _real_model(base_url)
+        ok = (transcribe(base_url, real_model), transcribe(server.base_url, server.model))
+        real_text, scripted_text = ok[0].json(), ok[1].json()
+        assert set(real_text) == set(scripted_text)
+        assert real_text["usage"] == scripted_text["usage"]  # {"type": "duration", "seconds": 1}
+        bad = (
+            transcribe(base_url, real_model, language="english"),
+            transcribe(server.base_url, server.model, language="english"),
+        )
+        assert bad[0].status_code == bad[1].status_code == 400
+        assert bad[0].json()["error"]["message"] == bad[1].json()["error"]["message"]
