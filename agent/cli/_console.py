@@ -1,0 +1,308 @@
+"""The live console of `voxagent run`: what the assistant hears, thinks and does.
+
+Finished things (your turn, each tool call with its result, the reply, a timer ringing) are
+printed as lines that scroll; below them a live panel shows the current state (listening,
+hearing, thinking, running a tool) and the input level meter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import threading
+from types import TracebackType
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.markup import escape
+from rich.panel import Panel
+from rich.spinner import Spinner
+from rich.text import Text
+
+from agent.events import (
+    AgentEvent,
+    ReplyText,
+    SpeechStarted,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnFailed,
+    TurnFinished,
+    TurnStarted,
+    UtteranceDropped,
+    UtteranceEnded,
+)
+from tools import ToolResult
+from tools.builtin import Timer, TimerService
+
+__all__ = ["LiveConsole", "format_arguments", "format_tool_result"]
+
+_METER_CELLS = 24
+_METER_FLOOR_DBFS = -60.0
+_RESULT_CHARS = 160
+
+
+class LiveConsole:
+    """Shows a conversation as it happens; use as a context manager around the listening loop.
+
+    Args:
+        console: where to draw (a terminal gets the live panel; a pipe gets the lines only).
+        title: the panel's title (the server and model).
+        auto_approve: approve every tool call that asks, without asking (`--yes`).
+        live: show the live panel (False: only the lines, as `voxagent replay` prints them).
+        timers: pending timers to show in the panel (its listener is `timer_rang`).
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        title: str,
+        auto_approve: bool = False,
+        live: bool = True,
+        timers: TimerService | None = None,
+    ) -> None:
+        self.console = console
+        self.timers = timers
+        self.title = title
+        self.auto_approve = auto_approve
+        self._live: Live | None = None
+        if live:
+            self._live = Live(_Panel(self), console=console, refresh_per_second=12, transient=True)
+        self._level = _METER_FLOOR_DBFS
+        self._speech = False
+        self._hearing = False
+        self._turn: int | None = None
+        self._turns_started = 0
+        self._queued = 0
+        self._running: dict[str, str] = {}
+        self._reply = ""
+        self._approval_lock = asyncio.Lock()
+        self.turns = 0
+        self.failures = 0
+
+    def __enter__(self) -> LiveConsole:
+        if self._live is not None:
+            self._live.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._live is not None:
+            self._live.stop()
+
+    # -- inputs -------------------------------------------------------------------------
+
+    def level(self, level_dbfs: float, is_speech: bool) -> None:
+        """The endpointer's per-frame hook: feeds the level meter."""
+        self._level = level_dbfs
+        self._speech = is_speech
+
+    def show(self, event: AgentEvent) -> None:
+        """Print or display one event of the conversation."""
+        if isinstance(event, SpeechStarted):
+            self._hearing = True
+        elif isinstance(event, UtteranceEnded):
+            self._hearing = False
+            self._queued += 1
+        elif isinstance(event, UtteranceDropped):
+            self._hearing = False
+            self.console.print(
+                f"[yellow]! dropped {event.utterance.speech_duration:.1f} s of speech at "
+                f"{event.utterance.start:.1f} s: {escape(event.reason)}[/]"
+            )
+        elif isinstance(event, TurnStarted):
+            self._begin_turn(event)
+        elif isinstance(event, ToolCallStarted):
+            self._running[event.call_id or event.name] = event.name
+        elif isinstance(event, ToolCallFinished):
+            self._running.pop(event.result.call_id or event.result.name, None)
+            self.console.print(f"  {format_tool_result(event.result)}")
+        elif isinstance(event, ReplyText):
+            self._reply += event.delta
+        elif isinstance(event, TurnFinished):
+            self._end_turn()
+            turn = event.turn
+            self.turns += 1
+            if turn.transcript:
+                self.console.print(f"  [dim]heard:[/] [italic]{escape(turn.transcript)}[/]")
+            reply = turn.text or self._reply
+            shown = escape(reply) if reply.strip() else "[dim](no reply)[/]"
+            self.console.print(f"[bold green]assistant[/] {shown}")
+            self._reply = ""
+        elif isinstance(event, TurnFailed):
+            self._end_turn()
+            self.failures += 1
+            where = f" (speech at {event.utterance.start:.1f} s)" if event.utterance else ""
+            self.console.print(
+                f"[bold red]turn failed{where}:[/] [red]{escape(_one_line(event.error))}[/]"
+            )
+            self._reply = ""
+
+    def timer_rang(self, timer: Timer) -> None:
+        """Announce a timer or alarm that fired (`TimerService` listener)."""
+        label = f" {timer.label!r}" if timer.label else ""
+        if self.console.is_terminal:
+            self.console.bell()
+        self.console.print(
+            f"[bold yellow]⏰ {timer.kind}{escape(label)} is ringing[/] "
+            f"[dim](due {timer.due.strftime('%H:%M:%S')})[/]"
+        )
+
+    async def approve(self, name: str, arguments: dict[str, Any]) -> bool:
+        """The `Toolbox` approver: asks in the terminal (or approves all with `--yes`)."""
+        call = f"{name}({format_arguments(arguments)})"
+        if self.auto_approve:
+            self.console.print(f"  [dim]approved {escape(call)} (--yes)[/]")
+            return True
+        if not (sys.stdin and sys.stdin.isatty()):
+            self.console.print(
+                f"  [yellow]refused {escape(call)}: it needs approval and there is no terminal "
+                "to ask (use --yes to approve tool calls)[/]"
+            )
+            return False
+        async with self._approval_lock:
+            if self._live is not None:
+                self._live.stop()
+            try:
+                answer = await _ask(
+                    self.console, f"[bold]Allow {escape(call)}?[/] {escape('[y/N]')} "
+                )
+            finally:
+                if self._live is not None:
+                    self._live.start()
+        return answer.strip().lower() in ("y", "yes")
+
+    # -- state --------------------------------------------------------------------------
+
+    def _begin_turn(self, event: TurnStarted) -> None:
+        self._queued = max(0, self._queued - 1)
+        self._turns_started += 1
+        self._turn = self._turns_started
+        self._reply = ""
+        parts = []
+        if event.utterance is not None:
+            parts.append(
+                f"{event.utterance.speech_duration:.1f} s of speech at "
+                f"{event.utterance.start:.1f} s"
+            )
+        if event.text:
+            parts.append(escape(event.text))
+        detail = ", ".join(parts) or "text"
+        self.console.print(f"[bold cyan]you[/] [dim](turn {self._turn}: {detail})[/]")
+
+    def _end_turn(self) -> None:
+        self._turn = None
+        self._running.clear()
+
+    def render(self) -> RenderableType:
+        """The live panel's current content."""
+        meter = _meter(self._level, self._speech)
+        state = "[bold magenta]● hearing[/]" if self._hearing else "[green]○ listening[/]"
+        rows: list[RenderableType] = [Text.from_markup(f"{state}  {meter}")]
+        if self._turn is not None:
+            if self._running:
+                doing = f"running {escape(', '.join(sorted(set(self._running.values()))))}"
+            else:
+                doing = "thinking…"
+            if self._reply:
+                doing += f"  [dim]{escape(self._reply[-80:])}[/]"
+            queued = f" [dim]({self._queued} waiting)[/]" if self._queued else ""
+            rows.append(Spinner("dots", Text.from_markup(f"{doing}{queued}")))
+        else:
+            rows.append(Text.from_markup("[dim]speak when you are ready · Ctrl-C quits[/]"))
+        if self.timers is not None and (pending := self.timers.pending()):
+            shown = ", ".join(
+                f"{escape(timer.label or timer.kind)} in {_clock(timer.seconds_left())}"
+                for timer in pending[:3]
+            )
+            more = f" and {len(pending) - 3} more" if len(pending) > 3 else ""
+            rows.append(Text.from_markup(f"[yellow]⏲ {shown}{more}[/]"))
+        return Panel(Group(*rows), title=escape(self.title), title_align="left")
+
+
+async def _ask(console: Console, prompt: str) -> str:
+    """Read a line in a daemon thread: a Ctrl-C while the user is asked must not wait for them.
+
+    (`asyncio.to_thread` would use the default executor, which `asyncio.run` waits for on exit.)
+    """
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def settle(text: str) -> None:
+        if not answer.done():
+            answer.set_result(text)
+
+    def read() -> None:
+        try:
+            text = console.input(prompt)
+        except (EOFError, OSError):
+            text = ""
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(settle, text)
+
+    threading.Thread(target=read, name="voxagent-approval", daemon=True).start()
+    return await answer
+
+
+class _Panel:
+    """Re-rendered on every refresh of `Live`, so the panel follows the console's state."""
+
+    def __init__(self, console: LiveConsole) -> None:
+        self._console = console
+
+    def __rich__(self) -> RenderableType:
+        return self._console.render()
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def _meter(level_dbfs: float, speech: bool) -> str:
+    share = (max(_METER_FLOOR_DBFS, min(0.0, level_dbfs)) - _METER_FLOOR_DBFS) / -_METER_FLOOR_DBFS
+    filled = round(share * _METER_CELLS)
+    color = "magenta" if speech else "blue"
+    bar = f"[{color}]{'█' * filled}[/][dim]{'·' * (_METER_CELLS - filled)}[/]"
+    level = "silence" if level_dbfs <= -90.0 else f"{level_dbfs:.1f} dBFS"
+    return f"{bar} [dim]{level:>10}[/]"
+
+
+def format_arguments(arguments: dict[str, Any]) -> str:
+    """``a=1, b='x'``: a call's arguments as they read best in one line."""
+    return ", ".join(f"{key}={value!r}" for key, value in arguments.items())
+
+
+def format_tool_result(result: ToolResult) -> str:
+    """One line of markup: the call, and its result or its error."""
+    call = escape(f"{result.name}({format_arguments(result.arguments)})")
+    seconds = f"[dim]({result.duration:.2f} s)[/]"
+    if result.ok:
+        return f"[blue]⚙ {call}[/] → {escape(_clip(_as_text(result)))} {seconds}"
+    return f"[red]⚙ {call} ✗ {escape(_clip(result.content))}[/] {seconds}"
+
+
+def _as_text(result: ToolResult) -> str:
+    if isinstance(result.value, str):
+        return result.value
+    try:
+        return json.dumps(result.to_dict()["value"], ensure_ascii=False)
+    except (TypeError, ValueError):
+        return result.content
+
+
+def _clip(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _RESULT_CHARS else flat[: _RESULT_CHARS - 1] + "…"
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__

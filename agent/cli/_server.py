@@ -1,0 +1,93 @@
+"""The check every server command makes first: is the server there, and is it ready?"""
+
+from __future__ import annotations
+
+from agent.cli._exit import CliError, ExitCode
+from agent.client import ServerInfo, VoxtralClient
+from agent.errors import (
+    RequestRejectedError,
+    ServerError,
+    ServerUnavailableError,
+)
+
+__all__ = ["check_server"]
+
+_START_HINT = (
+    "start one with `voxagent serve` (or `voxagent run --serve`), or point --base-url "
+    "(or VOXAGENT_BASE_URL) at a running one"
+)
+
+
+async def check_server(
+    base_url: str, model: str | None, *, tool_calling: bool, timeout: float = 10.0
+) -> ServerInfo:
+    """Ask the server what it serves (and whether tool calling is on), without retrying.
+
+    Raises:
+        CliError: one line naming the URL and the fix (exit code `SERVER_UNAVAILABLE`).
+    """
+    client = VoxtralClient(base_url, timeout=timeout, max_retries=0)
+    url = client.base_url
+    try:
+        info = await client.server_info(None)
+        if model is not None and model not in info.models:
+            served = ", ".join(info.models)
+            raise CliError(
+                f"model {model!r} is not served at {url}; it serves {served}: pass "
+                f"--model {info.models[0]} (or leave --model out)",
+                _UNAVAILABLE,
+            )
+        info = await client.server_info(model)
+        if not tool_calling:
+            return info
+        enabled, message = await client.probe_tool_calling(info.model)
+    except ServerUnavailableError:
+        raise CliError(f"no vLLM server answers at {url}: {_START_HINT}", _UNAVAILABLE) from None
+    except RequestRejectedError as error:
+        if error.status_code == 404:
+            raise CliError(
+                f"{url} is not a vLLM API root (HTTP 404 for {url}/models): the URL usually "
+                "ends in /v1, such as http://127.0.0.1:8000/v1",
+                _UNAVAILABLE,
+            ) from None
+        raise CliError(
+            f"the server at {url} refused the check (HTTP {error.status_code}: "
+            f"{_short(error.server_message)}); is it a vLLM server?",
+            _UNAVAILABLE,
+        ) from None
+    except ServerError as error:
+        if error.status_code in (None, 502, 503, 504):
+            raise CliError(
+                f"the server at {url} is not ready (HTTP {error.status_code}); wait until "
+                "`voxagent serve` says it is ready, or look at its log",
+                _UNAVAILABLE,
+            ) from None
+        raise CliError(
+            f"the server at {url} failed the check with HTTP {error.status_code}; is it a "
+            "vLLM server? Look at its log",
+            _UNAVAILABLE,
+        ) from None
+    finally:
+        await client.aclose()
+    if not enabled:
+        said = f" (vLLM says: {_short(message)})" if message else ""
+        raise CliError(
+            f"tool calling is off on the server at {url}{said}: restart vLLM with "
+            "--enable-auto-tool-choice --tool-call-parser mistral (`voxagent serve` does)",
+            _UNAVAILABLE,
+        )
+    return ServerInfo(
+        base_url=info.base_url,
+        model=info.model,
+        models=info.models,
+        max_model_len=info.max_model_len,
+        tool_calling=True,
+    )
+
+
+_UNAVAILABLE = ExitCode.SERVER_UNAVAILABLE
+
+
+def _short(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,0 +1,298 @@
+"""Start vLLM for Voxtral with the flags it needs, wait until it is healthy, stop it cleanly.
+
+The flags come from the wire facts of Voxtral on vLLM: only the Mistral formats load it, tool
+calls need both the auto tool choice and the mistral parser, `--max-model-len` must be given
+(the model is trained for 32k), and the audio limit per prompt is 5.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_PORT",
+    "DEFAULT_SERVED_NAME",
+    "GpuInfo",
+    "ServeOptions",
+    "VllmNotFoundError",
+    "VllmProcess",
+    "VllmStartError",
+    "build_command",
+    "find_gpus",
+    "find_vllm",
+    "server_healthy",
+]
+
+DEFAULT_MODEL = "RedHatAI/Voxtral-Mini-3B-2507-FP8-dynamic"
+DEFAULT_SERVED_NAME = "voxtral"
+DEFAULT_PORT = 8000
+DEFAULT_MAX_MODEL_LEN = 32768
+VLLM_ENV = "VOXAGENT_VLLM"
+"""Environment variable naming the command that runs vLLM's CLI (for example a venv's `vllm`)."""
+
+
+class VllmNotFoundError(Exception):
+    """No way to run vLLM was found."""
+
+
+class VllmStartError(Exception):
+    """vLLM exited, or did not become healthy in time; `log_tail` holds its last log lines."""
+
+    def __init__(self, message: str, log_tail: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.log_tail = list(log_tail)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    """What `voxagent serve` starts; `extra_args` go to vLLM unchanged, after ours."""
+
+    model: str = DEFAULT_MODEL
+    served_model_name: str = DEFAULT_SERVED_NAME
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    max_model_len: int = DEFAULT_MAX_MODEL_LEN
+    gpu_memory_utilization: float | None = None
+    max_audio_items: int = 5
+    extra_args: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible base URL a client on this machine uses."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class GpuInfo:
+    """One NVIDIA GPU as `nvidia-smi` reports it."""
+
+    name: str
+    compute_capability: float | None
+    memory_mib: int | None
+
+    @property
+    def full_fp8(self) -> bool:
+        """True when the GPU runs FP8 weights AND activations (compute capability >= 8.9)."""
+        return self.compute_capability is not None and self.compute_capability >= 8.9
+
+
+def find_vllm(explicit: str | None = None) -> list[str]:
+    """The command prefix that runs vLLM's CLI (`... serve MODEL` follows it).
+
+    In order: `explicit` (a shell-quoted command), `$VOXAGENT_VLLM`, a `vllm` executable on
+    PATH, then `python -m vllm.entrypoints.cli.main` when this interpreter can import vllm
+    (its console script may be missing, for example in a venv that is not activated).
+    """
+    for command in (explicit, os.environ.get(VLLM_ENV)):
+        if command:
+            return shlex.split(command)
+    executable = shutil.which("vllm")
+    if executable:
+        return [executable]
+    if importlib.util.find_spec("vllm") is not None:
+        return [sys.executable, "-m", "vllm.entrypoints.cli.main"]
+    raise VllmNotFoundError("vLLM is not installed")
+
+
+def build_command(options: ServeOptions, launcher: Sequence[str] = ("vllm",)) -> list[str]:
+    """The full vLLM command line for `options`."""
+    command = [
+        *launcher,
+        "serve",
+        options.model,
+        "--tokenizer-mode",
+        "mistral",
+        "--config-format",
+        "mistral",
+        "--load-format",
+        "mistral",
+        "--enable-auto-tool-choice",
+        "--tool-call-parser",
+        "mistral",
+        "--max-model-len",
+        str(options.max_model_len),
+        "--limit-mm-per-prompt",
+        json.dumps({"audio": options.max_audio_items}),
+        "--served-model-name",
+        options.served_model_name,
+        "--host",
+        options.host,
+        "--port",
+        str(options.port),
+    ]
+    if options.gpu_memory_utilization is not None:
+        command += ["--gpu-memory-utilization", str(options.gpu_memory_utilization)]
+    return command + list(options.extra_args)
+
+
+def find_gpus() -> list[GpuInfo]:
+    """The NVIDIA GPUs on this machine (empty without `nvidia-smi` or a working driver)."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        listing = subprocess.run(
+            [smi, "--query-gpu=name,compute_cap,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [_parse_gpu_line(line) for line in listing.splitlines() if line.strip()]
+
+
+def _parse_gpu_line(line: str) -> GpuInfo:
+    name, _, rest = line.partition(",")
+    capability_text, _, memory_text = rest.partition(",")
+    capability = _number(capability_text)
+    memory = _number(memory_text)
+    return GpuInfo(
+        name=name.strip(),
+        compute_capability=capability,
+        memory_mib=None if memory is None else int(memory),
+    )
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.strip())
+    except ValueError:
+        return None
+
+
+ProgressCallback = Callable[[float, str], None]
+"""Called about once a second while waiting: seconds waited, the newest log line."""
+
+
+class VllmProcess:
+    """One vLLM server child process, its output going to `log_path`.
+
+    The child gets its own process group, so a Ctrl-C in the terminal reaches only us and
+    `stop` can end vLLM and all its workers together.
+    """
+
+    def __init__(self, command: Sequence[str], log_path: Path, base_url: str) -> None:
+        self.command = list(command)
+        self.log_path = log_path
+        self.base_url = base_url.rstrip("/")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's pid once started."""
+        return self._process.pid if self._process else None
+
+    @property
+    def running(self) -> bool:
+        """True while the child has not exited."""
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> None:
+        """Start vLLM (returns at once; `wait_ready` waits for health)."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "VLLM_NO_USAGE_STATS": os.environ.get("VLLM_NO_USAGE_STATS", "1")}
+        with self.log_path.open("ab") as log:
+            log.write(f"\n$ {shlex.join(self.command)}\n".encode())
+            log.flush()
+            self._process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+            )
+
+    async def wait_ready(self, timeout: float, progress: ProgressCallback | None = None) -> None:
+        """Wait until `GET /health` answers 200; `VllmStartError` if vLLM exits or times out."""
+        health_url = self.base_url.removesuffix("/v1") + "/health"
+        started = time.monotonic()
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while True:
+                if not self.running:
+                    code = self._process.returncode if self._process else None
+                    raise VllmStartError(f"vLLM exited with status {code}", self.log_tail())
+                if await _healthy(client, health_url):
+                    return
+                waited = time.monotonic() - started
+                if waited > timeout:
+                    raise VllmStartError(
+                        f"vLLM was not healthy after {timeout:.0f} s", self.log_tail()
+                    )
+                if progress is not None:
+                    tail = self.log_tail(1)
+                    progress(waited, tail[0] if tail else "")
+                await asyncio.sleep(1.0)
+
+    async def wait_exit(self) -> int:
+        """Wait until the child exits by itself; its exit status."""
+        while self.running:
+            await asyncio.sleep(0.5)
+        assert self._process is not None
+        return self._process.returncode
+
+    async def stop(self, grace: float = 20.0) -> None:
+        """End vLLM and its workers: SIGINT, then SIGTERM, then SIGKILL after `grace` s each."""
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            if not self.running:
+                return
+            assert self._process is not None
+            try:
+                os.killpg(self._process.pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + grace
+            while self.running and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+        if self._process is not None:
+            self._process.wait()
+
+    def log_tail(self, lines: int = 20) -> list[str]:
+        """The last non-empty lines of the log file."""
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(0, os.SEEK_END)
+                log.seek(max(0, log.tell() - 16_384))
+                text = log.read().decode("utf-8", errors="replace")
+        except OSError:
+            return []
+        kept: deque[str] = deque(maxlen=lines)
+        for line in text.splitlines():
+            if line.strip():
+                kept.append(line.rstrip())
+        return list(kept)
+
+
+async def server_healthy(base_url: str) -> bool:
+    """Whether `GET /health` next to the API root `base_url` answers 200."""
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        return await _healthy(client, base_url.rstrip("/").removesuffix("/v1") + "/health")
+
+
+async def _healthy(client: httpx.AsyncClient, url: str) -> bool:
+    try:
+        response = await client.get(url)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200

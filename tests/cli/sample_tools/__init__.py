@@ -1,0 +1,1 @@
+"""Tools modules for `--tools` tests, in every shape the loader accepts (and some it refuses)."""

@@ -1,0 +1,119 @@
+"""`replay`, `transcribe`, `ask` and `doctor` as processes against the scripted server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from agent.testing import RecordedRequest, ScriptedServer
+from tests.cli.conftest import expect_server_check, run_voxagent
+
+
+def audio_parts(request: RecordedRequest) -> int:
+    return sum(
+        1
+        for message in request.body["messages"]
+        if isinstance(message.get("content"), list)
+        for part in message["content"]
+        if part.get("type") == "input_audio"
+    )
+
+
+def test_replay_prints_each_turn(
+    scripted_server: ScriptedServer, speech: dict[str, Path], env: dict[str, str]
+) -> None:
+    expect_server_check(scripted_server)
+    scripted_server.transcribe_as("What time is it?", "Take a note: buy milk.")
+    scripted_server.reply_tool_call("get_current_time", {"timezone": "Asia/Tokyo"})
+    scripted_server.reply("It is morning in Tokyo.")
+    scripted_server.reply("I can't take notes without your approval.")
+    done = run_voxagent(
+        "replay", str(speech["two"]), "--base-url", scripted_server.base_url, env=env
+    )
+    assert done.code == 0, done.stderr
+    out = done.stdout
+    assert out.startswith(f"{speech['two']}\nyou (turn 1: ")
+    assert '⚙ get_current_time(timezone=\'Asia/Tokyo\') → {"timezone": "Asia/Tokyo"' in out
+    assert "heard: What time is it?\nassistant It is morning in Tokyo.\nyou (turn 2: " in out
+    assert out.rstrip().endswith("assistant I can't take notes without your approval.")
+
+
+def test_replay_json(
+    scripted_server: ScriptedServer, speech: dict[str, Path], env: dict[str, str]
+) -> None:
+    expect_server_check(scripted_server)
+    scripted_server.reply("One.").reply("Two.")
+    done = run_voxagent(
+        "replay", str(speech["two"]), "--json", "--base-url", scripted_server.base_url, env=env
+    )
+    assert done.code == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [record["text"] for record in records] == ["One.", "Two."]
+    assert all(record["ok"] and record["file"] == str(speech["two"]) for record in records)
+    first, second = (record["utterance"] for record in records)
+    assert 0.5 < first["start"] < first["end"] < second["start"] < second["end"]
+
+
+def test_transcribe_one_and_many(
+    scripted_server: ScriptedServer, speech: dict[str, Path], env: dict[str, str]
+) -> None:
+    scripted_server.transcribe_as("what is six times seven", "what time is it", "bonjour")
+    url = ["--base-url", scripted_server.base_url]
+    one = run_voxagent("transcribe", str(speech["one"]), *url, env=env)
+    assert (one.code, one.stdout) == (0, "what is six times seven\n")
+    many = run_voxagent(
+        "transcribe", str(speech["two"]), str(speech["one"]), "--language", "fr", "--json", *url,
+        env=env,
+    )  # fmt: skip
+    assert many.code == 0, many.stderr
+    assert [json.loads(line) for line in many.stdout.splitlines()] == [
+        {"file": str(speech["two"]), "language": "fr", "text": "what time is it"},
+        {"file": str(speech["one"]), "language": "fr", "text": "bonjour"},
+    ]
+    assert scripted_server.requests == []  # transcription only, no chat
+
+
+def test_ask_sends_every_file_with_the_question(
+    scripted_server: ScriptedServer, speech: dict[str, Path], env: dict[str, str]
+) -> None:
+    def both_clips(request: RecordedRequest) -> None:
+        assert audio_parts(request) == 2
+        assert "Which one is a question about time?" in json.dumps(request.body["messages"])
+        assert "tools" not in request.body
+
+    scripted_server.reply("The second one.", expect=both_clips)
+    done = run_voxagent(
+        "ask", str(speech["one"]), str(speech["two"]), "Which one is a question about time?",
+        "--base-url", scripted_server.base_url, "--json",
+        env=env,
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["answer"] == "The second one."
+    assert answer["files"] == [str(speech["one"]), str(speech["two"])]
+
+
+def test_doctor_checks_each_piece(scripted_server: ScriptedServer, env: dict[str, str]) -> None:
+    env["PULSE_SERVER"] = "unix:/nonexistent"  # no microphone here
+    expect_server_check(scripted_server)
+    scripted_server.reply("OK")
+    done = run_voxagent("doctor", "--base-url", scripted_server.base_url, env=env)
+    assert done.code == 1
+    lines = done.stdout.splitlines()
+    assert lines[0] == "✓ python packages: all required packages import"
+    assert "✗ microphone: no input device found" in lines
+    assert f"✓ server: vLLM answers at {scripted_server.base_url}" in lines
+    assert "✓ model: voxtral-scripted (context 32768 tokens)" in lines
+    assert "✓ tool calling: enabled (auto tool choice, mistral parser)" in lines
+    assert any(line.startswith("✓ round trip: a 1.6 s clip: chat reply in ") for line in lines)
+    assert lines[-1] == "1 problem(s): microphone"
+
+
+def test_doctor_without_server_says_what_to_do(env: dict[str, str]) -> None:
+    env["PULSE_SERVER"] = "unix:/nonexistent"
+    done = run_voxagent("doctor", "--base-url", "http://127.0.0.1:9/v1", env=env)
+    assert done.code == 1
+    assert (
+        "✗ server: no vLLM server answers at http://127.0.0.1:9/v1: start one with" in done.stdout
+    )
+    assert "- round trip: needs the server" in done.stdout

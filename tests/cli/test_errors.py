@@ -1,0 +1,169 @@
+"""Each failure a user meets is ONE line on stderr and a documented exit code, never a traceback."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.cli import ExitCode
+from agent.testing import ScriptedServer
+from tests.cli.conftest import Done, expect_server_check, run_voxagent
+from tests.cli.test_vllm import free_port
+
+CLIP = str(Path(__file__).parents[2] / "examples" / "audio" / "timer.wav")
+"""A recording, so `run` needs no microphone in these tests."""
+
+
+def one_line(done: Done, code: ExitCode) -> str:
+    assert done.code == code, (done.code, done.stderr)
+    assert len(done.error_lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    line = done.error_lines[0]
+    assert line.startswith("voxagent: error: ")
+    return line.removeprefix("voxagent: error: ")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "--replay", "__SPEECH__"],
+        ["replay", "__SPEECH__"],
+        ["transcribe", "__SPEECH__"],
+        ["ask", "__SPEECH__", "Who speaks?"],
+    ],
+)
+def test_no_server(command: list[str], env: dict[str, str], speech: dict[str, Path]) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    argv = [str(speech["one"]) if part == "__SPEECH__" else part for part in command]
+    started = time.monotonic()
+    done = run_voxagent(*argv, "--base-url", url, env=env)
+    assert time.monotonic() - started < 15  # fails fast: no long retry loop
+    assert one_line(done, ExitCode.SERVER_UNAVAILABLE) == (
+        f"no vLLM server answers at {url}: start one with `voxagent serve` (or `voxagent run "
+        "--serve`), or point --base-url (or VOXAGENT_BASE_URL) at a running one"
+    )
+
+
+def test_no_server_from_the_environment_variable(tmp_path: Path) -> None:
+    from tests.cli.conftest import clean_env
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    done = run_voxagent("run", "--replay", CLIP, env=clean_env(tmp_path, VOXAGENT_BASE_URL=url))
+    assert url in one_line(done, ExitCode.SERVER_UNAVAILABLE)
+
+
+def test_wrong_url(scripted_server: ScriptedServer, env: dict[str, str]) -> None:
+    root = scripted_server.base_url.removesuffix("/v1")
+    done = run_voxagent("run", "--replay", CLIP, "--base-url", root, env=env)
+    assert one_line(done, ExitCode.SERVER_UNAVAILABLE) == (
+        f"{root} is not a vLLM API root (HTTP 404 for {root}/models): the URL usually ends "
+        "in /v1, such as http://127.0.0.1:8000/v1"
+    )
+
+
+def test_model_not_served(scripted_server: ScriptedServer, env: dict[str, str]) -> None:
+    done = run_voxagent(
+        "run", "--replay", CLIP, "--base-url", scripted_server.base_url, "--model", "big", env=env
+    )
+    assert one_line(done, ExitCode.SERVER_UNAVAILABLE) == (
+        f"model 'big' is not served at {scripted_server.base_url}; it serves voxtral-scripted: "
+        "pass --model voxtral-scripted (or leave --model out)"
+    )
+
+
+def test_tool_calling_disabled(env: dict[str, str]) -> None:
+    with ScriptedServer(tool_calling=False) as server:
+        url = server.base_url
+        done = run_voxagent("run", "--replay", CLIP, "--base-url", url, env=env)
+    line = one_line(done, ExitCode.SERVER_UNAVAILABLE)
+    assert line.startswith(f"tool calling is off on the server at {url}")
+    assert line.endswith(
+        "restart vLLM with --enable-auto-tool-choice --tool-call-parser mistral "
+        "(`voxagent serve` does)"
+    )
+
+
+def test_bad_tools_module(scripted_server: ScriptedServer, env: dict[str, str]) -> None:
+    expect_server_check(scripted_server)
+    done = run_voxagent(
+        "run",
+        "--replay",
+        CLIP,
+        "--base-url",
+        scripted_server.base_url,
+        "--tools",
+        "my_missing_tools:box",
+        env=env,
+    )
+    assert one_line(done, ExitCode.BAD_INPUT) == (
+        "--tools my_missing_tools:box: no module named 'my_missing_tools' (run voxagent from "
+        "the folder that holds it, or give a file such as ./my_tools.py)"
+    )
+
+
+def test_no_microphone(scripted_server: ScriptedServer, env: dict[str, str]) -> None:
+    env["PULSE_SERVER"] = "unix:/nonexistent"  # no sound server, no sound card
+    done = run_voxagent("run", "--base-url", scripted_server.base_url, env=env)
+    assert one_line(done, ExitCode.AUDIO_DEVICE) == (
+        "no audio input device found: plug in a microphone (or start PulseAudio/PipeWire), "
+        "or use --replay FILE"
+    )
+    assert scripted_server.all_requests == []  # found out before contacting the server
+
+
+def test_devices_without_any(env: dict[str, str]) -> None:
+    env["PULSE_SERVER"] = "unix:/nonexistent"  # no sound server, no sound card
+    done = run_voxagent("devices", env=env)
+    assert one_line(done, ExitCode.AUDIO_DEVICE).startswith("no audio input device found")
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        ("transcribe", "missing"),
+        ("ask", "not audio"),
+        ("replay", "missing"),
+        ("run --replay", "not audio"),
+    ],
+)
+def test_unreadable_file(
+    command: str, kind: str, scripted_server: ScriptedServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "talk.wav"
+    if kind == "not audio":
+        path.write_text("these are not the samples you are looking for")
+    argv = [*command.split(), str(path)]
+    if command == "ask":
+        argv.append("What is said?")
+    done = run_voxagent(*argv, "--base-url", scripted_server.base_url, env=env)
+    line = one_line(done, ExitCode.BAD_INPUT)
+    assert line.startswith(str(path))
+    assert ("no such file" if kind == "missing" else "not readable audio") in line
+    assert scripted_server.all_requests == []  # nothing was sent
+
+
+def test_unknown_tool_choice(scripted_server: ScriptedServer, env: dict[str, str]) -> None:
+    expect_server_check(scripted_server)
+    done = run_voxagent(
+        "run", "--replay", CLIP, "--base-url", scripted_server.base_url, "--tool-choice", "fly",
+        "--tools", "tests.cli.sample_tools.decorated",
+        env=env, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert one_line(done, ExitCode.USAGE) == (
+        "--tool-choice fly: use auto, none, required or a tool name (add, shout)"
+    )
+
+
+def test_unwritable_log(
+    scripted_server: ScriptedServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    done = run_voxagent(
+        "run", "--replay", CLIP, "--base-url", scripted_server.base_url,
+        "--log", str(blocker / "talk.jsonl"),
+        env=env,
+    )  # fmt: skip
+    assert one_line(done, ExitCode.BAD_INPUT).startswith(f"--log {blocker / 'talk.jsonl'}: ")

@@ -1,0 +1,113 @@
+"""`voxagent run --replay` in a real terminal (pexpect): the live console updates; Ctrl-C quits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pexpect
+import pytest
+import soundfile as sf
+
+from agent.testing import ScriptedServer
+from tests.cli.conftest import expect_server_check, voxagent_command
+
+ANSI = r"(?:\x1b\[[0-9;]*m)*"
+"""Colour codes a terminal gets between styled words."""
+
+
+@pytest.fixture
+def question_then_silence(speech: dict[str, Path], tmp_path: Path) -> Path:
+    samples, rate = sf.read(speech["one"], dtype="int16")
+    path = tmp_path / "question_then_silence.wav"
+    sf.write(path, np.concatenate([samples, np.zeros(rate * 20, dtype=np.int16)]), rate)
+    return path
+
+
+def test_live_console_then_ctrl_c(
+    scripted_server: ScriptedServer,
+    question_then_silence: Path,
+    env: dict[str, str],
+) -> None:
+    expect_server_check(scripted_server)
+    scripted_server.transcribe_as("What is six times seven?")
+    scripted_server.reply_tool_call("calculate", {"expression": "6*7"})
+    scripted_server.reply("Forty-two.")
+    env["TERM"] = "xterm-256color"
+    command = voxagent_command()
+    child = pexpect.spawn(
+        command[0],
+        [*command[1:], "run", "--base-url", scripted_server.base_url,
+         "--replay", str(question_then_silence)],
+        env=env, encoding="utf-8", timeout=30, dimensions=(30, 160),
+    )  # fmt: skip
+    try:
+        child.expect("○ listening")  # the live panel, before any speech
+        child.expect("dBFS")  # the level meter
+        child.expect("● hearing")  # the espeak question is playing (real time)
+        child.expect(rf"calculate\(expression='6\*7'\){ANSI} → 42")
+        child.expect(rf"assistant{ANSI} Forty-two\.")
+        child.expect("○ listening")  # back to listening after the turn
+        child.sendintr()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 130
+    assert "voxagent: interrupted" in (child.before or "")
+
+
+def test_approval_prompt_and_a_timer_ringing(
+    scripted_server: ScriptedServer,
+    question_then_silence: Path,
+    env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    expect_server_check(scripted_server)
+    scripted_server.reply_tool_calls(
+        ("add_note", {"text": "buy milk"}), ("set_timer", {"seconds": 2, "label": "tea"})
+    )
+    scripted_server.reply("Noted, and the tea timer is set.")
+    env["TERM"] = "xterm-256color"
+    command = voxagent_command()
+    child = pexpect.spawn(
+        command[0],
+        [*command[1:], "run", "--base-url", scripted_server.base_url,
+         "--replay", str(question_then_silence), "--notes-db", str(tmp_path / "notes.db")],
+        env=env, encoding="utf-8", timeout=30, dimensions=(30, 160),
+    )  # fmt: skip
+    try:
+        child.expect(rf"Allow add_note\(text='buy milk'\)\?{ANSI} \[y/N\]")
+        child.sendline("y")
+        child.expect(rf"add_note\(text='buy milk'\){ANSI} → ")
+        child.expect(rf"assistant{ANSI} Noted, and the tea timer is set\.")
+        child.expect("⏰ timer 'tea' is ringing")
+        child.sendintr()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 130
+
+
+def test_ctrl_c_while_asking_for_approval(
+    scripted_server: ScriptedServer,
+    question_then_silence: Path,
+    env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    expect_server_check(scripted_server)
+    scripted_server.reply_tool_call("delete_note", {"note_id": 1})
+    env["TERM"] = "xterm-256color"
+    command = voxagent_command()
+    child = pexpect.spawn(
+        command[0],
+        [*command[1:], "run", "--base-url", scripted_server.base_url,
+         "--replay", str(question_then_silence), "--notes-db", str(tmp_path / "notes.db")],
+        env=env, encoding="utf-8", timeout=30, dimensions=(30, 160),
+    )  # fmt: skip
+    try:
+        child.expect(rf"Allow delete_note\(note_id=1\)\?{ANSI} \[y/N\]")
+        child.sendintr()
+        child.expect(pexpect.EOF, timeout=10)  # does not wait for an answer
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 130
