@@ -6,14 +6,18 @@ mixes. Every file holds the same utterances at the same times, so results compar
 types and SNRs:
 
     clean.wav                              speech over a -70 dBFS noise floor
+    quiet.wav                              the same 12 dB softer (a quiet talker: -38..-32 dBFS)
     reverb.wav                             the same in a reverberant room (sox reverb)
     {white,pink,brown}_{20,10,5,0}db.wav   speech plus noise at that SNR
     truth.json                             start and end (s) of every utterance, per file
 
 Speech sits at realistic microphone levels: each utterance's active RMS is drawn between -26 and
--20 dBFS. The SNR compares the mean active speech power with the noise power. Output is
-deterministic for given arguments; a stamp file makes a second run with the same arguments a
-no-op (`--force` rebuilds).
+-20 dBFS. Like real talkers, some commands pause inside ("Set a timer ... for five minutes":
+a `|` in the phrase is a pause of 0.45 to 0.6 s); such an utterance must stay whole, and so must
+one-word answers ("Stop", "Yes") that are barely longer than a click. The SNR
+compares the mean active speech power with the noise power. Output is deterministic for given
+arguments; a stamp file makes a second run with the same arguments a no-op (`--force`
+rebuilds).
 
 Usage: scripts/make_corpus.py [--out tests/corpus/generated] [--utterances 10] [--seed 7]
 """
@@ -35,29 +39,33 @@ import numpy.typing as npt
 import soundfile as sf
 
 RATE = 16_000
-VERSION = 2
+VERSION = 4
 PHRASES = [
-    "Set a timer for five minutes",
+    "Set a timer | for five minutes",
     "What is the weather like in Paris tomorrow",
     "Turn off the lights in the kitchen",
     "Add milk and eggs to my shopping list",
-    "Remind me to call my mother at six",
+    "Remind me to call my mother | at six",
     "How far is it from Berlin to Munich",
     "Play some quiet music in the living room",
     "What time is it in Tokyo right now",
-    "Convert twenty dollars to euros please",
-    "Read me my last note",
+    "Convert twenty dollars | to euros please",
+    "Stop",
     "Cancel the alarm for tomorrow morning",
-    "Lock the front door",
+    "Yes",
 ]
 VOICES = ["en-us", "en-gb+f3", "en-gb-scotland", "en-us+m3", "en-029+f2", "en-gb-x-rp+m5"]
 SPEEDS = [150, 165, 175, 160]
 GAPS_S = [1.2, 1.6, 2.2, 1.4, 3.0, 1.8]
+PAUSES_S = [0.45, 0.6, 0.5]
+"""Pauses inside an utterance (at a `|`): shorter than the endpointer's end silence."""
 LEAD_S = 1.0
 NOISES = ["white", "pink", "brown"]
 SNRS_DB = [20, 10, 5, 0]
 SPEECH_DBFS = (-26.0, -20.0)
 FLOOR_DBFS = -70.0
+QUIET_DB = -12.0
+"""Gain of quiet.wav against clean.wav."""
 REVERB = ["50", "50", "70"]
 """sox reverb: reverberance %, HF damping %, room scale %: a living room, not a cathedral."""
 
@@ -102,6 +110,10 @@ def _build_locked(out: Path, utterances: int, seed: int, force: bool) -> Path:
         files = []
         floor = _noise(Path(tmp), "white", speech.size, seed) * 10 ** (FLOOR_DBFS / 20)
         files.append(_write(out, "clean", speech + floor, None, None, spans))
+        quiet = [(a, b, t, v, level + QUIET_DB) for a, b, t, v, level in spans]
+        files.append(
+            _write(out, "quiet", speech * 10 ** (QUIET_DB / 20) + floor, None, None, quiet)
+        )
         reverberant = _reverb(Path(tmp), speech) + floor
         files.append(_write(out, "reverb", reverberant, "reverb", None, spans))
         for kind in NOISES:
@@ -125,16 +137,27 @@ def _lay_out(tmp: Path, count: int, rng: np.random.Generator) -> tuple[Float, li
         text = PHRASES[index % len(PHRASES)]
         voice = VOICES[index % len(VOICES)]
         speed = SPEEDS[index % len(SPEEDS)]
-        clip = _speak(tmp, text, voice, speed)
-        first, last = _active_bounds(clip)
-        clip = clip[first:last]
+        clip = _speak_with_pauses(tmp, text, voice, speed, index)
         level = float(rng.uniform(*SPEECH_DBFS))
         clip = clip * (10 ** (level / 20) / np.sqrt(np.mean(clip**2)))
-        spans.append((position, position + clip.size / RATE, text, voice, round(level, 1)))
+        spoken = text.replace(" | ", " ")
+        spans.append((position, position + clip.size / RATE, spoken, voice, round(level, 1)))
         gap = GAPS_S[index % len(GAPS_S)]
         pieces += [clip, np.zeros(_samples(gap))]
         position += clip.size / RATE + gap
     return np.concatenate(pieces), spans
+
+
+def _speak_with_pauses(tmp: Path, text: str, voice: str, speed: int, index: int) -> Float:
+    """Speak the parts of `text` split at `|`, each trimmed, with a pause between them."""
+    parts = []
+    for number, part in enumerate(text.split("|")):
+        if number:
+            parts.append(np.zeros(_samples(PAUSES_S[(index + number) % len(PAUSES_S)])))
+        clip = _speak(tmp, part.strip(), voice, speed)
+        first, last = _active_bounds(clip)
+        parts.append(clip[first:last])
+    return np.concatenate(parts)
 
 
 def _speak(tmp: Path, text: str, voice: str, speed: int) -> Float:

@@ -22,6 +22,7 @@ from agent.errors import BadAudioError
 __all__ = [
     "PCM16",
     "SAMPLE_RATE",
+    "check_audio_path",
     "decode_audio",
     "duration_seconds",
     "encode_wav",
@@ -118,12 +119,7 @@ def decode_audio(source: str | os.PathLike[str] | bytes, *, name: str | None = N
     else:
         path = Path(source)
         label = name or str(path)
-        if not path.exists():
-            raise BadAudioError(f"{label}: no such file")
-        if path.is_dir():
-            raise BadAudioError(f"{label}: is a directory, not an audio file")
-        if path.stat().st_size == 0:
-            raise BadAudioError(f"{label}: empty file (0 bytes)")
+        check_audio_path(path, label)
         handle = str(path)
     try:
         samples, rate = sf.read(handle, dtype="float32", always_2d=True)
@@ -134,6 +130,17 @@ def decode_audio(source: str | os.PathLike[str] | bytes, *, name: str | None = N
     if samples.shape[0] == 0:
         raise BadAudioError(f"{label}: holds no samples")
     return to_pcm16(samples, int(rate), name=label)
+
+
+def check_audio_path(path: Path, label: str | None = None) -> None:
+    """Raise `BadAudioError` unless `path` is a non-empty file (before any decoder sees it)."""
+    label = label or str(path)
+    if not path.exists():
+        raise BadAudioError(f"{label}: no such file")
+    if path.is_dir():
+        raise BadAudioError(f"{label}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise BadAudioError(f"{label}: empty file (0 bytes)")
 
 
 def encode_wav(pcm: npt.ArrayLike, sample_rate: int = SAMPLE_RATE) -> bytes:

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import soundfile as sf
 
 from agent.audio._blocks import FRAME_MS, FRAME_SAMPLES, Reframer, StreamConverter
-from agent.audio.convert import PCM16, SAMPLE_RATE, to_pcm16
+from agent.audio.convert import PCM16, SAMPLE_RATE, check_audio_path, to_pcm16
 from agent.errors import BadAudioError
 
 __all__ = [
@@ -199,12 +199,7 @@ class WavSource(AudioSource):
 
 def _probe(path: Path) -> Any:
     label = str(path)
-    if not path.exists():
-        raise BadAudioError(f"{label}: no such file")
-    if path.is_dir():
-        raise BadAudioError(f"{label}: is a directory, not an audio file")
-    if path.stat().st_size == 0:
-        raise BadAudioError(f"{label}: empty file (0 bytes)")
+    check_audio_path(path, label)
     try:
         info = sf.info(label)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:

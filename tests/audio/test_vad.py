@@ -34,9 +34,12 @@ def spoken_part(corpus: Corpus, stem: str) -> tuple[PCM16, PCM16]:
 def test_level_dbfs() -> None:
     assert level_dbfs(np.zeros(480, dtype=np.int16)) == -120.0
     assert level_dbfs(np.zeros(0, dtype=np.int16)) == -120.0
-    square = np.full(480, 32767, dtype=np.int16)
+    square = np.tile(np.array([32767, -32767], dtype=np.int16), 240)
     assert level_dbfs(square) == pytest.approx(0.0, abs=0.01)
     assert level_dbfs((square // 10).astype(np.int16)) == pytest.approx(-20.0, abs=0.01)
+    # a DC offset is not sound: it neither counts alone nor lifts a signal's level
+    assert level_dbfs(np.full(480, 1000, dtype=np.int16)) == -120.0
+    assert level_dbfs((square // 10 + 1000).astype(np.int16)) == pytest.approx(-20.0, abs=0.01)
 
 
 def test_webrtc_checks_frame_length_and_mode() -> None:
@@ -158,3 +161,15 @@ def test_webrtc_noise_gate_rejects_steady_noise(corpus: Corpus) -> None:
     assert -60.0 < gated.noise_floor_dbfs < -30.0
     with pytest.raises(ValueError, match="noise_margin_db"):
         WebRtcVad(noise_margin_db=-1.0)
+
+
+@pytest.mark.parametrize("noise", ["white", "pink"])
+def test_webrtc_gate_holds_soft_syllables_after_speech(corpus: Corpus, noise: str) -> None:
+    speech, before = spoken_part(corpus, f"{noise}_10db")
+    held = speech_ratio(WebRtcVad(hold_db=3.0), speech)
+    assert held > speech_ratio(WebRtcVad(hold_db=0.0), speech)
+    assert held > 0.5
+    detector = WebRtcVad(hold_db=3.0)
+    assert speech_ratio(detector, before) < 0.15  # noise alone never opens the gate for long
+    with pytest.raises(ValueError, match="hold_db"):
+        WebRtcVad(hold_db=-1.0)

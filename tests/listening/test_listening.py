@@ -188,7 +188,7 @@ async def test_overflow_drops_utterances_with_an_event_never_silently() -> None:
 
 async def test_too_short_utterances_are_reported() -> None:
     agent = FakeAgent()
-    audio = np.concatenate([silence(0.5), tone(0.18), silence(1.0), tone(0.6), silence(1.0)])
+    audio = np.concatenate([silence(0.48), tone(0.15), silence(1.0), tone(0.6), silence(1.0)])
     events = await events_of(agent, ArraySource(audio))
     dropped = [e for e in events if isinstance(e, UtteranceDropped)]
     assert len(dropped) == 1 and "too short" in dropped[0].reason
