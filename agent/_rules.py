@@ -12,6 +12,7 @@ import base64
 import binascii
 import io
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import soundfile as sf
@@ -46,16 +47,17 @@ class RuleViolation(ValueError):
 
 def count_audio_items(messages: list[dict[str, Any]]) -> int:
     """Audio parts (`input_audio` or `audio_url`) in the whole message list."""
-    count = 0
+    return sum(1 for _ in _audio_parts(messages))
+
+
+def _audio_parts(messages: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The `input_audio` and `audio_url` content parts of every message, in order."""
     for message in messages:
         content = message.get("content")
         if isinstance(content, list):
-            count += sum(
-                1
-                for part in content
-                if isinstance(part, dict) and part.get("type") in ("input_audio", "audio_url")
-            )
-    return count
+            for part in content:
+                if isinstance(part, dict) and part.get("type") in ("input_audio", "audio_url"):
+                    yield part
 
 
 def check_chat_request(
@@ -89,8 +91,8 @@ def check_chat_request(
         if message.role == "assistant" and not message.content and not message.tool_calls:
             raise RuleViolation(f"Invalid assistant message: {message}")
     if check_audio_data:
-        for data in _audio_payloads(messages):
-            _check_audio_data(data)
+        for part in _audio_parts(messages):
+            _check_audio_data(_audio_payload(part))
 
 
 def _describe(error: BaseException) -> str:
@@ -101,21 +103,11 @@ def _describe(error: BaseException) -> str:
     return str(error)
 
 
-def _audio_payloads(messages: list[dict[str, Any]]) -> list[str]:
-    payloads: list[str] = []
-    for message in messages:
-        content = message.get("content")
-        if not isinstance(content, list):
-            continue
-        for part in content:
-            if not isinstance(part, dict):
-                continue
-            if part.get("type") == "input_audio":
-                payloads.append(str(part.get("input_audio", {}).get("data", "")))
-            elif part.get("type") == "audio_url":
-                url = str(part.get("audio_url", {}).get("url", ""))
-                payloads.append(url.split(",", 1)[-1])
-    return payloads
+def _audio_payload(part: dict[str, Any]) -> str:
+    """The base64 data of one audio part (an `audio_url` without its `data:...,` prefix)."""
+    if part["type"] == "input_audio":
+        return str(part.get("input_audio", {}).get("data", ""))
+    return str(part.get("audio_url", {}).get("url", "")).split(",", 1)[-1]
 
 
 def _check_audio_data(data: str) -> None:

@@ -17,6 +17,7 @@ import string
 from typing import Any
 
 from agent.client import ToolCall
+from tools import NAME_PATTERN
 
 __all__ = [
     "TOOL_CALL_ID",
@@ -33,7 +34,6 @@ TOOL_CALL_ID = re.compile(r"^[a-zA-Z0-9]{9}$")
 _MARKER = "[TOOL_CALLS]"
 _LOOKS_LIKE_CALLS = re.compile(r'^\[\s*\{\s*"name"')
 _NAME = re.compile(r'"name"\s*:\s*"([a-zA-Z0-9_-]{1,64})"')
-_VALID_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ALPHABET = string.ascii_letters + string.digits
 UNPARSED_TOOL_NAME = "unparsed_tool_call"
 
@@ -93,7 +93,8 @@ def _parse_calls(text: str) -> list[ToolCall]:
 
 
 def ensure_valid_ids(calls: list[ToolCall]) -> list[ToolCall]:
-    """The calls unchanged, except that an id tekken v7 would refuse gets a valid one."""
+    """The calls unchanged, except that an id tekken v7 would refuse (or a repeated one)
+    gets a fresh one, and a name no tool could have becomes `UNPARSED_TOOL_NAME`."""
     seen: set[str] = set()
     fixed: list[ToolCall] = []
     for call in calls:
@@ -101,7 +102,7 @@ def ensure_valid_ids(calls: list[ToolCall]) -> list[ToolCall]:
         if not TOOL_CALL_ID.match(call_id) or call_id in seen:
             call_id = new_call_id()
         seen.add(call_id)
-        name = call.name if _VALID_NAME.match(call.name) else UNPARSED_TOOL_NAME
+        name = call.name if NAME_PATTERN.match(call.name) else UNPARSED_TOOL_NAME
         fixed.append(ToolCall(id=call_id, name=name, arguments=call.arguments))
     return fixed
 

@@ -443,16 +443,16 @@ class Agent:
     async def _run_tools(
         self, calls: Sequence[ToolCall], on_event: EventHandler | None
     ) -> list[ToolResult]:
+        # No agent state: the toolbox's own `state` applies.
+        state = {} if self.state is None else {"state": self.state}
+
         async def run_one(call: ToolCall) -> ToolResult:
             if on_event is not None:
                 await _emit(on_event, ToolCallStarted(call.id, call.name, _parse(call.arguments)))
             try:
-                if self.state is None:
-                    result = await self.toolbox.call(call.name, call.arguments, call_id=call.id)
-                else:
-                    result = await self.toolbox.call(
-                        call.name, call.arguments, call_id=call.id, state=self.state
-                    )
+                result = await self.toolbox.call(
+                    call.name, call.arguments, call_id=call.id, **state
+                )
             except Exception as error:  # the toolbox should not raise; never let it kill a turn
                 _log.exception("toolbox failed on %s", call.name)
                 result = ToolResult(
@@ -559,10 +559,8 @@ class Agent:
             try:
                 return await coroutine
             finally:
-                if self._client_options["http_client"] is None and self._client is not None:
-                    await self._client.aclose()
-                    self._client = None
-                    self._client_loop = None
+                if self._client_options["http_client"] is None:
+                    await self.aclose()  # its connections belong to the loop that ends here
 
         return asyncio.run(with_cleanup())
 

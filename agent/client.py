@@ -24,6 +24,7 @@ from mistral_common.protocol.transcription.request import TranscriptionRequest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import ValidationError
 
+from agent._probe import tool_calling_probe
 from agent.errors import (
     InvalidRequestError,
     RequestRejectedError,
@@ -198,25 +199,11 @@ class VoxtralClient:
 
     async def probe_tool_calling(self, model: str) -> tuple[bool, str | None]:
         """Whether `tool_choice="auto"` works; vLLM answers 400 when it was not enabled."""
-        probe = {
-            "type": "function",
-            "function": {
-                "name": "probe",
-                "description": "Checks that tool calling is enabled.",
-                "parameters": {"type": "object", "properties": {}},
-            },
-        }
+        body = tool_calling_probe(model)
         try:
             create: Any = self._openai.chat.completions.create
             await self._retrying(
-                "POST /chat/completions (tool calling probe)",
-                lambda: create(
-                    model=model,
-                    messages=[{"role": "user", "content": "ping"}],
-                    tools=[probe],
-                    tool_choice="auto",
-                    max_tokens=1,
-                ),
+                "POST /chat/completions (tool calling probe)", lambda: create(**body)
             )
         except RequestRejectedError as error:
             if "tool" in error.server_message.lower():
@@ -257,7 +244,8 @@ class VoxtralClient:
                     await _maybe_await(on_text(reply.content))
             else:
                 chunks = await create(**body, stream=True, stream_options={"include_usage": True})
-                reply = await _assemble_stream(chunks, started, on_text, emitted)
+                async with chunks:  # releases the connection also when cancelled mid-stream
+                    reply = await _assemble_stream(chunks, started, on_text, emitted)
                 if reply.finish_reason is None:
                     raise StreamError(
                         "the stream ended before the reply finished (no finish_reason)",
@@ -333,7 +321,7 @@ class VoxtralClient:
         if isinstance(exc, openai.APIStatusError):
             message = _server_message(exc)
             status = exc.status_code
-            if status in (408, 429) or status >= 500:
+            if _is_transient_status(status):
                 return ServerError(
                     f"{what} at {self.base_url} failed with HTTP {status} after {tries}: "
                     f"{message}. Check the server's log (`voxagent serve` prints it)",
@@ -366,10 +354,15 @@ class VoxtralClient:
 
 def _is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in (408, 429) or exc.status_code >= 500
+        return _is_transient_status(exc.status_code)
     # Refused, timed out, or a stream cut off before its end are retried; an error line inside
     # a 200 stream (`data: {"error": ...}`) is the server giving up on the request: raised.
     return isinstance(exc, openai.APIConnectionError | httpx2.TransportError | StreamError)
+
+
+def _is_transient_status(status: int) -> bool:
+    """A status worth retrying: request timeout, too many requests, or a server error."""
+    return status in (408, 429) or status >= 500
 
 
 def _server_message(exc: openai.APIStatusError) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import numpy as np
 import numpy.typing as npt
+import soundfile as sf
 from mistral_common.tokens.tokenizers.audio import Audio
 
 from agent.audio.convert import PCM16, SAMPLE_RATE, decode_audio, encode_wav, to_pcm16
@@ -163,14 +165,31 @@ def load_clip(source: ClipSource, *, sample_rate: int | None = None, name: str =
     if pcm.shape[0] == 0:
         raise BadAudioError(f"{label}: empty (no samples); record or pass some audio")
     clip = Clip(pcm=pcm, name=label)
-    if clip.duration > MAX_AUDIO_SECONDS:
-        raise BadAudioError(
-            f"{label}: {clip.duration:.1f} s long; the server refuses audio over "
-            f"{MAX_AUDIO_SECONDS:.0f} s per item: split it into shorter clips"
-        )
+    _check_duration(clip.duration, label)
     # 600 s of 16 kHz PCM16 is 19.2 MB, so this only bites if the limits change.
     _check_encoded_size(44 + 2 * int(pcm.shape[0]), label)
     return clip
+
+
+def _check_duration(seconds: float, label: str) -> None:
+    """Refuse audio the server would refuse as one item (over 600 s once decoded)."""
+    if seconds > MAX_AUDIO_SECONDS:
+        raise BadAudioError(
+            f"{label}: {seconds:.1f} s long; the server refuses audio over "
+            f"{MAX_AUDIO_SECONDS:.0f} s per item: split it into shorter clips"
+        )
+
+
+def _check_header_duration(file: str | bytes, label: str) -> None:
+    """`_check_duration` on the length a file's header states, before decoding it all (an
+    11-minute MP3 is 450 MB of samples). A header that cannot be read is the decoder's to
+    report."""
+    try:
+        info = sf.info(io.BytesIO(file) if isinstance(file, bytes) else file)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        return
+    if info.samplerate > 0 and info.frames > 0:
+        _check_duration(info.frames / info.samplerate, label)
 
 
 def _check_encoded_size(size: int, label: str) -> None:
@@ -189,10 +208,13 @@ def _decode(source: object, sample_rate: int | None, name: str) -> tuple[PCM16, 
         label = os.fspath(source)
         if os.path.isfile(label):
             _check_encoded_size(os.path.getsize(label), label)
+            _check_header_duration(label, label)
         return decode_audio(label), label
     if isinstance(source, bytes | bytearray | memoryview):
         _check_encoded_size(len(source), name)
-        return decode_audio(bytes(source), name=name), name
+        data = bytes(source)
+        _check_header_duration(data, name)
+        return decode_audio(data, name=name), name
     if isinstance(source, Audio):
         return to_pcm16(source.audio_array, int(source.sampling_rate), name=name), name
     if isinstance(source, np.ndarray):

@@ -227,13 +227,8 @@ async def replay_async(
         raise_on_error: re-raise the first failed turn's error (with a note saying which
             utterance); False: skip failed turns (they still reach `on_event`).
     """
-    source: AudioSource
-    if isinstance(audio, str | os.PathLike):
-        source = WavSource(audio, realtime=realtime)
-    elif isinstance(audio, bytes | bytearray | memoryview):
-        source = ArraySource(decode_audio(bytes(audio)), realtime=realtime)
-    else:
-        source = ArraySource(audio, sample_rate or SAMPLE_RATE, realtime=realtime)
+    # Decoding bytes and resampling a long array take a while: not on the event loop.
+    source = await asyncio.to_thread(_recording_source, audio, sample_rate, realtime)
     turns: list[Turn] = []
     events = listen(agent, source, endpointer=endpointer, max_queued=None)
     async with contextlib.aclosing(events):
@@ -252,6 +247,19 @@ async def replay_async(
                     )
                 raise event.error
     return turns
+
+
+def _recording_source(
+    audio: str | os.PathLike[str] | bytes | np.ndarray[Any, Any],
+    sample_rate: int | None,
+    realtime: bool,
+) -> AudioSource:
+    """The source that plays `audio` (a file, its bytes, or samples) to the endpointer."""
+    if isinstance(audio, str | os.PathLike):
+        return WavSource(audio, realtime=realtime)
+    if isinstance(audio, bytes | bytearray | memoryview):
+        return ArraySource(decode_audio(bytes(audio)), realtime=realtime)
+    return ArraySource(audio, sample_rate or SAMPLE_RATE, realtime=realtime)
 
 
 def replay(

@@ -11,6 +11,8 @@ import soxr
 from agent.audio.convert import PCM16, SAMPLE_RATE, float_to_pcm16, mono_float32, to_pcm16
 from agent.errors import BadAudioError
 
+__all__ = ["FRAME_MS", "FRAME_SAMPLES", "Reframer", "StreamConverter"]
+
 FRAME_MS = 30
 """Length of the frames every source yields: 30 ms, one webrtcvad frame."""
 

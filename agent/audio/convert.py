@@ -29,6 +29,7 @@ __all__ = [
     "float_to_pcm16",
     "mono_float32",
     "to_pcm16",
+    "unreadable_audio",
 ]
 
 SAMPLE_RATE = 16_000
@@ -124,12 +125,15 @@ def decode_audio(source: str | os.PathLike[str] | bytes, *, name: str | None = N
     try:
         samples, rate = sf.read(handle, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise BadAudioError(
-            f"{label}: not readable audio ({exc}); use WAV, FLAC, OGG or MP3"
-        ) from exc
+        raise unreadable_audio(label, exc) from exc
     if samples.shape[0] == 0:
         raise BadAudioError(f"{label}: holds no samples")
     return to_pcm16(samples, int(rate), name=label)
+
+
+def unreadable_audio(label: str, error: Exception) -> BadAudioError:
+    """The error for a file the decoder refused (not audio, or a format it does not know)."""
+    return BadAudioError(f"{label}: not readable audio ({error}); use WAV, FLAC, OGG or MP3")
 
 
 def check_audio_path(path: Path, label: str | None = None) -> None:

@@ -124,7 +124,6 @@ class Microphone(AudioSource):
         """The rate the device delivers, once it is open (converted to 16 kHz here)."""
         self._stream: Any = None
         self._queue: asyncio.Queue[PCM16 | None] = asyncio.Queue()
-        self._queued = 0
 
     async def _frames(self) -> AsyncGenerator[PCM16, None]:
         loop = asyncio.get_running_loop()
@@ -136,7 +135,8 @@ class Microphone(AudioSource):
         try:
             while not self._closed:
                 try:
-                    block = await asyncio.wait_for(self._queue.get(), patience)
+                    async with asyncio.timeout(patience):
+                        block = await self._queue.get()
                 except TimeoutError:
                     raise AudioDeviceError(
                         f"microphone {self.device_name!r} delivered no audio for "
@@ -146,7 +146,6 @@ class Microphone(AudioSource):
                 patience = self.watchdog_s
                 if block is None:  # aclose() woke us up
                     return
-                self._queued -= 1
                 for frame in reframer.push(converter.convert(block)):
                     yield frame
         finally:
@@ -174,22 +173,21 @@ class Microphone(AudioSource):
                 callback=callback,
             )
             stream.start()
-            if abandoned.is_set():  # we gave up waiting meanwhile: do not leak a live stream
-                _stop(stream)
             return stream, str(info["name"]), rate
 
-        abandoned = threading.Event()
-
+        opening = _in_daemon_thread(open_stream)
         try:
-            self._stream, self.device_name, self.device_sample_rate = await asyncio.wait_for(
-                _in_daemon_thread(open_stream), self.start_timeout_s
-            )
-        except TimeoutError:
-            abandoned.set()
+            await asyncio.wait({opening}, timeout=self.start_timeout_s)
+        finally:
+            if not opening.done():  # timed out or cancelled: a stream opened later is stopped
+                opening.add_done_callback(_stop_late_stream)
+        if not opening.done():
             raise AudioDeviceError(
                 f"microphone {self.device!r} did not start within {self.start_timeout_s:g} s; "
                 f"{_HINT}"
-            ) from None
+            )
+        try:
+            self._stream, self.device_name, self.device_sample_rate = opening.result()
         except sd.PortAudioError as exc:
             raise AudioDeviceError(
                 f"microphone {self.device!r} could not be opened: {exc}; {_HINT}"
@@ -206,14 +204,13 @@ class Microphone(AudioSource):
                 self.device_name,
                 self.driver_overflows,
             )
-        if self._queued >= self.max_queued:
+        if self._queue.qsize() >= self.max_queued:
             self.overflows += 1
             if self.overflows == 1 or self.overflows % 100 == 0:
                 _log.warning(
                     "microphone: consumer too slow, %d audio blocks dropped so far", self.overflows
                 )
             return
-        self._queued += 1
         self._queue.put_nowait(np.asarray(block))
 
     async def _release(self) -> None:
@@ -284,6 +281,23 @@ def _in_daemon_thread(function: Callable[[], _T]) -> asyncio.Future[_T]:
 
     threading.Thread(target=work, name="voxagent-audio-device", daemon=True).start()
     return future
+
+
+def _stop_late_stream(opening: asyncio.Future[Any]) -> None:
+    """Stop the stream of an opening nobody waits for any more, once it has opened."""
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    stream = opening.result()[0]
+    threading.Thread(
+        target=_stop_quietly, args=(stream,), name="voxagent-audio-device", daemon=True
+    ).start()
+
+
+def _stop_quietly(stream: Any) -> None:
+    try:
+        _stop(stream)
+    except Exception:
+        _log.warning("stopping an abandoned microphone stream failed", exc_info=True)
 
 
 def _stop(stream: Any) -> None:

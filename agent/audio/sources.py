@@ -13,13 +13,13 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import numpy.typing as npt
 import soundfile as sf
 
 from agent.audio._blocks import FRAME_MS, FRAME_SAMPLES, Reframer, StreamConverter
-from agent.audio.convert import PCM16, SAMPLE_RATE, check_audio_path, to_pcm16
+from agent.audio.convert import PCM16, SAMPLE_RATE, check_audio_path, to_pcm16, unreadable_audio
 from agent.errors import BadAudioError
 
 __all__ = [
@@ -165,10 +165,11 @@ class WavSource(AudioSource):
         super().__init__()
         self.path = Path(path)
         self.realtime = realtime
-        info = _probe(self.path)
-        self.file_sample_rate: int = int(info.samplerate)
-        self.channels: int = int(info.channels)
-        self.duration: float = float(info.frames) / self.file_sample_rate
+        with _open_audio(self.path) as header:
+            rate, channels, frames = int(header.samplerate), int(header.channels), header.frames
+        self.file_sample_rate: int = rate
+        self.channels: int = channels
+        self.duration: float = float(frames) / rate
         """Seconds of audio according to the header."""
         self._block = max(1, round(block_seconds * self.file_sample_rate))
 
@@ -197,22 +198,23 @@ class WavSource(AudioSource):
         return f"WavSource({str(self.path)!r}, realtime={self.realtime})"
 
 
-def _probe(path: Path) -> Any:
+def _open_audio(path: Path) -> sf.SoundFile:
+    """Open an audio file for reading, once its header is known to describe some audio."""
     label = str(path)
     check_audio_path(path, label)
     try:
-        info = sf.info(label)
+        handle = sf.SoundFile(label)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise BadAudioError(
-            f"{label}: not readable audio ({exc}); use WAV, FLAC, OGG or MP3"
-        ) from exc
-    if info.channels <= 0 or info.samplerate <= 0:
-        raise BadAudioError(
-            f"{label}: header says {info.channels} channels at {info.samplerate} Hz"
-        )
-    if info.frames <= 0:
-        raise BadAudioError(f"{label}: holds no samples")
-    return info
+        raise unreadable_audio(label, exc) from exc
+    problem = None
+    if handle.channels <= 0 or handle.samplerate <= 0:
+        problem = f"header says {handle.channels} channels at {handle.samplerate} Hz"
+    elif handle.frames <= 0:
+        problem = "holds no samples"
+    if problem is not None:
+        handle.close()
+        raise BadAudioError(f"{label}: {problem}")
+    return handle
 
 
 class FileReader:
@@ -223,15 +225,9 @@ class FileReader:
 
     def __init__(self, path: str | os.PathLike[str], *, block_frames: int = 16_000) -> None:
         self.path = Path(path)
-        info = _probe(self.path)
         self._label = str(self.path)
-        try:
-            self._handle = sf.SoundFile(self._label)
-        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-            raise BadAudioError(
-                f"{self._label}: not readable audio ({exc}); use WAV, FLAC, OGG or MP3"
-            ) from exc
-        self._converter = StreamConverter(int(info.samplerate), name=self._label)
+        self._handle = _open_audio(self.path)
+        self._converter = StreamConverter(int(self._handle.samplerate), name=self._label)
         self._block = block_frames
         self._read = 0
         self._done = False

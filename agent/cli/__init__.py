@@ -14,7 +14,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from agent.cli._exit import CliError, ExitCode
-from agent.cli._parser import build_parser
+from agent.cli._parser import parse_command_line
 
 __all__ = ["ExitCode", "main"]
 
@@ -27,9 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     Failures are reported as one line on stderr, never as a traceback (`--verbose` adds one).
     Ctrl-C and SIGTERM stop the command cleanly (a server it started is stopped too).
     """
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parse_command_line(argv)
     except SystemExit as exit_:  # --help, --version, or a usage error (status 2)
         return exit_.code if isinstance(exit_.code, int) else ExitCode.USAGE
     _configure_logging(args.verbose)

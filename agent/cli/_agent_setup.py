@@ -1,14 +1,16 @@
-"""What `run` and `replay` share: the toolbox, the agent, and the audio source."""
+"""What the commands share: the toolbox and options checked up front, the agent, the audio."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from typing import Any
 
 from agent.agent import Agent, ToolChoice
 from agent.audio import AudioSource, Endpointer, Microphone, VadMode, WavSource, input_devices
 from agent.cli._exit import CliError, ExitCode
 from agent.cli._tools_loader import load_tools
+from agent.cli._transcript_log import TranscriptLog
 from agent.client import ServerInfo
 from agent.errors import AudioDeviceError, BadAudioError, VoxagentError
 from agent.events import EventHandler
@@ -18,12 +20,13 @@ from tools.builtin import TimerService, default_tools
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
+    "AgentKit",
     "TurnsWithToolChoice",
-    "make_agent",
+    "agent_for",
     "make_endpointer",
-    "make_toolbox",
     "open_recording",
     "open_source",
+    "prepare_agent",
 ]
 
 DEFAULT_INSTRUCTIONS = (
@@ -33,26 +36,57 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 
-def make_toolbox(args: argparse.Namespace, approve: Approver, timers: TimerService) -> Toolbox:
-    """`--tools`' toolbox, else the built-in tools; `approve` unless it has its own approver."""
+@dataclass(frozen=True, slots=True)
+class AgentKit:
+    """What `run` and `replay` check before contacting a server: the tools (`--tools`, else the
+    built-in ones on `timers`), `--tool-choice` and `--log`."""
+
+    toolbox: Toolbox
+    timers: TimerService
+    tool_choice: ToolChoice
+    log: TranscriptLog | None
+
+    def start(
+        self, args: argparse.Namespace, info: ServerInfo, approve: Approver
+    ) -> TurnsWithToolChoice:
+        """The agent for a checked server; `approve` unless the toolbox has its own approver."""
+        if self.toolbox.approve is None:
+            self.toolbox.approve = approve
+        agent = agent_for(
+            info,
+            timeout=args.timeout,
+            tools=self.toolbox,
+            instructions=args.instructions or DEFAULT_INSTRUCTIONS,
+        )
+        return TurnsWithToolChoice(agent, self.tool_choice)
+
+
+def prepare_agent(args: argparse.Namespace) -> AgentKit:
+    """Load the tools and check the options at once (a bad one is a `CliError`)."""
+    timers = TimerService()
     if args.tools:
         box = load_tools(args.tools)
     else:
         box = Toolbox(default_tools(notes=args.notes_db, timers=timers))
-    if box.approve is None:
-        box.approve = approve
-    return box
+    known = ("auto", "none", "required", *box.names)
+    if args.tool_choice not in known:
+        raise CliError(
+            f"--tool-choice {args.tool_choice}: use auto, none, required or a tool name "
+            f"({', '.join(box.names) or 'no tools'})",
+            ExitCode.USAGE,
+        )
+    log = TranscriptLog(args.log) if args.log else None
+    return AgentKit(box, timers, args.tool_choice, log)
 
 
-def make_agent(args: argparse.Namespace, toolbox: Toolbox, info: ServerInfo) -> Agent:
-    """The agent for a checked server (its model and context length are known already)."""
+def agent_for(info: ServerInfo, *, timeout: float, **options: Any) -> Agent:
+    """An `Agent` for a checked server (its model and context length are known already)."""
     return Agent(
-        toolbox,
         base_url=info.base_url,
         model=info.model,
         max_model_len=info.max_model_len,
-        instructions=args.instructions or DEFAULT_INSTRUCTIONS,
-        timeout=args.timeout,
+        timeout=timeout,
+        **options,
     )
 
 
@@ -120,16 +154,9 @@ class TurnsWithToolChoice:
     ``required`` (or a tool name) makes the first model call of every turn call a tool.
     """
 
-    def __init__(self, agent: Agent, tool_choice: str) -> None:
-        known = ("auto", "none", "required", *agent.toolbox.names)
-        if tool_choice not in known:
-            raise CliError(
-                f"--tool-choice {tool_choice}: use auto, none, required or a tool name "
-                f"({', '.join(agent.toolbox.names) or 'no tools'})",
-                ExitCode.USAGE,
-            )
+    def __init__(self, agent: Agent, tool_choice: ToolChoice) -> None:
         self.agent = agent
-        self.tool_choice: ToolChoice = tool_choice
+        self.tool_choice = tool_choice
 
     async def run(
         self,

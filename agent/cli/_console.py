@@ -53,6 +53,7 @@ class LiveConsole:
         auto_approve: approve every tool call that asks, without asking (`--yes`).
         live: show the live panel (False: only the lines, as `voxagent replay` prints them).
         timers: pending timers to show in the panel (its listener is `timer_rang`).
+        idle_hint: what the panel says while no turn runs.
     """
 
     def __init__(
@@ -63,8 +64,10 @@ class LiveConsole:
         auto_approve: bool = False,
         live: bool = True,
         timers: TimerService | None = None,
+        idle_hint: str = "speak when you are ready",
     ) -> None:
         self.console = console
+        self.idle_hint = idle_hint
         self.timers = timers
         self.title = title
         self.auto_approve = auto_approve
@@ -141,7 +144,7 @@ class LiveConsole:
             self.failures += 1
             where = f" (speech at {event.utterance.start:.1f} s)" if event.utterance else ""
             self.console.print(
-                f"[bold red]turn failed{where}:[/] [red]{escape(_one_line(event.error))}[/]"
+                f"[bold red]turn failed{where}:[/] [red]{escape(_explain(event.error))}[/]"
             )
             self._reply = ""
 
@@ -216,7 +219,7 @@ class LiveConsole:
             queued = f" [dim]({self._queued} waiting)[/]" if self._queued else ""
             rows.append(Spinner("dots", Text.from_markup(f"{doing}{queued}")))
         else:
-            rows.append(Text.from_markup("[dim]speak when you are ready · Ctrl-C quits[/]"))
+            rows.append(Text.from_markup(f"[dim]{escape(self.idle_hint)} · Ctrl-C quits[/]"))
         if self.timers is not None and (pending := self.timers.pending()):
             shown = ", ".join(
                 f"{escape(timer.label or timer.kind)} in {_clock(timer.seconds_left())}"
@@ -224,7 +227,10 @@ class LiveConsole:
             )
             more = f" and {len(pending) - 3} more" if len(pending) > 3 else ""
             rows.append(Text.from_markup(f"[yellow]⏲ {shown}{more}[/]"))
-        return Panel(Group(*rows), title=escape(self.title), title_align="left")
+        # Two columns short of the edge: the terminal's "^C" echo then cannot wrap the cursor to
+        # a new line, which would leave the panel's top border behind when it is erased.
+        width = max(20, self.console.width - 2)
+        return Panel(Group(*rows), title=escape(self.title), title_align="left", width=width)
 
 
 async def _ask(console: Console, prompt: str) -> str:
@@ -306,3 +312,14 @@ def _clip(text: str) -> str:
 
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def _explain(error: BaseException) -> str:
+    """The error in one line, with the fix where the server's words do not give it."""
+    text = _one_line(error)
+    if "maximum context length" in text:
+        text += (
+            " (the tool schemas, instructions and audio do not fit the server's context: "
+            "give fewer tools with --tools, or start vLLM with a larger --max-model-len)"
+        )
+    return text

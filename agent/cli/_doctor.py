@@ -15,8 +15,8 @@ import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
-from agent.agent import Agent
 from agent.audio import Microphone, input_devices, level_dbfs
+from agent.cli._agent_setup import agent_for
 from agent.cli._exit import CliError, ExitCode
 from agent.cli._server import check_server
 from agent.cli._vllm import VllmNotFoundError, find_gpus, find_vllm
@@ -225,13 +225,8 @@ async def _server(args: argparse.Namespace) -> tuple[ServerInfo | None, list[Che
 
 async def _round_trip(args: argparse.Namespace, info: ServerInfo) -> Check:
     clip = np.concatenate([silence(0.3), tone(1.0, frequency=330.0), silence(0.3)])
-    async with Agent(
-        base_url=info.base_url,
-        model=info.model,
-        max_model_len=info.max_model_len,
-        timeout=args.timeout,
-        transcribe_turns=False,
-        max_retries=0,
+    async with agent_for(
+        info, timeout=args.timeout, transcribe_turns=False, max_retries=0
     ) as agent:
         started = time.perf_counter()
         turn = await agent.run(clip, text="Reply with one word: OK.")

@@ -5,11 +5,18 @@ from __future__ import annotations
 import argparse
 import os
 import textwrap
+from urllib.parse import urlsplit
 
 from agent.cli._exit import ExitCode
 from agent.cli._vllm import DEFAULT_MAX_MODEL_LEN, DEFAULT_MODEL, DEFAULT_PORT, DEFAULT_SERVED_NAME
 
-__all__ = ["BASE_URL_ENV", "DEFAULT_BASE_URL", "MAX_ASK_FILES", "build_parser"]
+__all__ = [
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "MAX_ASK_FILES",
+    "build_parser",
+    "parse_command_line",
+]
 
 BASE_URL_ENV = "VOXAGENT_BASE_URL"
 DEFAULT_BASE_URL = f"http://127.0.0.1:{DEFAULT_PORT}/v1"
@@ -49,6 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_command_line(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse `argv`; raises `SystemExit` (status 2) on a usage error, as argparse does.
+
+    Files may come before and after options (`voxagent ask a.wav --json b.wav "Why?"`):
+    argparse alone stops a list of positionals at the first option.
+    """
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    tail = getattr(args, "positional_tail", None)
+    if extras and tail is not None and not any(extra.startswith("-") for extra in extras):
+        getattr(args, tail).extend(extras)
+    elif extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
 def _command(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,
@@ -72,6 +95,7 @@ def _server_options() -> argparse.ArgumentParser:
         "--base-url",
         metavar="URL",
         default=os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
+        type=_base_url,
         help=f"the vLLM server's API root (default: ${BASE_URL_ENV}, else %(default)s)",
     )
     group.add_argument(
@@ -158,12 +182,7 @@ def _add_run(
     audio.add_argument(
         "--fast", action="store_true", help="with --replay: read the file as fast as possible"
     )
-    audio.add_argument(
-        "--vad",
-        choices=["webrtc", "silero", "both"],
-        default="webrtc",
-        help="speech detector (default: %(default)s; silero needs onnxruntime)",
-    )
+    _add_vad(audio)
     starting = run.add_argument_group("starting a server here (--serve)")
     starting.add_argument(
         "--serve", action="store_true", help="start vLLM on this machine first (see `serve`)"
@@ -212,6 +231,15 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         nargs=argparse.REMAINDER,
         metavar="-- VLLM_ARGS",
         help="extra flags for vLLM, after `--`",
+    )
+
+
+def _add_vad(group: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--vad",
+        choices=["webrtc", "silero", "both"],
+        default="webrtc",
+        help="speech detector (default: %(default)s; silero needs onnxruntime)",
     )
 
 
@@ -292,13 +320,9 @@ def _add_replay(
         [server, _tool_options()],
     )
     replay.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV/FLAC/OGG/MP3)")
+    replay.set_defaults(positional_tail="files")
     replay.add_argument("--json", action="store_true", help="one JSON object per turn")
-    replay.add_argument(
-        "--vad",
-        choices=["webrtc", "silero", "both"],
-        default="webrtc",
-        help="speech detector (default: %(default)s)",
-    )
+    _add_vad(replay)
 
 
 def _add_transcribe(
@@ -319,6 +343,7 @@ def _add_transcribe(
         [server],
     )
     transcribe.add_argument("files", nargs="+", metavar="FILE", help="audio files")
+    transcribe.set_defaults(positional_tail="files")
     transcribe.add_argument(
         "--language",
         help="the spoken language (ar nl en fr de hi it pt es; default: detected)",
@@ -347,6 +372,7 @@ def _add_ask(
         "items", nargs="+", metavar="FILE... QUESTION", help="audio files, then the question"
     )
     ask.add_argument("--json", action="store_true", help="print a JSON object")
+    ask.set_defaults(positional_tail="items")
 
 
 def _add_devices(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -378,6 +404,17 @@ def _add_doctor(
         [server],
     )
     doctor.add_argument("--device", help="the microphone to check (default: the default input)")
+
+
+def _base_url(text: str) -> str:
+    url = text.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http(s) URL (from --base-url or ${BASE_URL_ENV}); write it "
+            f"as http://HOST:PORT/v1, such as {DEFAULT_BASE_URL}"
+        )
+    return url
 
 
 def _positive_float(text: str) -> float:

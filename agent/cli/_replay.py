@@ -10,13 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from agent.audio import Utterance
-from agent.cli._agent_setup import (
-    TurnsWithToolChoice,
-    make_agent,
-    make_endpointer,
-    make_toolbox,
-    open_recording,
-)
+from agent.cli._agent_setup import make_endpointer, open_recording, prepare_agent
 from agent.cli._console import LiveConsole
 from agent.cli._exit import CliError, ExitCode
 from agent.cli._server import check_server
@@ -24,7 +18,6 @@ from agent.cli._transcript_log import TranscriptLog
 from agent.errors import BadAudioError
 from agent.events import AgentEvent, TurnFailed, TurnFinished, TurnStarted
 from agent.listening import replay_async
-from tools.builtin import TimerService
 
 __all__ = ["replay_command"]
 
@@ -33,24 +26,24 @@ async def replay_command(args: argparse.Namespace) -> ExitCode:
     """Replay each file (in order, one conversation) and print its turns, or JSON lines."""
     for path in args.files:  # fail before anything is sent
         open_recording(path, realtime=False)
+    endpointer = make_endpointer(args.vad)
+    kit = prepare_agent(args)
     info = await check_server(args.base_url, args.model, tool_calling=True, timeout=10.0)
     console = Console(highlight=False, soft_wrap=True, stderr=args.json)
     lines = LiveConsole(console, title="", auto_approve=args.yes, live=False)
-    timers = TimerService(on_fire=lines.timer_rang)
-    agent = make_agent(args, make_toolbox(args, lines.approve, timers), info)
-    log = TranscriptLog(args.log) if args.log else None
-    runner = TurnsWithToolChoice(agent, args.tool_choice)
+    kit.timers.add_listener(lines.timer_rang)
+    runner = kit.start(args, info, lines.approve)
     failures = 0
     try:
         for path in args.files:
             if not args.json:
                 console.print(f"[bold]{escape(path)}[/]")
-            printer = _TurnPrinter(path, args.json, lines, log)
+            printer = _TurnPrinter(path, args.json, lines, kit.log)
             try:
                 await replay_async(
                     runner,
                     path,
-                    endpointer=make_endpointer(args.vad),
+                    endpointer=endpointer,
                     on_event=printer.event,
                     raise_on_error=False,
                 )
@@ -60,8 +53,8 @@ async def replay_command(args: argparse.Namespace) -> ExitCode:
                 print(f"voxagent: {path}: no speech found", file=sys.stderr)
             failures += printer.failures
     finally:
-        timers.cancel_all()
-        await agent.aclose()
+        kit.timers.cancel_all()
+        await runner.agent.aclose()
     return ExitCode.FAILURE if failures else ExitCode.OK
 
 

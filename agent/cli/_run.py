@@ -6,42 +6,34 @@ import argparse
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
 from agent.audio import AudioSource, Endpointer
-from agent.cli._agent_setup import (
-    TurnsWithToolChoice,
-    make_agent,
-    make_endpointer,
-    make_toolbox,
-    open_source,
-)
+from agent.cli._agent_setup import AgentKit, make_endpointer, open_source, prepare_agent
 from agent.cli._console import LiveConsole
 from agent.cli._exit import CliError, ExitCode
-from agent.cli._serve import serve_options, start_server, stop_server
+from agent.cli._serve import prepare_start, serve_options, start_server, stop_server
 from agent.cli._server import check_server
-from agent.cli._transcript_log import TranscriptLog
-from agent.cli._vllm import server_healthy
+from agent.cli._vllm import ServeOptions, server_healthy
 from agent.client import ServerInfo
 from agent.errors import AudioDeviceError, BadAudioError
 from agent.listening import listen
-from tools.builtin import TimerService
 
 __all__ = ["run_command"]
 
 
 async def run_command(args: argparse.Namespace) -> ExitCode:
     """Check the server (starting it with --serve), then listen and act until Ctrl-C."""
-    # Bad input fails before any server is contacted (or started: that takes minutes).
-    setup = _Setup(
-        source=open_source(args),
-        endpointer=make_endpointer(args.vad),
-        log=TranscriptLog(args.log) if args.log else None,
-    )
+    status = Console(stderr=True, highlight=False, soft_wrap=True)
+    # Everything that can fail at once does, before any server is contacted or started
+    # (a start takes minutes): --serve's GPU and vLLM first, then the audio and the log.
+    serving = await _plan_serving(args, status)
+    setup = _Setup(open_source(args), make_endpointer(args.vad), prepare_agent(args))
     console = Console(highlight=False, soft_wrap=True)
-    async with _server(args, Console(stderr=True, highlight=False, soft_wrap=True)) as base_url:
+    async with _server(args, serving, status) as base_url:
         info = await check_server(base_url, args.model, tool_calling=True, timeout=10.0)
         return await _converse(args, info, setup, console)
 
@@ -50,23 +42,48 @@ async def run_command(args: argparse.Namespace) -> ExitCode:
 class _Setup:
     source: AudioSource
     endpointer: Endpointer
-    log: TranscriptLog | None
+    kit: AgentKit
 
 
-@contextlib.asynccontextmanager
-async def _server(args: argparse.Namespace, console: Console) -> AsyncIterator[str]:
-    """The base URL to use; with --serve, a vLLM started here (reused if one already runs)."""
+@dataclass(frozen=True, slots=True)
+class _Serving:
+    """What --serve does: start vLLM with `launcher`, or reuse the server already running."""
+
+    options: ServeOptions
+    launcher: list[str] | None
+
+
+async def _plan_serving(args: argparse.Namespace, console: Console) -> _Serving | None:
+    """None without --serve; else the checked plan (a server already running is reused)."""
     if not args.serve:
-        yield args.base_url
-        return
+        if args.vllm_args:
+            stray = next((arg for arg in args.vllm_args if arg != "--"), "--")
+            raise CliError(
+                f"unexpected argument {stray!r} (extra vLLM flags need --serve, then `--`)",
+                ExitCode.USAGE,
+            )
+        return None
     options = serve_options(args, args.base_url)
     if await server_healthy(options.base_url):
         console.print(f"using the vLLM server already running at {options.base_url}")
-        yield options.base_url
+        return _Serving(options, None)
+    return _Serving(options, prepare_start(args, options, console))
+
+
+@contextlib.asynccontextmanager
+async def _server(
+    args: argparse.Namespace, serving: _Serving | None, console: Console
+) -> AsyncIterator[str]:
+    """The base URL to use; with --serve, a vLLM started here (stopped on the way out)."""
+    if serving is None:
+        yield args.base_url
         return
-    process = await start_server(args, options, console)
+    if serving.launcher is None:
+        yield serving.options.base_url
+        return
+    process = await start_server(args, serving.options, serving.launcher, console)
     try:
-        yield options.base_url
+        yield serving.options.base_url
     finally:
         await stop_server(process, console)
 
@@ -74,37 +91,38 @@ async def _server(args: argparse.Namespace, console: Console) -> AsyncIterator[s
 async def _converse(
     args: argparse.Namespace, info: ServerInfo, setup: _Setup, console: Console
 ) -> ExitCode:
-    log = setup.log
+    kit = setup.kit
     title = f"voxagent · {info.model} @ {info.base_url}"
-    timers = TimerService()
-    live = LiveConsole(console, title=title, auto_approve=args.yes, timers=timers)
-    timers.add_listener(live.timer_rang)
-    agent = make_agent(args, make_toolbox(args, live.approve, timers), info)
+    idle = f"replaying {Path(args.replay).name}" if args.replay else "speak when you are ready"
+    live = LiveConsole(
+        console, title=title, auto_approve=args.yes, timers=kit.timers, idle_hint=idle
+    )
+    kit.timers.add_listener(live.timer_rang)
+    runner = kit.start(args, info, live.approve)
     where = f"replaying {args.replay}" if args.replay else f"microphone {args.device or 'default'}"
     console.print(
         f"[bold]voxagent[/] · model [bold]{escape(info.model)}[/] at {escape(info.base_url)}"
         f" (context {info.max_model_len or '?'} tokens, tool calling on) · "
-        f"{len(agent.toolbox)} tools · {escape(where)}"
+        f"{len(kit.toolbox)} tools · {escape(where)}"
         + (f" · log {escape(args.log)}" if args.log else "")
     )
     name = args.replay or "microphone"
-    runner = TurnsWithToolChoice(agent, args.tool_choice)
     try:
         with live:
             events = listen(runner, setup.source, endpointer=setup.endpointer, on_frame=live.level)
             async with contextlib.aclosing(events):
                 async for event in events:
                     live.show(event)
-                    if log is not None:
-                        await log.record(event, source=name)
+                    if kit.log is not None:
+                        await kit.log.record(event, source=name)
     except AudioDeviceError as error:
         raise CliError(str(error), ExitCode.AUDIO_DEVICE) from None
     except BadAudioError as error:
         raise CliError(str(error), ExitCode.BAD_INPUT) from None
     finally:
-        pending = timers.pending()
-        timers.cancel_all()
-        await agent.aclose()
+        pending = kit.timers.pending()
+        kit.timers.cancel_all()
+        await runner.agent.aclose()
     if pending:
         labels = ", ".join(timer.label or timer.kind for timer in pending)
         console.print(f"[dim]cancelled {len(pending)} pending timer(s): {escape(labels)}[/]")

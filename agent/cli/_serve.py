@@ -29,7 +29,7 @@ from agent.cli._vllm import (
     server_healthy,
 )
 
-__all__ = ["serve_command", "serve_options", "start_server"]
+__all__ = ["prepare_start", "serve_command", "serve_options", "start_server", "stop_server"]
 
 INSTALL_HINT = "pip install 'voxtral-agent[serve]' (Linux with an NVIDIA GPU)"
 
@@ -39,9 +39,6 @@ def serve_options(args: argparse.Namespace, base_url: str | None = None) -> Serv
     port = args.port
     if port is None and base_url:
         port = urlsplit(base_url).port
-    extra = list(getattr(args, "vllm_args", None) or [])
-    if extra[:1] == ["--"]:
-        extra = extra[1:]
     return ServeOptions(
         model=args.serve_model,
         served_model_name=args.served_model_name,
@@ -49,8 +46,22 @@ def serve_options(args: argparse.Namespace, base_url: str | None = None) -> Serv
         port=port or DEFAULT_PORT,
         max_model_len=args.max_model_len,
         gpu_memory_utilization=args.gpu_memory_utilization,
-        extra_args=tuple(extra),
+        extra_args=tuple(vllm_extra_args(args)),
     )
+
+
+def vllm_extra_args(args: argparse.Namespace) -> list[str]:
+    """The extra vLLM flags given after `--`; `CliError` (usage) for stray arguments."""
+    extra = list(getattr(args, "vllm_args", None) or [])
+    if not extra:
+        return []
+    if extra[0] != "--":
+        raise CliError(
+            f"unexpected argument {extra[0]!r}: extra vLLM flags go after `--` "
+            "(voxagent serve -- --enforce-eager)",
+            ExitCode.USAGE,
+        )
+    return extra[1:]
 
 
 async def serve_command(args: argparse.Namespace) -> ExitCode:
@@ -70,7 +81,8 @@ async def serve_command(args: argparse.Namespace) -> ExitCode:
             f"(voxagent run --base-url {options.base_url}) or pick another --port",
             ExitCode.FAILURE,
         )
-    process = await start_server(args, options, console)
+    launcher = prepare_start(args, options, console)
+    process = await start_server(args, options, launcher, console)
     try:
         console.print(
             f"[green]vLLM is ready[/] at [bold]{options.base_url}[/] "
@@ -85,14 +97,15 @@ async def serve_command(args: argparse.Namespace) -> ExitCode:
         await stop_server(process, console)
 
 
-async def start_server(
-    args: argparse.Namespace, options: ServeOptions, console: Console
-) -> VllmProcess:
-    """Check vLLM and the GPU, start the server and wait until it is healthy.
+def prepare_start(args: argparse.Namespace, options: ServeOptions, console: Console) -> list[str]:
+    """The checks that take no time, before anything starts: a GPU (unless --no-gpu-check),
+    vLLM, a free port. Returns the command prefix that runs vLLM.
 
     Raises:
-        CliError: vLLM or a GPU is missing, the port is taken, or vLLM did not come up.
+        CliError: no GPU or no vLLM (`NOT_INSTALLED`), or the port is taken.
     """
+    if not args.no_gpu_check:  # first: without a GPU, installing vLLM is not the fix
+        _check_gpu(console, from_run=args.command == "run")
     try:
         launcher = find_vllm(args.vllm)
     except VllmNotFoundError:
@@ -101,14 +114,23 @@ async def start_server(
             "(or $VOXAGENT_VLLM); or use a server elsewhere with --base-url",
             ExitCode.NOT_INSTALLED,
         ) from None
-    if not args.no_gpu_check:
-        _check_gpu(console)
     if _port_taken(options.host, options.port):
         raise CliError(
             f"port {options.port} on {options.host} is taken by another program; "
             "pick another with --port",
             ExitCode.FAILURE,
         )
+    return launcher
+
+
+async def start_server(
+    args: argparse.Namespace, options: ServeOptions, launcher: list[str], console: Console
+) -> VllmProcess:
+    """Start vLLM with `launcher` (from `prepare_start`) and wait until it is healthy.
+
+    Raises:
+        CliError: vLLM could not start, or did not come up.
+    """
     log_path = Path(args.server_log) if args.server_log else _default_log(options.port)
     process = VllmProcess(build_command(options, launcher), log_path, options.base_url)
     console.print(f"[dim]$ {escape(shlex.join(process.command))}[/]")
@@ -139,12 +161,17 @@ async def stop_server(process: VllmProcess, console: Console) -> None:
         await asyncio.shield(process.stop())
 
 
-def _check_gpu(console: Console) -> None:
+def _check_gpu(console: Console, *, from_run: bool) -> None:
     gpus = find_gpus()
     if not gpus:
+        elsewhere = (
+            "use a server on another machine with --base-url URL (instead of --serve)"
+            if from_run
+            else "serve from a machine with one, and point voxagent at it with --base-url URL"
+        )
         raise CliError(
             "no NVIDIA GPU found (nvidia-smi lists none): vLLM needs one to serve Voxtral; "
-            "use a server elsewhere with --base-url, or pass --no-gpu-check for a CPU build",
+            f"{elsewhere}, or pass --no-gpu-check for a CPU build of vLLM",
             ExitCode.NOT_INSTALLED,
         )
     gpu = gpus[0]

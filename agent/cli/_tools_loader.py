@@ -31,26 +31,27 @@ def load_tools(spec: str) -> Toolbox:
     if not target:
         raise _bad(spec, "give a module or a file, such as `myapp.tools:toolbox`")
     module = _import(spec, target)
+    origin = target if _is_path(target) else f"module {module.__name__!r}"
     if not attribute:
         found = [value for value in vars(module).values() if isinstance(value, Tool)]
         if not found:
             raise _bad(
                 spec,
-                f"module {module.__name__!r} defines no @tool functions; decorate them with "
+                f"{origin} defines no @tool functions; decorate them with "
                 "@tool, or name a Toolbox or list with MODULE:ATTRIBUTE",
             )
         return Toolbox(found)
     try:
         value = getattr(module, attribute)
     except AttributeError:
-        raise _bad(spec, f"module {module.__name__!r} has no attribute {attribute!r}") from None
+        raise _bad(spec, f"{origin} has no attribute {attribute!r}") from None
     return _as_toolbox(spec, value)
 
 
 def _import(spec: str, target: str) -> ModuleType:
     path = Path(target)
     try:
-        if target.endswith(".py") or os.sep in target or "/" in target:
+        if _is_path(target):
             return _import_file(spec, path)
         # A console script does not put the working folder on sys.path; `python -m` does.
         if os.getcwd() not in sys.path:
@@ -68,6 +69,10 @@ def _import(spec: str, target: str) -> ModuleType:
         raise _bad(spec, f"importing it failed: {_one_line(error)}") from None
     except Exception as error:
         raise _bad(spec, f"importing it failed: {_one_line(error)}") from None
+
+
+def _is_path(target: str) -> bool:
+    return target.endswith(".py") or os.sep in target or "/" in target
 
 
 def _import_file(spec: str, path: Path) -> ModuleType:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from agent.agent import Agent
+from agent.cli._agent_setup import agent_for
 from agent.cli._exit import CliError, ExitCode
 from agent.cli._parser import MAX_ASK_FILES
 from agent.cli._server import check_server
@@ -23,21 +24,16 @@ async def transcribe_command(args: argparse.Namespace) -> ExitCode:
     """Print each file's transcript (`FILE: text`, or the text alone for one file)."""
     clips = _load_all(args.files)
     info = await check_server(args.base_url, args.model, tool_calling=False, timeout=10.0)
-    async with Agent(
-        base_url=info.base_url,
-        model=info.model,
-        max_model_len=info.max_model_len,
-        timeout=args.timeout,
-    ) as agent:
+    async with agent_for(info, timeout=args.timeout) as agent:
         for path, clip in zip(args.files, clips, strict=True):
             text = await _failing_cleanly(agent.transcribe(clip, language=args.language))
             if args.json:
                 record = {"file": path, "language": args.language, "text": text}
                 print(json.dumps(record, ensure_ascii=False), flush=True)
-            elif len(clips) == 1:
-                print(text, flush=True)
-            else:
-                print(f"{path}: {text}", flush=True)
+                continue
+            print(text if len(clips) == 1 else f"{path}: {text}", flush=True)
+            if not text.strip():
+                _note(f"{path}: the transcript is empty (the model heard no words)")
     return ExitCode.OK
 
 
@@ -57,13 +53,7 @@ async def ask_command(args: argparse.Namespace) -> ExitCode:
         )
     clips = _load_all(files)
     info = await check_server(args.base_url, args.model, tool_calling=False, timeout=10.0)
-    async with Agent(
-        base_url=info.base_url,
-        model=info.model,
-        max_model_len=info.max_model_len,
-        timeout=args.timeout,
-        transcribe_turns=False,
-    ) as agent:
+    async with agent_for(info, timeout=args.timeout, transcribe_turns=False) as agent:
         turn = await _failing_cleanly(agent.run(clips, text=question))
     if args.json:
         record = {
@@ -75,7 +65,13 @@ async def ask_command(args: argparse.Namespace) -> ExitCode:
         print(json.dumps(record, ensure_ascii=False))
     else:
         print(turn.text)
+        if not turn.text.strip():
+            _note("the model's answer is empty")
     return ExitCode.OK
+
+
+def _note(text: str) -> None:
+    print(f"voxagent: {text}", file=sys.stderr, flush=True)
 
 
 def _load_all(paths: list[str]) -> list[Clip]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import soundfile as sf
 
+from agent._probe import is_tool_calling_probe
 from agent._rules import RuleViolation, check_chat_request
 from agent._tool_calls import new_call_id
 from agent.clips import audio_tokens
@@ -42,6 +43,10 @@ class ScriptedServer:
     makes; a request Voxtral would refuse gets vLLM's 400 body. `/health`, `/v1/models` and
     `/v1/audio/transcriptions` answer too. Requests are recorded (`requests`), and `verify()`
     fails on unexpected requests and unused steps.
+
+    The tool-calling probe of `Agent.check_server` (and of every `voxagent` command) is
+    answered by the server itself, as vLLM does, without taking a step: an empty reply, or,
+    with `tool_calling=False`, vLLM's 400. It is recorded in `probes`, not in `requests`.
 
     Use it as a context manager (`with ScriptedServer() as server:`), or through the
     `scripted_server` pytest fixture; it runs in a thread, so sync code and subprocesses can
@@ -225,9 +230,17 @@ class ScriptedServer:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """The chat requests received, in order (rejected ones included)."""
+        """The chat requests received, in order (rejected ones included; probes left out)."""
         with self._lock:
-            return [r for r in self._records if r.path.endswith("/chat/completions")]
+            return [
+                r for r in self._records if r.path.endswith("/chat/completions") and not r.is_probe
+            ]
+
+    @property
+    def probes(self) -> list[RecordedRequest]:
+        """The tool-calling probes received (`Agent.check_server`), answered without a step."""
+        with self._lock:
+            return [r for r in self._records if r.is_probe]
 
     @property
     def transcriptions(self) -> list[RecordedRequest]:
@@ -451,6 +464,12 @@ class _Handler(BaseHTTPRequestHandler):
             status, message, param = rejection
             owner._record(RecordedRequest(path, body, status, message))
             self._error(status, message, param=param)
+            return
+        if is_tool_calling_probe(body):
+            owner._record(RecordedRequest(path, body))
+            usage = {"prompt_tokens": _estimate_prompt_tokens(body), "completion_tokens": 1}
+            usage["total_tokens"] = usage["prompt_tokens"] + 1
+            self._json(200, _completion(owner.model, body, Step(), [], "stop", usage))
             return
         step = owner._next_step()
         if step is None and owner.responder is not None:

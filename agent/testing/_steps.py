@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agent._probe import is_tool_calling_probe
+
 __all__ = ["RecordedRequest", "ScriptedCall", "Step"]
 
 StepKind = Literal["reply", "http_error", "stream_error", "cut_stream", "disconnect"]
@@ -74,6 +76,11 @@ class RecordedRequest:
     body: dict[str, Any]
     status: int = 200
     error: str | None = None
+
+    @property
+    def is_probe(self) -> bool:
+        """Whether this is the tool-calling probe of `Agent.check_server`."""
+        return self.path.endswith("/chat/completions") and is_tool_calling_probe(self.body)
 
     @property
     def messages(self) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ def set_timer(minutes: int) -> str:
 
 
 @pytest.fixture
-def make_agent(scripted_server: ScriptedServer):
+async def make_agent(scripted_server: ScriptedServer):
     """Agents pointed at the scripted server, with fast retries; closed after the test."""
     agents: list[Agent] = []
 
@@ -39,7 +39,7 @@ def make_agent(scripted_server: ScriptedServer):
 
     yield make
     for agent in agents:
-        agent.reset()
+        await agent.aclose()
 
 
 @pytest.fixture

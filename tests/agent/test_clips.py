@@ -91,6 +91,22 @@ def test_too_long_audio_is_refused_before_sending() -> None:
         load_clip(long)
 
 
+def test_a_long_compressed_file_is_refused_from_its_header_without_decoding(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "long.flac"  # 601 s of silence: a few kilobytes
+    sf.write(path, np.zeros(int((MAX_AUDIO_SECONDS + 1) * 8000), dtype=np.int16), 8000)
+
+    def no_decoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("decoded a file its header already ruled out")
+
+    monkeypatch.setattr("agent.clips.decode_audio", no_decoding)
+    for source, label in [(str(path), str(path)), (path.read_bytes(), "audio")]:
+        with pytest.raises(BadAudioError, match=r"601\.0 s long.*600 s") as caught:
+            load_clip(source)
+        assert str(caught.value).startswith(f"{label}: ")
+
+
 def test_a_list_holds_one_to_five_clips() -> None:
     assert len(load_clips([tone(0.2), tone(0.3)])) == 2
     with pytest.raises(BadAudioError, match="at most 5"):

@@ -4,6 +4,8 @@ import json
 import httpx
 import pytest
 
+from agent import Agent
+from agent._probe import tool_calling_probe
 from agent.clips import load_clip
 from agent.testing import ScriptedServer, tone
 
@@ -241,3 +243,34 @@ def test_verify_reports_transcripts_never_used() -> None:
     with pytest.raises(AssertionError, match="transcript"):
         server.verify()
     server.stop()
+
+
+async def test_the_tool_calling_probe_is_answered_without_a_step() -> None:
+    with ScriptedServer() as server:
+        server.reply("hello")
+        async with Agent(base_url=server.base_url) as agent:
+            info = await agent.check_server()
+            assert info.tool_calling is True
+            assert (await agent.run(text="hi")).text == "hello"
+        assert len(server.probes) == 1 and server.probes[0].status == 200
+        assert len(server.requests) == 1 and not server.requests[0].is_probe
+        assert server.pending == 0
+
+
+async def test_with_tool_calling_off_the_probe_gets_vllms_400() -> None:
+    with ScriptedServer(tool_calling=False) as server:
+        async with Agent(base_url=server.base_url) as agent:
+            info = await agent.check_server()
+        assert info.tool_calling is False
+        assert "--enable-auto-tool-choice" in (info.tool_calling_message or "")
+        assert [r.status for r in server.probes] == [400]
+        assert server.requests == []
+
+
+def test_a_request_like_the_probe_but_not_it_takes_a_step() -> None:
+    with ScriptedServer() as server:
+        server.reply("scripted")
+        body = tool_calling_probe(server.model) | {"max_tokens": 2}
+        answer = httpx.post(f"{server.base_url}/chat/completions", json=body).json()
+        assert answer["choices"][0]["message"]["content"] == "scripted"
+        assert server.probes == [] and len(server.requests) == 1

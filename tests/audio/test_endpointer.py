@@ -12,28 +12,13 @@ from agent.audio import (
     TwoStageVad,
     Utterance,
     WebRtcVad,
-    level_dbfs,
 )
 from agent.audio.convert import PCM16
 from agent.events import SpeechStarted, UtteranceDropped, UtteranceEnded
+from tests.detectors import LoudIsSpeech
 
 RATE = 16_000
 FRAME = 0.03
-
-
-class LoudIsSpeech:
-    """A detector that calls every frame louder than -40 dBFS speech (no model, exact)."""
-
-    def __init__(self) -> None:
-        self.frames = 0
-        self.resets = 0
-
-    def is_speech(self, frame: PCM16) -> bool:
-        self.frames += 1
-        return level_dbfs(frame) > -40.0
-
-    def reset(self) -> None:
-        self.resets += 1
 
 
 def tone(seconds: float, dbfs: float = -20.0) -> PCM16:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.abc
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 import soundfile as sf
 
 from agent.audio import Microphone, segment
+from agent.audio import microphone as microphone_module
 from agent.errors import AudioDeviceError
 from tests.audio.corpus import ROOT, Corpus
 from tests.virtual_mic import VirtualMicrophone, virtual_mic
@@ -66,6 +69,77 @@ async def test_a_slow_consumer_overflows_the_bounded_queue_and_is_counted() -> N
     for _ in range(5):
         mic._deliver(block)  # what the PortAudio callback schedules on the loop
     assert mic.overflows == 3
+
+
+class _SlowStream:
+    """A PortAudio stream whose start takes longer than the microphone waits."""
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+
+    def start(self) -> None:
+        time.sleep(0.3)
+
+    def abort(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+class _SlowDevices:
+    """Just enough of sounddevice for `Microphone` to open one `_SlowStream`."""
+
+    PortAudioError = OSError
+
+    def __init__(self) -> None:
+        self.streams: list[_SlowStream] = []
+
+    def query_devices(self, device: object, kind: str) -> dict[str, object]:
+        return {"name": "slow", "default_samplerate": 16000.0, "max_input_channels": 1}
+
+    def check_input_settings(self, **settings: object) -> None:
+        pass
+
+    def InputStream(self, **settings: object) -> _SlowStream:
+        self.streams.append(_SlowStream())
+        return self.streams[-1]
+
+
+async def test_a_device_that_starts_too_late_is_reported_and_its_stream_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    devices = _SlowDevices()
+    monkeypatch.setattr(microphone_module, "_sounddevice", lambda: devices)
+    with pytest.raises(AudioDeviceError, match=r"did not start within 0.05 s.*voxagent devices"):
+        async for _ in Microphone(start_timeout_s=0.05):
+            pass
+    await _stopped_in_time(devices)
+
+
+async def test_cancelling_while_the_device_starts_stops_its_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    devices = _SlowDevices()
+    monkeypatch.setattr(microphone_module, "_sounddevice", lambda: devices)
+
+    async def hear() -> None:
+        async for _ in Microphone(start_timeout_s=5.0):
+            pass
+
+    task = asyncio.create_task(hear())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await _stopped_in_time(devices)
+
+
+async def _stopped_in_time(devices: _SlowDevices) -> None:
+    deadline = time.monotonic() + 5
+    while not (devices.streams and devices.streams[0].closed.is_set()):
+        assert time.monotonic() < deadline, "the stream that started late was never stopped"
+        await asyncio.sleep(0.02)
 
 
 def capture(mic: VirtualMicrophone, seconds: float, watchdog: float = 2.0) -> subprocess.Popen[str]:

@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from agent.testing import ScriptedServer
 from tests.virtual_mic import virtual_mic
 
-__all__ = ["Done", "expect_server_check", "run_voxagent", "virtual_mic", "voxagent_command"]
+__all__ = ["Done", "run_voxagent", "virtual_mic", "voxagent_command"]
 
 HERE = Path(__file__).parent
 
@@ -69,11 +68,6 @@ def run_voxagent(
         timeout=timeout,
     )
     return Done(done.returncode, done.stdout, done.stderr)
-
-
-def expect_server_check(server: ScriptedServer) -> ScriptedServer:
-    """Script the empty reply to the tool-calling probe every agent command starts with."""
-    return server.reply("")
 
 
 @pytest.fixture

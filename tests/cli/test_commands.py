@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from agent.testing import RecordedRequest, ScriptedServer
-from tests.cli.conftest import expect_server_check, run_voxagent
+from tests.cli.conftest import run_voxagent
 
 
 def audio_parts(request: RecordedRequest) -> int:
@@ -22,7 +22,6 @@ def audio_parts(request: RecordedRequest) -> int:
 def test_replay_prints_each_turn(
     scripted_server: ScriptedServer, speech: dict[str, Path], env: dict[str, str]
 ) -> None:
-    expect_server_check(scripted_server)
     scripted_server.transcribe_as("What time is it?", "Take a note: buy milk.")
     scripted_server.reply_tool_call("get_current_time", {"timezone": "Asia/Tokyo"})
     scripted_server.reply("It is morning in Tokyo.")
@@ -41,7 +40,6 @@ def test_replay_prints_each_turn(
 def test_replay_json(
     scripted_server: ScriptedServer, speech: dict[str, Path], env: dict[str, str]
 ) -> None:
-    expect_server_check(scripted_server)
     scripted_server.reply("One.").reply("Two.")
     done = run_voxagent(
         "replay", str(speech["two"]), "--json", "--base-url", scripted_server.base_url, env=env
@@ -95,7 +93,6 @@ def test_ask_sends_every_file_with_the_question(
 
 def test_doctor_checks_each_piece(scripted_server: ScriptedServer, env: dict[str, str]) -> None:
     env["PULSE_SERVER"] = "unix:/nonexistent"  # no microphone here
-    expect_server_check(scripted_server)
     scripted_server.reply("OK")
     done = run_voxagent("doctor", "--base-url", scripted_server.base_url, env=env)
     assert done.code == 1

@@ -148,3 +148,13 @@ def test_without_live_panel_nothing_but_lines_is_drawn() -> None:
     with LiveConsole(console, title="panel title", live=True):
         pass
     assert out.getvalue() == ""  # transient: the panel is cleared when it stops
+
+
+def test_the_panel_leaves_the_last_columns_free_and_says_what_it_waits_for() -> None:
+    console, _ = recording_console()
+    live = LiveConsole(console, title="t", live=False, idle_hint="replaying talk.wav")
+    lines = render(live).splitlines()
+    assert "replaying talk.wav · Ctrl-C quits" in render(live)
+    # A terminal echoes Ctrl-C as "^C": on a full-width panel that wraps the cursor to a new
+    # line, and erasing the panel then leaves its top border behind.
+    assert {len(line) for line in lines} == {console.width - 2}

@@ -9,7 +9,7 @@ import pytest
 
 from agent.cli import ExitCode
 from agent.testing import ScriptedServer
-from tests.cli.conftest import Done, expect_server_check, run_voxagent
+from tests.cli.conftest import Done, run_voxagent
 from tests.cli.test_vllm import free_port
 
 CLIP = str(Path(__file__).parents[2] / "examples" / "audio" / "timer.wav")
@@ -34,24 +34,20 @@ def one_line(done: Done, code: ExitCode) -> str:
         ["ask", "__SPEECH__", "Who speaks?"],
     ],
 )
-def test_no_server(command: list[str], env: dict[str, str], speech: dict[str, Path]) -> None:
+def test_no_server(command: list[str], tmp_path: Path, speech: dict[str, Path]) -> None:
+    from tests.cli.conftest import clean_env
+
     url = f"http://127.0.0.1:{free_port()}/v1"
     argv = [str(speech["one"]) if part == "__SPEECH__" else part for part in command]
     started = time.monotonic()
-    done = run_voxagent(*argv, "--base-url", url, env=env)
+    # The URL comes from VOXAGENT_BASE_URL: every server command reads it (--base-url is
+    # exercised by the other tests).
+    done = run_voxagent(*argv, env=clean_env(tmp_path, VOXAGENT_BASE_URL=url))
     assert time.monotonic() - started < 15  # fails fast: no long retry loop
     assert one_line(done, ExitCode.SERVER_UNAVAILABLE) == (
         f"no vLLM server answers at {url}: start one with `voxagent serve` (or `voxagent run "
         "--serve`), or point --base-url (or VOXAGENT_BASE_URL) at a running one"
     )
-
-
-def test_no_server_from_the_environment_variable(tmp_path: Path) -> None:
-    from tests.cli.conftest import clean_env
-
-    url = f"http://127.0.0.1:{free_port()}/v1"
-    done = run_voxagent("run", "--replay", CLIP, env=clean_env(tmp_path, VOXAGENT_BASE_URL=url))
-    assert url in one_line(done, ExitCode.SERVER_UNAVAILABLE)
 
 
 def test_wrong_url(scripted_server: ScriptedServer, env: dict[str, str]) -> None:
@@ -86,7 +82,6 @@ def test_tool_calling_disabled(env: dict[str, str]) -> None:
 
 
 def test_bad_tools_module(scripted_server: ScriptedServer, env: dict[str, str]) -> None:
-    expect_server_check(scripted_server)
     done = run_voxagent(
         "run",
         "--replay",
@@ -101,6 +96,7 @@ def test_bad_tools_module(scripted_server: ScriptedServer, env: dict[str, str]) 
         "--tools my_missing_tools:box: no module named 'my_missing_tools' (run voxagent from "
         "the folder that holds it, or give a file such as ./my_tools.py)"
     )
+    assert scripted_server.all_requests == []  # found out before contacting the server
 
 
 def test_no_microphone(scripted_server: ScriptedServer, env: dict[str, str]) -> None:
@@ -145,7 +141,6 @@ def test_unreadable_file(
 
 
 def test_unknown_tool_choice(scripted_server: ScriptedServer, env: dict[str, str]) -> None:
-    expect_server_check(scripted_server)
     done = run_voxagent(
         "run", "--replay", CLIP, "--base-url", scripted_server.base_url, "--tool-choice", "fly",
         "--tools", "tests.cli.sample_tools.decorated",
@@ -154,6 +149,7 @@ def test_unknown_tool_choice(scripted_server: ScriptedServer, env: dict[str, str
     assert one_line(done, ExitCode.USAGE) == (
         "--tool-choice fly: use auto, none, required or a tool name (add, shout)"
     )
+    assert scripted_server.all_requests == []
 
 
 def test_unwritable_log(

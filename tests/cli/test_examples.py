@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from agent.testing import ScriptedServer
-from tests.cli.conftest import expect_server_check
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -20,7 +19,6 @@ def run_example(name: str, *args: str, env: dict[str, str]) -> subprocess.Comple
 
 
 def test_desktop_assistant(scripted_server: ScriptedServer, env: dict[str, str]) -> None:
-    expect_server_check(scripted_server)
     scripted_server.transcribe_as("Set a timer for ten minutes.")
     scripted_server.reply_tool_calls(
         ("set_timer", {"minutes": 10, "label": "tea"}), ("roll_dice", {"sides": 6})

@@ -58,6 +58,17 @@ def test_ask_needs_files_and_a_question(capsys: pytest.CaptureFixture[str]) -> N
     assert "at most 5 recordings" in capsys.readouterr().err
 
 
+def test_files_and_options_mix_in_any_order() -> None:
+    from agent.cli._parser import parse_command_line
+
+    args = parse_command_line(["ask", "a.wav", "--json", "b.wav", "Why?"])
+    assert (args.items, args.json) == (["a.wav", "b.wav", "Why?"], True)
+    args = parse_command_line(["replay", "a.wav", "--yes", "b.wav", "--json"])
+    assert (args.files, args.yes, args.json) == (["a.wav", "b.wav"], True, True)
+    with pytest.raises(SystemExit):
+        parse_command_line(["transcribe", "a.wav", "--loud", "b.wav"])
+
+
 def test_console_script_and_module_entry_points() -> None:
     for command in (["voxagent"], [sys.executable, "-m", "agent.cli"]):
         if command == ["voxagent"]:

@@ -7,13 +7,12 @@ import sqlite3
 from pathlib import Path
 
 from agent.testing import ScriptedServer
-from tests.cli.conftest import expect_server_check, run_voxagent
+from tests.cli.conftest import run_voxagent
 
 
 def test_a_spoken_turn_with_a_tool_call(
     scripted_server: ScriptedServer, speech: dict[str, Path], env: dict[str, str], tmp_path: Path
 ) -> None:
-    expect_server_check(scripted_server)
     scripted_server.transcribe_as("What is six times seven?")
     scripted_server.reply_tool_call("calculate", {"expression": "6 * 7"})
     scripted_server.reply("Six times seven is 42.")
@@ -48,7 +47,6 @@ def test_approval_with_yes_and_refusal_without(
 ) -> None:
     notes = tmp_path / "notes.db"
     for _ in range(2):
-        expect_server_check(scripted_server)
         scripted_server.reply_tool_call("add_note", {"text": "buy milk"})
         scripted_server.reply("Done.")
     common = ["run", "--base-url", scripted_server.base_url, "--replay", str(speech["one"])]
@@ -63,14 +61,13 @@ def test_approval_with_yes_and_refusal_without(
     assert "approved add_note(text='buy milk') (--yes)" in approved.stdout
     with sqlite3.connect(notes) as db:
         assert db.execute("SELECT text FROM notes").fetchall() == [("buy milk",)]
-    tool_message = scripted_server.requests[2].body["messages"][-1]
+    tool_message = scripted_server.requests[1].body["messages"][-1]
     assert tool_message["role"] == "tool" and "did not approve" in tool_message["content"]
 
 
 def test_a_failed_turn_is_shown_logged_and_exits_1(
     scripted_server: ScriptedServer, speech: dict[str, Path], env: dict[str, str], tmp_path: Path
 ) -> None:
-    expect_server_check(scripted_server)
     scripted_server.fail(400, "This model's maximum context length is 32768 tokens.")
     log = tmp_path / "log.jsonl"
     done = run_voxagent(
@@ -81,6 +78,9 @@ def test_a_failed_turn_is_shown_logged_and_exits_1(
     assert done.code == 1
     assert "turn failed (speech at " in done.stdout
     assert "maximum context length" in done.stdout
+    assert "give fewer tools with --tools, or start vLLM with a larger --max-model-len" in (
+        done.stdout
+    )
     record = json.loads(log.read_text())
     assert record["event"] == "turn_failed" and record["utterance_start"] > 0.5
 
@@ -93,7 +93,6 @@ def test_user_tools_and_tool_choice(
         assert body["tool_choice"] == "required"
         assert [tool["function"]["name"] for tool in body["tools"]] == ["add", "shout"]
 
-    expect_server_check(scripted_server)
     scripted_server.reply_tool_call("add", {"a": 2, "b": 3}, expect=forced)
     scripted_server.reply("Five.")
     done = run_voxagent(

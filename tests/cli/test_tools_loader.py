@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,9 @@ def test_a_file_path(tmp_path: Path) -> None:
     )
     assert load_tools(str(path)).names == ["ping"]
     assert load_tools(f"{path}:ping").names == ["ping"]
+    message = f"--tools {path}:nope: {path} has no attribute 'nope'"
+    with pytest.raises(CliError, match=f"^{re.escape(message)}$"):
+        load_tools(f"{path}:nope")  # named by its path, not by the module name made for it
 
 
 @pytest.mark.parametrize(

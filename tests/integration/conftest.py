@@ -2,6 +2,8 @@ import os
 
 import pytest
 
+from tools import tool
+
 BASE_URL = os.environ.get("VOXAGENT_TEST_BASE_URL", "")
 
 needs_vllm = pytest.mark.skipif(
@@ -14,3 +16,23 @@ needs_vllm = pytest.mark.skipif(
 @pytest.fixture
 def base_url() -> str:
     return BASE_URL
+
+
+@tool
+def get_weather(city: str) -> str:
+    """The current weather in a city.
+
+    Args:
+        city: the city name
+    """
+    return f"Sunny and 21 degrees in {city or 'your city'}."
+
+
+@tool
+def set_timer(minutes: int) -> str:
+    """Start a countdown timer.
+
+    Args:
+        minutes: how many minutes
+    """
+    return f"Timer set for {minutes} minutes."

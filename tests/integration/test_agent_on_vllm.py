@@ -8,31 +8,10 @@ import pytest
 
 from agent import Agent, ReplyText, ToolCallFinished, ToolCallStarted
 from agent.testing import tone
-from tools import tool
 
-from .conftest import needs_vllm
+from .conftest import get_weather, needs_vllm, set_timer
 
 pytestmark = [needs_vllm, pytest.mark.vllm]
-
-
-@tool
-def get_weather(city: str) -> str:
-    """The current weather in a city.
-
-    Args:
-        city: the city name
-    """
-    return f"Sunny and 21 degrees in {city or 'your city'}."
-
-
-@tool
-def set_timer(minutes: int) -> str:
-    """Start a countdown timer.
-
-    Args:
-        minutes: how many minutes
-    """
-    return f"Timer set for {minutes} minutes."
 
 
 INSTRUCTIONS = "You are a desktop voice assistant. Use the tools when they help. Be brief."

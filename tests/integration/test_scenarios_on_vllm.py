@@ -16,33 +16,12 @@ from mistral_common.tokens.tokenizers.audio import Audio
 from agent import Agent, ReplyText, ToolCallFinished
 from agent._rules import check_chat_request
 from agent.testing import tone
-from tools import tool
 
-from .conftest import needs_vllm
+from .conftest import get_weather, needs_vllm, set_timer
 
 pytestmark = [needs_vllm, pytest.mark.vllm]
 
 INSTRUCTIONS = "You are a helpful desktop assistant. Answer briefly."
-
-
-@tool
-def get_weather(city: str) -> str:
-    """The current weather in a city.
-
-    Args:
-        city: the city name
-    """
-    return f"Sunny in {city or 'your city'}."
-
-
-@tool
-def set_timer(minutes: int) -> str:
-    """Start a countdown timer.
-
-    Args:
-        minutes: how many minutes
-    """
-    return f"Timer set for {minutes} minutes."
 
 
 def _float_tone(seconds: float, rate: int, channels: int = 1) -> np.ndarray:

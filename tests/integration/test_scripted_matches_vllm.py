@@ -208,3 +208,19 @@ def test_models_health_and_transcription_answer_alike(base_url: str) -> None:
         )
         assert bad[0].status_code == bad[1].status_code == 400
         assert bad[0].json()["error"]["message"] == bad[1].json()["error"]["message"]
+
+
+def test_the_tool_calling_probe_is_answered_alike_without_a_step(base_url: str) -> None:
+    from agent._probe import tool_calling_probe
+
+    real = _post(base_url, tool_calling_probe(_real_model(base_url)))
+    with ScriptedServer() as server:  # nothing scripted: the probe takes no step
+        scripted = _post(server.base_url, tool_calling_probe(server.model))
+        assert len(server.probes) == 1 and server.requests == []
+    assert real.status_code == scripted.status_code == 200
+    real_message = real.json()["choices"][0]["message"]
+    scripted_message = scripted.json()["choices"][0]["message"]
+    assert "tool_calls" not in scripted_message
+    if real_message["content"]:
+        pytest.skip("this model says a word to the probe; the tiny one answers empty")
+    assert scripted_message["content"] == real_message["content"]

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agent.audio import ArraySource, AudioSource, Endpointer, level_dbfs
+from agent.audio import ArraySource, AudioSource, Endpointer
 from agent.audio.convert import PCM16
 from agent.errors import BadAudioError, ServerError
 from agent.events import (
@@ -26,16 +26,9 @@ from agent.events import (
 )
 from agent.listening import listen, replay, replay_async
 from agent.turn import Turn
+from tests.detectors import LoudIsSpeech
 
 RATE = 16_000
-
-
-class LoudIsSpeech:
-    def is_speech(self, frame: PCM16) -> bool:
-        return level_dbfs(frame) > -40.0
-
-    def reset(self) -> None:
-        pass
 
 
 def endpointer() -> Endpointer:

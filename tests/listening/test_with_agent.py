@@ -8,7 +8,7 @@ import numpy as np
 import soundfile as sf
 
 from agent import Agent
-from agent.audio import ArraySource, Endpointer, level_dbfs
+from agent.audio import ArraySource, Endpointer
 from agent.audio.convert import PCM16
 from agent.errors import RequestRejectedError
 from agent.events import (
@@ -23,6 +23,7 @@ from agent.events import (
 )
 from agent.testing import ScriptedServer, silence, tone
 from tests.audio.corpus import Corpus
+from tests.detectors import LoudIsSpeech
 
 notes: list[str] = []
 
@@ -35,14 +36,6 @@ def add_note(text: str) -> str:
     """
     notes.append(text)
     return "saved"
-
-
-class LoudIsSpeech:
-    def is_speech(self, frame: PCM16) -> bool:
-        return level_dbfs(frame) > -40.0
-
-    def reset(self) -> None:
-        pass
 
 
 def three_utterances() -> PCM16:

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 import pytest
 from openai import AsyncOpenAI
+from openai.types.chat.chat_completion import Choice
 from pydantic import BaseModel, Field
 
 from tools import Tool, Toolbox, tool
@@ -123,26 +124,28 @@ def strings(
 WIDE = [collections, scalars, models, strings]
 
 
-async def _model_name(client: AsyncOpenAI) -> str:
-    return (await client.models.list()).data[0].id
+async def _answer(box: Toolbox, prompt: str, tool_choice: Any) -> Choice:
+    """The server's one choice for a request offering every tool of ``box``."""
+    async with AsyncOpenAI(base_url=BASE_URL, api_key="unused", max_retries=0) as client:
+        response = await client.chat.completions.create(
+            model=(await client.models.list()).data[0].id,
+            messages=[{"role": "user", "content": prompt}],
+            tools=box.schemas(),  # type: ignore[arg-type]
+            tool_choice=tool_choice,
+            max_tokens=300,
+            temperature=0.0,
+        )
+    return response.choices[0]
 
 
 @pytest.mark.parametrize("member", WIDE, ids=lambda t: t.name)
 async def test_named_tool_choice_compiles(member: Tool[..., Any]) -> None:
     box = Toolbox(WIDE)
-    async with AsyncOpenAI(base_url=BASE_URL, api_key="unused", max_retries=0) as client:
-        response = await client.chat.completions.create(
-            model=await _model_name(client),
-            messages=[{"role": "user", "content": "Call the tool."}],
-            tools=box.schemas(),  # type: ignore[arg-type]
-            tool_choice={"type": "function", "function": {"name": member.name}},
-            max_tokens=300,
-            temperature=0.0,
-        )
+    named = {"type": "function", "function": {"name": member.name}}
+    choice = await _answer(box, "Call the tool.", named)
     # The request was accepted: the grammar compiled. What the tiny model then writes is the
     # shortest text the grammar allows, which a tuple or Decimal schema cannot fully constrain;
     # the toolbox's own validation catches that, so only the model-shaped tool must pass.
-    choice = response.choices[0]
     if choice.finish_reason == "length":
         return
     assert choice.message.tool_calls, f"no tool call: {choice.message.content!r}"
@@ -155,15 +158,5 @@ async def test_named_tool_choice_compiles(member: Tool[..., Any]) -> None:
 
 
 async def test_required_tool_choice_compiles_all_tools_at_once() -> None:
-    box = Toolbox(WIDE)
-    async with AsyncOpenAI(base_url=BASE_URL, api_key="unused", max_retries=0) as client:
-        response = await client.chat.completions.create(
-            model=await _model_name(client),
-            messages=[{"role": "user", "content": "Call a tool."}],
-            tools=box.schemas(),  # type: ignore[arg-type]
-            tool_choice="required",
-            max_tokens=300,
-            temperature=0.0,
-        )
-    choice = response.choices[0]
+    choice = await _answer(Toolbox(WIDE), "Call a tool.", "required")
     assert choice.finish_reason == "length" or choice.message.tool_calls
