@@ -23,7 +23,7 @@ from agent.errors import InvalidRequestError
 from agent.events import AgentEvent, EventHandler, ReplyText, ToolCallFinished, ToolCallStarted
 from agent.history import History, TurnRecord, estimate_tokens
 from agent.turn import Turn
-from tools import Tool, Toolbox, ToolResult
+from tools import Tool, Toolbox, ToolResult, parse_arguments
 
 if TYPE_CHECKING:
     from os import PathLike
@@ -618,11 +618,9 @@ async def _emit(handler: EventHandler, event: AgentEvent) -> None:
 
 
 def _parse(arguments: str) -> dict[str, Any]:
-    try:
-        value = json.loads(arguments) if arguments else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    """The call's arguments as the toolbox reads them, `{}` when they are not an object."""
+    parsed = parse_arguments(arguments)
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def _async_name(name: str) -> str:

@@ -4,7 +4,7 @@
 a `Toolbox` holds tools and runs the model's calls, turning every failure into a `ToolResult`.
 """
 
-from tools._calls import ToolCallSpec
+from tools._calls import ToolCallSpec, parse_arguments
 from tools._content import DONE
 from tools._context import ToolContext
 from tools._errors import ToolError, ToolRetry
@@ -24,5 +24,6 @@ __all__ = [
     "ToolResult",
     "ToolRetry",
     "Toolbox",
+    "parse_arguments",
     "tool",
 ]

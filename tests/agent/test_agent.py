@@ -74,6 +74,19 @@ async def test_events_reach_sync_and_async_handlers(scripted_server, make_agent)
     assert events[2].delta == "Cold."
 
 
+async def test_started_event_shows_arguments_as_the_toolbox_reads_them(
+    scripted_server, make_agent
+) -> None:
+    # Arguments encoded twice as JSON (a slip small models make) are read the same way by the
+    # event and by the toolbox, so a UI shows what the tool received.
+    scripted_server.reply_tool_call("get_weather", json.dumps(json.dumps({"city": "Oslo"})))
+    scripted_server.reply("Cold.")
+    events: list[object] = []
+    turn = await make_agent().run(text="weather", on_event=events.append)
+    assert events[0].arguments == {"city": "Oslo"}
+    assert turn.tool_results[0].arguments == {"city": "Oslo"}
+
+
 async def test_streamed_text_arrives_as_deltas(scripted_server, make_agent) -> None:
     scripted_server.reply_tool_call("get_weather", {"city": "Lima"})
     scripted_server.reply("It is warm and sunny in Lima today.")

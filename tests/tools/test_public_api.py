@@ -18,6 +18,7 @@ def test_exported_names() -> None:
         "ToolResult",
         "ToolRetry",
         "Toolbox",
+        "parse_arguments",
         "tool",
     }
     for name in tools.__all__:
