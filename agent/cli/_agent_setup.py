@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from agent.agent import Agent, ToolChoice
 from agent.audio import AudioSource, Endpointer, Microphone, VadMode, WavSource, input_devices
+from agent.cli._console import LiveConsole
 from agent.cli._exit import CliError, ExitCode
 from agent.cli._tools_loader import load_tools
 from agent.cli._transcript_log import TranscriptLog
@@ -15,7 +18,7 @@ from agent.client import ServerInfo
 from agent.errors import AudioDeviceError, BadAudioError, VoxagentError
 from agent.events import EventHandler
 from agent.turn import Turn
-from tools import Approver, Toolbox
+from tools import Toolbox
 from tools.builtin import TimerService, default_tools
 
 __all__ = [
@@ -26,6 +29,7 @@ __all__ = [
     "make_endpointer",
     "open_recording",
     "open_source",
+    "parse_device",
     "prepare_agent",
 ]
 
@@ -46,19 +50,27 @@ class AgentKit:
     tool_choice: ToolChoice
     log: TranscriptLog | None
 
-    def start(
-        self, args: argparse.Namespace, info: ServerInfo, approve: Approver
-    ) -> TurnsWithToolChoice:
-        """The agent for a checked server; `approve` unless the toolbox has its own approver."""
+    @contextlib.asynccontextmanager
+    async def running(
+        self, args: argparse.Namespace, info: ServerInfo, console: LiveConsole
+    ) -> AsyncIterator[TurnsWithToolChoice]:
+        """The agent for a checked server, with `console` asking for approvals (unless the
+        toolbox has its own approver) and announcing timers; on the way out the pending
+        timers are cancelled and the agent is closed."""
         if self.toolbox.approve is None:
-            self.toolbox.approve = approve
+            self.toolbox.approve = console.approve
+        self.timers.add_listener(console.timer_rang)
         agent = agent_for(
             info,
             timeout=args.timeout,
             tools=self.toolbox,
             instructions=args.instructions or DEFAULT_INSTRUCTIONS,
         )
-        return TurnsWithToolChoice(agent, self.tool_choice)
+        try:
+            yield TurnsWithToolChoice(agent, self.tool_choice)
+        finally:
+            self.timers.cancel_all()
+            await agent.aclose()
 
 
 def prepare_agent(args: argparse.Namespace) -> AgentKit:
@@ -115,11 +127,14 @@ def open_source(args: argparse.Namespace) -> AudioSource:
     """
     if args.replay:
         return open_recording(args.replay, realtime=not args.fast)
-    device: int | str | None = args.device
-    if isinstance(device, str) and device.strip().isdigit():
-        device = int(device)
+    device = parse_device(args.device)
     _check_device(device)
     return Microphone(device)
+
+
+def parse_device(text: str | None) -> int | str | None:
+    """`--device`: a number is a device index; other text is part of a device's name."""
+    return int(text) if text is not None and text.strip().isdigit() else text
 
 
 def _check_device(device: int | str | None) -> None:

@@ -22,6 +22,7 @@ from rich.panel import Panel
 from rich.spinner import Spinner
 from rich.text import Text
 
+from agent.cli._exit import one_line
 from agent.events import (
     AgentEvent,
     ReplyText,
@@ -306,17 +307,12 @@ def _as_text(result: ToolResult) -> str:
 
 
 def _clip(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _RESULT_CHARS else flat[: _RESULT_CHARS - 1] + "…"
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    return one_line(text, _RESULT_CHARS)
 
 
 def _explain(error: BaseException) -> str:
     """The error in one line, with the fix where the server's words do not give it."""
-    text = _one_line(error)
+    text = one_line(str(error)) or type(error).__name__
     if "maximum context length" in text:
         text += (
             " (the tool schemas, instructions and audio do not fit the server's context: "

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from agent.audio import Microphone, input_devices, level_dbfs
-from agent.cli._agent_setup import agent_for
-from agent.cli._exit import CliError, ExitCode
+from agent.cli._agent_setup import agent_for, parse_device
+from agent.cli._exit import CliError, ExitCode, one_line
 from agent.cli._server import check_server
 from agent.cli._vllm import VllmNotFoundError, find_gpus, find_vllm
 from agent.client import ServerInfo
@@ -56,7 +56,7 @@ async def doctor_command(args: argparse.Namespace) -> ExitCode:
 
     report(_packages())
     report(_vllm_here())
-    report(_gpu())
+    report(await _gpu())
     portaudio = _portaudio()
     report(portaudio)
     if portaudio.outcome == "ok":
@@ -111,8 +111,8 @@ def _vllm_here() -> Check:
     return Check("vllm", "ok", f"found: {' '.join(command)}")
 
 
-def _gpu() -> Check:
-    gpus = find_gpus()
+async def _gpu() -> Check:
+    gpus = await asyncio.to_thread(find_gpus)
     if not gpus:
         return Check("gpu", "skip", "no NVIDIA GPU found (needed only to serve on this machine)")
     names = ", ".join(
@@ -144,7 +144,7 @@ def _portaudio() -> Check:
 
 
 async def _microphone(device: str | None) -> Check:
-    choice: int | str | None = int(device) if device and device.isdigit() else device
+    choice = parse_device(device)
     try:
         devices = await asyncio.to_thread(input_devices)
     except AudioDeviceError as error:
@@ -246,4 +246,4 @@ async def _guarded_check(work: Awaitable[Check], name: str) -> Check:
     try:
         return await work
     except VoxagentError as error:
-        return Check(name, "fail", " ".join(str(error).split()), "look at the server's log")
+        return Check(name, "fail", one_line(str(error)), "look at the server's log")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["CliError", "ExitCode"]
+__all__ = ["CliError", "ExitCode", "one_line"]
 
 
 class ExitCode(IntEnum):
@@ -37,6 +37,15 @@ _MEANINGS = {
     ExitCode.INTERRUPTED: "stopped with Ctrl-C",
     ExitCode.TERMINATED: "stopped by SIGTERM",
 }
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """`text` on one line (each run of whitespace made one space), cut to `limit` characters
+    with a closing `…`."""
+    flat = " ".join(text.split())
+    if limit is None or len(flat) <= limit:
+        return flat
+    return flat[: limit - 1] + "…"
 
 
 class CliError(Exception):

@@ -28,13 +28,11 @@ async def replay_command(args: argparse.Namespace) -> ExitCode:
         open_recording(path, realtime=False)
     endpointer = make_endpointer(args.vad)
     kit = prepare_agent(args)
-    info = await check_server(args.base_url, args.model, tool_calling=True, timeout=10.0)
+    info = await check_server(args.base_url, args.model, tool_calling=True)
     console = Console(highlight=False, soft_wrap=True, stderr=args.json)
     lines = LiveConsole(console, title="", auto_approve=args.yes, live=False)
-    kit.timers.add_listener(lines.timer_rang)
-    runner = kit.start(args, info, lines.approve)
     failures = 0
-    try:
+    async with kit.running(args, info, lines) as runner:
         for path in args.files:
             if not args.json:
                 console.print(f"[bold]{escape(path)}[/]")
@@ -52,9 +50,6 @@ async def replay_command(args: argparse.Namespace) -> ExitCode:
             if printer.turns == 0:
                 print(f"voxagent: {path}: no speech found", file=sys.stderr)
             failures += printer.failures
-    finally:
-        kit.timers.cancel_all()
-        await runner.agent.aclose()
     return ExitCode.FAILURE if failures else ExitCode.OK
 
 

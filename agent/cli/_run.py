@@ -34,7 +34,7 @@ async def run_command(args: argparse.Namespace) -> ExitCode:
     setup = _Setup(open_source(args), make_endpointer(args.vad), prepare_agent(args))
     console = Console(highlight=False, soft_wrap=True)
     async with _server(args, serving, status) as base_url:
-        info = await check_server(base_url, args.model, tool_calling=True, timeout=10.0)
+        info = await check_server(base_url, args.model, tool_calling=True)
         return await _converse(args, info, setup, console)
 
 
@@ -67,7 +67,7 @@ async def _plan_serving(args: argparse.Namespace, console: Console) -> _Serving 
     if await server_healthy(options.base_url):
         console.print(f"using the vLLM server already running at {options.base_url}")
         return _Serving(options, None)
-    return _Serving(options, prepare_start(args, options, console))
+    return _Serving(options, await prepare_start(args, options, console))
 
 
 @contextlib.asynccontextmanager
@@ -97,8 +97,6 @@ async def _converse(
     live = LiveConsole(
         console, title=title, auto_approve=args.yes, timers=kit.timers, idle_hint=idle
     )
-    kit.timers.add_listener(live.timer_rang)
-    runner = kit.start(args, info, live.approve)
     where = f"replaying {args.replay}" if args.replay else f"microphone {args.device or 'default'}"
     console.print(
         f"[bold]voxagent[/] · model [bold]{escape(info.model)}[/] at {escape(info.base_url)}"
@@ -107,22 +105,23 @@ async def _converse(
         + (f" · log {escape(args.log)}" if args.log else "")
     )
     name = args.replay or "microphone"
-    try:
-        with live:
-            events = listen(runner, setup.source, endpointer=setup.endpointer, on_frame=live.level)
-            async with contextlib.aclosing(events):
-                async for event in events:
-                    live.show(event)
-                    if kit.log is not None:
-                        await kit.log.record(event, source=name)
-    except AudioDeviceError as error:
-        raise CliError(str(error), ExitCode.AUDIO_DEVICE) from None
-    except BadAudioError as error:
-        raise CliError(str(error), ExitCode.BAD_INPUT) from None
-    finally:
-        pending = kit.timers.pending()
-        kit.timers.cancel_all()
-        await runner.agent.aclose()
+    async with kit.running(args, info, live) as runner:
+        try:
+            with live:
+                events = listen(
+                    runner, setup.source, endpointer=setup.endpointer, on_frame=live.level
+                )
+                async with contextlib.aclosing(events):
+                    async for event in events:
+                        live.show(event)
+                        if kit.log is not None:
+                            await kit.log.record(event, source=name)
+        except AudioDeviceError as error:
+            raise CliError(str(error), ExitCode.AUDIO_DEVICE) from None
+        except BadAudioError as error:
+            raise CliError(str(error), ExitCode.BAD_INPUT) from None
+        finally:
+            pending = kit.timers.pending()  # before `running` cancels them
     if pending:
         labels = ", ".join(timer.label or timer.kind for timer in pending)
         console.print(f"[dim]cancelled {len(pending)} pending timer(s): {escape(labels)}[/]")

@@ -81,7 +81,7 @@ async def serve_command(args: argparse.Namespace) -> ExitCode:
             f"(voxagent run --base-url {options.base_url}) or pick another --port",
             ExitCode.FAILURE,
         )
-    launcher = prepare_start(args, options, console)
+    launcher = await prepare_start(args, options, console)
     process = await start_server(args, options, launcher, console)
     try:
         console.print(
@@ -97,7 +97,9 @@ async def serve_command(args: argparse.Namespace) -> ExitCode:
         await stop_server(process, console)
 
 
-def prepare_start(args: argparse.Namespace, options: ServeOptions, console: Console) -> list[str]:
+async def prepare_start(
+    args: argparse.Namespace, options: ServeOptions, console: Console
+) -> list[str]:
     """The checks that take no time, before anything starts: a GPU (unless --no-gpu-check),
     vLLM, a free port. Returns the command prefix that runs vLLM.
 
@@ -105,7 +107,7 @@ def prepare_start(args: argparse.Namespace, options: ServeOptions, console: Cons
         CliError: no GPU or no vLLM (`NOT_INSTALLED`), or the port is taken.
     """
     if not args.no_gpu_check:  # first: without a GPU, installing vLLM is not the fix
-        _check_gpu(console, from_run=args.command == "run")
+        await _check_gpu(console, from_run=args.command == "run")
     try:
         launcher = find_vllm(args.vllm)
     except VllmNotFoundError:
@@ -114,7 +116,7 @@ def prepare_start(args: argparse.Namespace, options: ServeOptions, console: Cons
             "(or $VOXAGENT_VLLM); or use a server elsewhere with --base-url",
             ExitCode.NOT_INSTALLED,
         ) from None
-    if _port_taken(options.host, options.port):
+    if await asyncio.to_thread(_port_taken, options.host, options.port):
         raise CliError(
             f"port {options.port} on {options.host} is taken by another program; "
             "pick another with --port",
@@ -161,8 +163,8 @@ async def stop_server(process: VllmProcess, console: Console) -> None:
         await asyncio.shield(process.stop())
 
 
-def _check_gpu(console: Console, *, from_run: bool) -> None:
-    gpus = find_gpus()
+async def _check_gpu(console: Console, *, from_run: bool) -> None:
+    gpus = await asyncio.to_thread(find_gpus)  # nvidia-smi may take seconds
     if not gpus:
         elsewhere = (
             "use a server on another machine with --base-url URL (instead of --serve)"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from agent.cli._exit import CliError, ExitCode
+import dataclasses
+
+from agent.cli._exit import CliError, ExitCode, one_line
 from agent.client import ServerInfo, VoxtralClient
 from agent.errors import (
     RequestRejectedError,
@@ -12,32 +14,33 @@ from agent.errors import (
 
 __all__ = ["check_server"]
 
+_CHECK_TIMEOUT_S = 10.0
+"""Seconds each request of the check may take (no retries: a missing server fails fast)."""
 _START_HINT = (
     "start one with `voxagent serve` (or `voxagent run --serve`), or point --base-url "
     "(or VOXAGENT_BASE_URL) at a running one"
 )
 
 
-async def check_server(
-    base_url: str, model: str | None, *, tool_calling: bool, timeout: float = 10.0
-) -> ServerInfo:
+async def check_server(base_url: str, model: str | None, *, tool_calling: bool) -> ServerInfo:
     """Ask the server what it serves (and whether tool calling is on), without retrying.
 
     Raises:
         CliError: one line naming the URL and the fix (exit code `SERVER_UNAVAILABLE`).
     """
-    client = VoxtralClient(base_url, timeout=timeout, max_retries=0)
+    client = VoxtralClient(base_url, timeout=_CHECK_TIMEOUT_S, max_retries=0)
     url = client.base_url
     try:
         info = await client.server_info(None)
-        if model is not None and model not in info.models:
-            served = ", ".join(info.models)
-            raise CliError(
-                f"model {model!r} is not served at {url}; it serves {served}: pass "
-                f"--model {info.models[0]} (or leave --model out)",
-                _UNAVAILABLE,
-            )
-        info = await client.server_info(model)
+        if model is not None and model != info.model:
+            if model not in info.models:
+                served = ", ".join(info.models)
+                raise CliError(
+                    f"model {model!r} is not served at {url}; it serves {served}: pass "
+                    f"--model {info.models[0]} (or leave --model out)",
+                    _UNAVAILABLE,
+                )
+            info = await client.server_info(model)  # its own context length
         if not tool_calling:
             return info
         enabled, message = await client.probe_tool_calling(info.model)
@@ -76,18 +79,11 @@ async def check_server(
             "--enable-auto-tool-choice --tool-call-parser mistral (`voxagent serve` does)",
             _UNAVAILABLE,
         )
-    return ServerInfo(
-        base_url=info.base_url,
-        model=info.model,
-        models=info.models,
-        max_model_len=info.max_model_len,
-        tool_calling=True,
-    )
+    return dataclasses.replace(info, tool_calling=True)
 
 
 _UNAVAILABLE = ExitCode.SERVER_UNAVAILABLE
 
 
-def _short(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+def _short(text: str) -> str:
+    return one_line(text, 160)

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from agent.cli._exit import CliError, ExitCode
+from agent.cli._exit import CliError, ExitCode, one_line
 from tools import Tool, Toolbox
 
 __all__ = ["load_tools"]
@@ -137,7 +137,7 @@ def _describe(value: Any) -> str:
 
 
 def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
+    text = one_line(str(error))
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 

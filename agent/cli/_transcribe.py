@@ -23,7 +23,7 @@ _T = TypeVar("_T")
 async def transcribe_command(args: argparse.Namespace) -> ExitCode:
     """Print each file's transcript (`FILE: text`, or the text alone for one file)."""
     clips = _load_all(args.files)
-    info = await check_server(args.base_url, args.model, tool_calling=False, timeout=10.0)
+    info = await check_server(args.base_url, args.model, tool_calling=False)
     async with agent_for(info, timeout=args.timeout) as agent:
         for path, clip in zip(args.files, clips, strict=True):
             text = await _failing_cleanly(agent.transcribe(clip, language=args.language))
@@ -52,7 +52,7 @@ async def ask_command(args: argparse.Namespace) -> ExitCode:
             ExitCode.USAGE,
         )
     clips = _load_all(files)
-    info = await check_server(args.base_url, args.model, tool_calling=False, timeout=10.0)
+    info = await check_server(args.base_url, args.model, tool_calling=False)
     async with agent_for(info, timeout=args.timeout, transcribe_turns=False) as agent:
         turn = await _failing_cleanly(agent.run(clips, text=question))
     if args.json:

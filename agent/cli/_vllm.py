@@ -199,11 +199,6 @@ class VllmProcess:
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
-    def pid(self) -> int | None:
-        """The child's pid once started."""
-        return self._process.pid if self._process else None
-
-    @property
     def running(self) -> bool:
         """True while the child has not exited."""
         return self._process is not None and self._process.poll() is None
@@ -226,7 +221,7 @@ class VllmProcess:
 
     async def wait_ready(self, timeout: float, progress: ProgressCallback | None = None) -> None:
         """Wait until `GET /health` answers 200; `VllmStartError` if vLLM exits or times out."""
-        health_url = self.base_url.removesuffix("/v1") + "/health"
+        health_url = _health_url(self.base_url)
         started = time.monotonic()
         async with httpx.AsyncClient(timeout=2.0) as client:
             while True:
@@ -241,7 +236,7 @@ class VllmProcess:
                         f"vLLM was not healthy after {timeout:.0f} s", self.log_tail()
                     )
                 if progress is not None:
-                    tail = self.log_tail(1)
+                    tail = await asyncio.to_thread(self.log_tail, 1)
                     progress(waited, tail[0] if tail else "")
                 await asyncio.sleep(1.0)
 
@@ -266,7 +261,7 @@ class VllmProcess:
             while self.running and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
         if self._process is not None:
-            self._process.wait()
+            await asyncio.to_thread(self._process.wait)
 
     def log_tail(self, lines: int = 20) -> list[str]:
         """The last non-empty lines of the log file."""
@@ -287,7 +282,12 @@ class VllmProcess:
 async def server_healthy(base_url: str) -> bool:
     """Whether `GET /health` next to the API root `base_url` answers 200."""
     async with httpx.AsyncClient(timeout=2.0) as client:
-        return await _healthy(client, base_url.rstrip("/").removesuffix("/v1") + "/health")
+        return await _healthy(client, _health_url(base_url))
+
+
+def _health_url(base_url: str) -> str:
+    """vLLM's `/health` sits at the server's root, beside the `/v1` API root."""
+    return base_url.rstrip("/").removesuffix("/v1") + "/health"
 
 
 async def _healthy(client: httpx.AsyncClient, url: str) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
+import socket
 import threading
 import time
 import uuid
@@ -22,7 +24,7 @@ from agent._probe import is_tool_calling_probe
 from agent._rules import RuleViolation, check_chat_request
 from agent._tool_calls import new_call_id
 from agent.clips import audio_tokens
-from agent.testing._steps import RecordedRequest, ScriptedCall, Step
+from agent.testing._steps import Expectation, RecordedRequest, ScriptedCall, Step
 
 __all__ = ["ScriptedServer"]
 
@@ -106,11 +108,15 @@ class ScriptedServer:
         return self
 
     def stop(self) -> None:
-        """Stop listening (idempotent)."""
+        """Stop listening and end every open connection and its thread (idempotent).
+
+        A step still waiting out its `delay` is not answered.
+        """
         if self._httpd is None:
             return
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.close_connections(timeout=5)
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._httpd = None
@@ -141,8 +147,6 @@ class ScriptedServer:
         """The API root to give an agent: `http://127.0.0.1:<port>/v1`."""
         return f"http://127.0.0.1:{self.port}/v1"
 
-    url = base_url
-
     # --- scripting ----------------------------------------------------------------------
 
     def add(self, step: Step) -> ScriptedServer:
@@ -158,7 +162,7 @@ class ScriptedServer:
         delay: float = 0.0,
         chunk_delay: float = 0.0,
         finish_reason: str | None = None,
-        expect: Any = None,
+        expect: Expectation | None = None,
     ) -> ScriptedServer:
         """The model answers with `text` ("" is an empty reply, as the tiny model gives)."""
         return self.add(
@@ -178,7 +182,7 @@ class ScriptedServer:
         *,
         text: str = "",
         delay: float = 0.0,
-        expect: Any = None,
+        expect: Expectation | None = None,
     ) -> ScriptedServer:
         """The model calls one tool (a fresh 9-character id is generated)."""
         call = ScriptedCall(name, {} if arguments is None else arguments)
@@ -189,7 +193,7 @@ class ScriptedServer:
         *calls: ScriptedCall | tuple[str, dict[str, Any] | str],
         text: str = "",
         delay: float = 0.0,
-        expect: Any = None,
+        expect: Expectation | None = None,
     ) -> ScriptedServer:
         """The model calls several tools in one reply."""
         scripted = tuple(
@@ -377,6 +381,9 @@ class ScriptedServer:
         return None
 
 
+_ERROR_TYPES = {400: "BadRequestError", 404: "NotFoundError", 429: "RateLimitError"}
+"""The `type` of vLLM's error body by status (others: `InternalServerError`)."""
+
 _PERMISSION = {
     "id": "modelperm-scripted",
     "object": "model_permission",
@@ -394,14 +401,54 @@ _PERMISSION = {
 
 
 class _LoopbackServer(ThreadingHTTPServer):
+    """Knows its open connections, so `close_connections` can end them and their threads
+    (keep-alive connections and delayed steps would otherwise outlive `ScriptedServer.stop`)."""
+
     request_queue_size = 256  # many agents connecting at once must not be refused
     daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.stopping = threading.Event()
+        self._open: dict[threading.Thread, socket.socket] = {}
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self._serve_connection,
+            args=(request, client_address),
+            name="ScriptedServer-connection",
+            daemon=True,
+        )
+        with self._open_lock:
+            self._open[thread] = request
+        thread.start()
+
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.pop(threading.current_thread(), None)
+
+    def close_connections(self, timeout: float) -> None:
+        """Wake delayed steps, shut every open connection, and wait for their threads."""
+        self.stopping.set()
+        with self._open_lock:
+            open_now = list(self._open.items())
+        for _, connection in open_now:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + timeout
+        for thread, _ in open_now:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # else delayed ACKs add 40 ms to every answer
     server_ref: ScriptedServer
+    server: _LoopbackServer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read `ScriptedServer.requests` instead."""
@@ -467,8 +514,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if is_tool_calling_probe(body):
             owner._record(RecordedRequest(path, body))
-            usage = {"prompt_tokens": _estimate_prompt_tokens(body), "completion_tokens": 1}
-            usage["total_tokens"] = usage["prompt_tokens"] + 1
+            usage = _usage(body, completion_tokens=1)
             self._json(200, _completion(owner.model, body, Step(), [], "stop", usage))
             return
         step = owner._next_step()
@@ -504,8 +550,9 @@ class _Handler(BaseHTTPRequestHandler):
             owner._record(RecordedRequest(path, body, step.status, step.message))
         else:
             owner._record(record)
-        if step.delay:
-            time.sleep(step.delay)
+        if step.delay and self.server.stopping.wait(step.delay):  # stopped meanwhile
+            self.close_connection = True
+            return
         if step.kind == "disconnect":
             self.close_connection = True
             self.connection.close()
@@ -516,11 +563,7 @@ class _Handler(BaseHTTPRequestHandler):
         calls = [(call, call.id or new_call_id()) for call in step.tool_calls]
         named = isinstance(body.get("tool_choice"), dict)
         finish = step.finish_reason or ("tool_calls" if calls and not named else "stop")
-        usage = {
-            "prompt_tokens": _estimate_prompt_tokens(body),
-            "completion_tokens": max(1, len(step.content) // 4 + 20 * len(calls)),
-        }
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        usage = _usage(body, completion_tokens=max(1, len(step.content) // 4 + 20 * len(calls)))
         if body.get("stream"):
             self._stream(body, step, calls, finish, usage)
         else:
@@ -624,8 +667,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             for event in events:
                 self._write_chunk(f"data: {json.dumps(event)}\n\n".encode())
-                if step.chunk_delay:
-                    time.sleep(step.chunk_delay)
+                if step.chunk_delay and self.server.stopping.wait(step.chunk_delay):
+                    self.close_connection = True
+                    return
             if step.kind != "cut_stream":
                 self._write_chunk(b"data: [DONE]\n\n")
             self._write_chunk(b"")
@@ -673,9 +717,7 @@ class _Handler(BaseHTTPRequestHandler):
     # --- responses ----------------------------------------------------------------------
 
     def _error(self, status: int, message: str, *, param: str | None = None) -> None:
-        kind = {400: "BadRequestError", 404: "NotFoundError"}.get(status, "InternalServerError")
-        if status == 429:
-            kind = "RateLimitError"
+        kind = _ERROR_TYPES.get(status, "InternalServerError")
         self._json(
             status, {"error": {"message": message, "type": kind, "param": param, "code": status}}
         )
@@ -748,6 +790,15 @@ def _completion(
 
 def _pieces(text: str, size: int) -> list[str]:
     return [text[start : start + size] for start in range(0, len(text), size)]
+
+
+def _usage(body: dict[str, Any], *, completion_tokens: int) -> dict[str, int]:
+    prompt_tokens = _estimate_prompt_tokens(body)
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
 
 
 def _estimate_prompt_tokens(body: dict[str, Any]) -> int:

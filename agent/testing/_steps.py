@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agent._probe import is_tool_calling_probe
+from agent._rules import count_audio_items
 
-__all__ = ["RecordedRequest", "ScriptedCall", "Step"]
+__all__ = ["Expectation", "RecordedRequest", "ScriptedCall", "Step"]
 
 StepKind = Literal["reply", "http_error", "stream_error", "cut_stream", "disconnect"]
 
@@ -58,7 +59,7 @@ class Step:
     message: str = ""
     delay: float = 0.0
     chunk_delay: float = 0.0
-    expect: Callable[[RecordedRequest], object] | None = None
+    expect: Expectation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +116,6 @@ class RecordedRequest:
     @property
     def audio_count(self) -> int:
         """Audio items in the whole request."""
-        from agent._rules import count_audio_items
-
         return count_audio_items(self.messages)
 
     @property
@@ -139,3 +138,7 @@ class RecordedRequest:
     def tool_messages(self) -> list[dict[str, Any]]:
         """The `tool` messages, in order."""
         return [message for message in self.messages if message.get("role") == "tool"]
+
+
+Expectation = Callable[[RecordedRequest], object]
+"""A step's check of the request it answers: an `AssertionError` it raises fails the step."""

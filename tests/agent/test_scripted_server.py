@@ -274,3 +274,32 @@ def test_a_request_like_the_probe_but_not_it_takes_a_step() -> None:
         answer = httpx.post(f"{server.base_url}/chat/completions", json=body).json()
         assert answer["choices"][0]["message"]["content"] == "scripted"
         assert server.probes == [] and len(server.requests) == 1
+
+
+def test_stop_ends_open_connections_and_delayed_steps() -> None:
+    import threading
+    import time
+
+    server = ScriptedServer().start()
+    server.reply("late", delay=30)
+    client = httpx.Client(base_url=server.base_url, timeout=60)
+    assert client.get("/models").status_code == 200  # a keep-alive connection stays open
+    answer: list[object] = []
+    waiting = threading.Thread(target=lambda: answer.append(_post(client, _body())), daemon=True)
+    waiting.start()
+    while not server.all_requests:
+        time.sleep(0.01)
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 2
+    waiting.join(5)
+    assert isinstance(answer[0], httpx.HTTPError)
+    assert not [t for t in threading.enumerate() if t.name == "ScriptedServer-connection"]
+    client.close()
+
+
+def _post(client: httpx.Client, body: dict) -> object:
+    try:
+        return client.post("/chat/completions", json=body)
+    except httpx.HTTPError as error:
+        return error

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import functools
 import zoneinfo
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, time
 from typing import Any
 
 from tools import ToolError, tool
@@ -18,7 +18,6 @@ __all__ = [
     "local_timezone_name",
     "parse_date",
     "parse_time_of_day",
-    "zone_label",
 ]
 
 
@@ -80,12 +79,6 @@ def parse_date(text: str) -> date:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"'{text}' is not a date; use YYYY-MM-DD such as '2026-03-14'.") from None
-
-
-def zone_label(zone: tzinfo) -> str:
-    """The IANA key of a zone, or its name."""
-    key = getattr(zone, "key", None)
-    return str(key) if key else str(zone)
 
 
 @functools.cache

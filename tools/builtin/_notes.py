@@ -73,12 +73,7 @@ class NotesStore:
     def get(self, note_id: int) -> Note:
         """The note with this id; `NoteNotFoundError` if there is none."""
         with self._connection() as connection:
-            row = connection.execute(
-                "SELECT id, text, created_at FROM notes WHERE id = ?", (note_id,)
-            ).fetchone()
-        if row is None:
-            raise NoteNotFoundError(f"There is no note with id {note_id}.")
-        return Note(*row)
+            return _fetch(connection, note_id)
 
     def recent(self, limit: int = 20) -> list[Note]:
         """The newest notes first."""
@@ -105,8 +100,8 @@ class NotesStore:
 
     def delete(self, note_id: int) -> Note:
         """Delete a note and return it; `NoteNotFoundError` if there is none."""
-        note = self.get(note_id)
         with self._connection() as connection:
+            note = _fetch(connection, note_id)
             connection.execute("DELETE FROM notes WHERE id = ?", (note_id,))
         return note
 
@@ -116,6 +111,15 @@ class NotesStore:
         with closing(sqlite3.connect(self.path, timeout=10.0)) as connection, connection:
             connection.execute(_SCHEMA)
             yield connection
+
+
+def _fetch(connection: sqlite3.Connection, note_id: int) -> Note:
+    row = connection.execute(
+        "SELECT id, text, created_at FROM notes WHERE id = ?", (note_id,)
+    ).fetchone()
+    if row is None:
+        raise NoteNotFoundError(f"There is no note with id {note_id}.")
+    return Note(*row)
 
 
 def _escape_like(word: str) -> str:

@@ -88,8 +88,9 @@ class TimerService:
         return self._schedule("alarm", label, due, delay)
 
     def pending(self) -> list[Timer]:
-        """Timers not yet fired, soonest first."""
-        return sorted((timer for timer, _ in self._pending.values()), key=lambda t: t.due)
+        """Timers not yet fired, soonest first (safe to call from another thread)."""
+        entries = list(self._pending.values())  # one step: the loop may change the dict meanwhile
+        return sorted((timer for timer, _ in entries), key=lambda t: t.due)
 
     def cancel(self, timer_id: int) -> Timer:
         """Cancel a pending timer; `KeyError` if none has this id."""
