@@ -36,14 +36,7 @@ def test_approval_prompt_and_a_timer_ringing(
         ("add_note", {"text": "buy milk"}), ("set_timer", {"seconds": 2, "label": "tea"})
     )
     scripted_server.reply("Noted, and the tea timer is set.")
-    env["TERM"] = "xterm-256color"
-    command = voxagent_command()
-    child = pexpect.spawn(
-        command[0],
-        [*command[1:], "run", "--base-url", scripted_server.base_url,
-         "--replay", str(question_then_silence), "--notes-db", str(tmp_path / "notes.db")],
-        env=env, encoding="utf-8", timeout=30, dimensions=(30, 160),
-    )  # fmt: skip
+    child = _spawn_console(scripted_server, question_then_silence, env, tmp_path)
     try:
         child.expect(rf"Allow add_note\(text='buy milk'\)\?{ANSI} \[y/N\]")
         child.sendline("y")
@@ -64,14 +57,7 @@ def test_ctrl_c_while_asking_for_approval(
     tmp_path: Path,
 ) -> None:
     scripted_server.reply_tool_call("delete_note", {"note_id": 1})
-    env["TERM"] = "xterm-256color"
-    command = voxagent_command()
-    child = pexpect.spawn(
-        command[0],
-        [*command[1:], "run", "--base-url", scripted_server.base_url,
-         "--replay", str(question_then_silence), "--notes-db", str(tmp_path / "notes.db")],
-        env=env, encoding="utf-8", timeout=30, dimensions=(30, 160),
-    )  # fmt: skip
+    child = _spawn_console(scripted_server, question_then_silence, env, tmp_path)
     try:
         child.expect(rf"Allow delete_note\(note_id=1\)\?{ANSI} \[y/N\]")
         child.sendintr()
@@ -79,3 +65,17 @@ def test_ctrl_c_while_asking_for_approval(
     finally:
         child.close(force=True)
     assert child.exitstatus == 130
+
+
+def _spawn_console(
+    server: ScriptedServer, audio: Path, env: dict[str, str], tmp_path: Path
+) -> pexpect.spawn:
+    """`voxagent run --replay` in a pseudo-terminal, as a person would start it."""
+    env["TERM"] = "xterm-256color"
+    command = voxagent_command()
+    return pexpect.spawn(
+        command[0],
+        [*command[1:], "run", "--base-url", server.base_url,
+         "--replay", str(audio), "--notes-db", str(tmp_path / "notes.db")],
+        env=env, encoding="utf-8", timeout=30, dimensions=(30, 160),
+    )  # fmt: skip
