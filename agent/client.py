@@ -15,7 +15,6 @@ import os
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx2
@@ -25,6 +24,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import ValidationError
 
 from agent._probe import tool_calling_probe
+from agent.backend import ModelReply, ServerInfo, TextCallback, ToolCall
 from agent.errors import (
     InvalidRequestError,
     RequestRejectedError,
@@ -52,7 +52,6 @@ MAX_ATTEMPTS = 5
 
 _log = logging.getLogger("agent.client")
 _T = TypeVar("_T")
-TextCallback = Callable[[str], Awaitable[None] | None]
 
 
 def resolve_base_url(base_url: str | None) -> str:
@@ -61,60 +60,8 @@ def resolve_base_url(base_url: str | None) -> str:
     return url.rstrip("/")
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """One tool call as the server returned it; `arguments` is the raw JSON text."""
-
-    id: str
-    name: str
-    arguments: str
-
-    def to_openai(self) -> dict[str, Any]:
-        """The call as it goes back in the assistant message (unchanged)."""
-        return {
-            "id": self.id,
-            "type": "function",
-            "function": {"name": self.name, "arguments": self.arguments},
-        }
-
-
-@dataclass(slots=True)
-class ModelReply:
-    """One chat completion, streamed or not, assembled."""
-
-    content: str = ""
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    finish_reason: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    time_to_first_token: float | None = None
-    duration: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class ServerInfo:
-    """What `check_server` learnt about the server.
-
-    Attributes:
-        base_url: the API root that was asked.
-        model: the model the agent will use.
-        models: every model the server serves.
-        max_model_len: the context length of `model` (None if the server did not say).
-        tool_calling: whether `tool_choice="auto"` is enabled (`--enable-auto-tool-choice
-            --tool-call-parser mistral`); None when not probed.
-        tool_calling_message: the server's explanation when tool calling is off.
-    """
-
-    base_url: str
-    model: str
-    models: tuple[str, ...]
-    max_model_len: int | None
-    tool_calling: bool | None = None
-    tool_calling_message: str | None = None
-
-
 class VoxtralClient:
-    """Talks to one vLLM server; safe to share between agents and tasks.
+    """Talks to one vLLM server (a `Backend`); safe to share between agents and tasks.
 
     Args:
         base_url: the API root, e.g. `http://127.0.0.1:8000/v1` (default: `$VOXAGENT_BASE_URL`
