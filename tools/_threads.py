@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeAlias, TypeVar
 
-__all__ = ["WorkerInterrupted", "WorkerThreads"]
+__all__ = ["WorkerInterrupted", "WorkerThreads", "run_blocking"]
 
 T = TypeVar("T")
 _Job: TypeAlias = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
@@ -117,3 +117,15 @@ def _settle(future: asyncio.Future[Any], value: Any, error: Exception | None) ->
         future.set_exception(error)
     else:
         future.set_result(value)
+
+
+_blocking = WorkerThreads(32, "voxagent-blocking")
+
+
+async def run_blocking(job: Callable[[], T]) -> T:
+    """Run one blocking call (a device query, a file decode, `input()`) off the event loop.
+
+    The one helper for blocking work outside tools: a daemon worker thread (never holding the
+    process's exit, unlike `asyncio.to_thread`), shared by the whole process.
+    """
+    return await _blocking.run(job)

@@ -1,0 +1,73 @@
+"""The one mechanism behind every sync wrapper: a persistent event loop in a daemon thread.
+
+`run_sync(coroutine)` runs the coroutine on that loop and waits for it. Every sync wrapper of
+the project (`Agent.run_sync`, `Agent.replay`, `Agent.transcribe_sync`, `Toolbox.call_sync`)
+goes through it, so all of them share one loop for the life of the process: clients and
+connections made in one call are reused by the next, and nothing is bound to a loop that has
+since closed. The thread is a daemon: it never holds the process's exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["run_sync", "sync_loop"]
+
+_T = TypeVar("_T")
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def sync_loop() -> asyncio.AbstractEventLoop:
+    """The background loop the sync wrappers run on (started on first use)."""
+    global _loop
+    with _lock:
+        if _loop is None or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def serve() -> None:
+                asyncio.set_event_loop(loop)
+                loop.call_soon(ready.set)
+                loop.run_forever()
+
+            threading.Thread(target=serve, name="voxagent-sync-loop", daemon=True).start()
+            ready.wait()
+            _loop = loop
+        return _loop
+
+
+def run_sync(coroutine: Coroutine[Any, Any, _T], *, what: str, instead: str) -> _T:
+    """Run `coroutine` to its end on the background loop and return (or raise) its result.
+
+    Args:
+        what: the sync call, for the error (`"Agent.run_sync()"`).
+        instead: what to write inside async code (`"await agent.run(...)"`).
+
+    Raises:
+        RuntimeError: called where an event loop runs in this thread (it would block it).
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        coroutine.close()
+        raise RuntimeError(
+            f"{what} cannot run inside a running event loop (it would block it); "
+            f"use `{instead}` there instead"
+        )
+    loop = sync_loop()
+    future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        # Ctrl-C in the caller's thread: stop the coroutine too, then let the interrupt go on.
+        future.cancel()
+        with contextlib.suppress(BaseException):
+            future.result(timeout=5)
+        raise
