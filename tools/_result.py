@@ -16,6 +16,7 @@ ErrorKind = Literal[
     "exception",
     "timeout",
     "not_approved",
+    "not_run",
 ]
 """Why a call failed, for programs (``ToolResult.error`` is the message for people and models).
 
@@ -25,6 +26,8 @@ ErrorKind = Literal[
 - ``exception``: the tool raised any other exception.
 - ``timeout``: the tool ran past its timeout.
 - ``not_approved``: approval was refused, no approver was configured, or the approver failed.
+- ``not_run``: the call was never started (the turn hit its tool-round limit, or was
+  interrupted before the call began).
 """
 
 
@@ -69,5 +72,7 @@ class ToolResult:
         }
 
     def to_message(self) -> dict[str, str]:
-        """The OpenAI-style tool message that answers this call."""
-        return {"role": "tool", "tool_call_id": self.call_id, "content": self.content}
+        """The OpenAI-style tool message that answers this call (never empty: Voxtral's
+        tokenizer needs text, so a tool that returned nothing reads "(no output)")."""
+        content = self.content or "(no output)"
+        return {"role": "tool", "tool_call_id": self.call_id, "content": content}
