@@ -13,6 +13,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from agent._shadowing import check_not_shadowed
+
+check_not_shadowed()
+
 if TYPE_CHECKING:
     from agent.agent import Agent, ToolChoice
     from agent.backend import Backend, ModelReply, ServerInfo, ToolCall
