@@ -7,9 +7,11 @@ object goes through these helpers, so that describing a failure can never be a n
 
 from __future__ import annotations
 
+import logging
+import traceback
 from typing import Any
 
-__all__ = ["describe_error", "safe_repr", "safe_str"]
+__all__ = ["describe_error", "log_failure", "safe_repr", "safe_str", "type_name"]
 
 
 def safe_str(value: Any) -> str:
@@ -37,7 +39,7 @@ def describe_error(error: BaseException) -> str:
         message = str.__str__(str(error)).strip()
     except Exception:
         message = _args_text(error)
-    name = _type_name(error)
+    name = type_name(error)
     return f"{name}: {message}" if message else name
 
 
@@ -51,7 +53,8 @@ def _args_text(error: BaseException) -> str:
     return ", ".join(safe_repr(arg) for arg in args)
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """The name of ``value``'s type (``"object"`` when even that cannot be read)."""
     try:
         name = type(value).__name__  # a metaclass may make this anything, or raise
     except Exception:
@@ -60,4 +63,18 @@ def _type_name(value: Any) -> str:
 
 
 def _placeholder(value: Any) -> str:
-    return f"<unprintable {_type_name(value)} object>"
+    return f"<{type_name(value)} object>"
+
+
+def log_failure(logger: logging.Logger, error: BaseException, message: str, *args: Any) -> None:
+    """Log a warning with ``error``'s traceback, or with its description when the traceback
+    itself cannot be printed (a ``__notes__`` that raises...): a bad exception must not make
+    the logging fail (a log handler may raise on a bad record, as pytest's does)."""
+    try:
+        traceback.format_exception(error)
+    except Exception:
+        logger.warning(
+            message + " (%s; no traceback: it cannot be printed)", *args, describe_error(error)
+        )
+        return
+    logger.warning(message, *args, exc_info=error)
