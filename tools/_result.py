@@ -7,7 +7,12 @@ from typing import Any, Literal
 
 from pydantic_core import to_jsonable_python
 
-__all__ = ["ErrorKind", "ToolResult"]
+from tools._printing import safe_repr
+
+__all__ = ["NO_OUTPUT", "ErrorKind", "ToolResult"]
+
+NO_OUTPUT = "(no output)"
+"""The tool message's content when a tool's text is empty: no empty tool message is sent."""
 
 ErrorKind = Literal[
     "unknown_tool",
@@ -62,17 +67,30 @@ class ToolResult:
         return {
             "call_id": self.call_id,
             "name": self.name,
-            "arguments": to_jsonable_python(self.arguments, fallback=repr),
+            "arguments": _jsonable(self.arguments),
             "ok": self.ok,
             "content": self.content,
-            "value": to_jsonable_python(self.value, fallback=repr),
+            "value": _jsonable(self.value),
             "error": self.error,
             "error_kind": self.error_kind,
             "duration": self.duration,
         }
 
     def to_message(self) -> dict[str, str]:
-        """The OpenAI-style tool message that answers this call (never empty: Voxtral's
-        tokenizer needs text, so a tool that returned nothing reads "(no output)")."""
-        content = self.content or "(no output)"
-        return {"role": "tool", "tool_call_id": self.call_id, "content": content}
+        """The OpenAI-style tool message that answers this call: the one place one is made.
+
+        Its content is ``content``, or `NO_OUTPUT` when that is empty (an empty tool message
+        reads as a missing answer, and some servers refuse it).
+        """
+        return {
+            "role": "tool",
+            "tool_call_id": self.call_id,
+            "content": self.content if self.content.strip() else NO_OUTPUT,
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return to_jsonable_python(value, fallback=safe_repr)
+    except Exception:  # a circular reference, a serializer that raises...
+        return safe_repr(value)
