@@ -47,6 +47,10 @@ class BackendPerLoop:
             self._made = self._factory()
         return self._made
 
+    def get_nowait(self) -> Backend | None:
+        """The backend made or given so far (None before the first use), for inspection."""
+        return self._given if self._given is not None else self._made
+
     def get(self) -> Backend:
         """The backend to use on the running loop."""
         if self._given is not None:

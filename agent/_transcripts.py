@@ -28,13 +28,14 @@ class BackgroundTranscripts:
 
     def start(
         self, backend: Backend, model: str, language: str | None, record: TurnRecord, turn: Turn
-    ) -> None:
+    ) -> asyncio.Task[None]:
         """Transcribe `record`'s clips; on success set `record.transcripts` and the turn's."""
         task = asyncio.create_task(
             _transcribe(backend, model, language, record, turn), name="voxagent-transcript"
         )
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+        return task
 
     async def wait(self) -> None:
         """Until every transcription started so far has finished (or failed)."""

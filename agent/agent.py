@@ -259,17 +259,22 @@ class Agent:
                 user_text=text,
                 audio_seconds=sum(clip.duration for clip in clips),
             )
+            transcript = None
+            if clips and self.transcribe_turns:  # beside the turn, never in its way
+                assert self.model is not None
+                transcript = self._transcripts.start(
+                    backend, self.model, self.language, record, turn
+                )
             try:
                 await self._run_bounded(self._plan(choice), backend, record, turn, on_event)
             except BaseException:
                 if record.has_actions:  # tools ran: the next turn must know what they did
                     record.interrupted = True
                     self._history.commit(record)
+                elif transcript is not None:
+                    transcript.cancel()
                 raise
             self._history.commit(record)
-            if clips and self.transcribe_turns:
-                assert self.model is not None
-                self._transcripts.start(backend, self.model, self.language, record, turn)
             turn.timings.total = time.perf_counter() - started
             return turn
 

@@ -369,8 +369,10 @@ async def test_transcribe(scripted_server, make_agent) -> None:
 
 
 def test_run_sync_and_transcribe_sync(scripted_server) -> None:
-    scripted_server.reply("one").reply("two").transcribe_as("t1", "t2", "t3")
-    agent = Agent(base_url=scripted_server.base_url)
+    # The turns' own transcripts come in the background (issue 8, 1.6), in no fixed order
+    # with the next request: they are off here, so the one transcription is transcribe_sync's.
+    scripted_server.reply("one").reply("two").transcribe_as("t3")
+    agent = Agent(base_url=scripted_server.base_url, transcribe_turns=False)
     assert agent.run_sync(tone(0.2)).text == "one"
     assert agent.run_sync(tone(0.2)).text == "two"
     assert agent.transcribe_sync(tone(0.2)) == "t3"
@@ -476,7 +478,9 @@ async def test_a_turn_cancelled_after_its_tools_ran_keeps_their_results(
     assert scripted_server.requests[-1].tool_messages[-1]["content"] == "timer set for 5 min"
 
 
-async def test_cancelling_while_a_tool_runs_lets_it_finish_and_keeps_it(make_agent, scripted_server):
+async def test_cancelling_while_a_tool_runs_lets_it_finish_and_keeps_it(
+    make_agent, scripted_server
+):
     from tools import tool
 
     release = asyncio.Event()
