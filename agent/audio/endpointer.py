@@ -25,7 +25,14 @@ import numpy.typing as npt
 from agent.audio._blocks import Reframer
 from agent.audio.convert import PCM16, SAMPLE_RATE
 from agent.audio.utterance import Utterance
-from agent.audio.vad import SileroVad, SpeechDetector, TwoStageVad, WebRtcVad, level_dbfs
+from agent.audio.vad import (
+    SileroVad,
+    SpeechDetector,
+    SteadySound,
+    TwoStageVad,
+    WebRtcVad,
+    level_dbfs,
+)
 from agent.events import SpeechStarted, UtteranceDropped, UtteranceEnded
 
 __all__ = ["Endpointer", "EndpointerConfig", "EndpointerEvent", "FrameHook", "VadMode"]
@@ -71,6 +78,10 @@ class EndpointerConfig:
         noise_margin_db: in "webrtc" mode, how far above the tracked noise floor a frame must
             be to count as speech (see `WebRtcVad`); None turns the gate off. Not used with
             Silero, which copes with noise itself and would lose speech at low SNR to it.
+        steady_change: frames whose spectral shape changed less than this (0-1) from each of
+            the three frames before are a steady sound (tone, hum, buzz, click train) and
+            never speech, in every `vad` mode and from the start of the stream (see
+            `SteadySound`; a detector passed to `Endpointer` decides alone); None: no test.
     """
 
     frame_ms: int = 30
@@ -85,6 +96,7 @@ class EndpointerConfig:
     max_utterance_s: float = 30.0
     min_level_dbfs: float = -60.0
     noise_margin_db: float | None = 6.0
+    steady_change: float | None = 0.1
 
     def __post_init__(self) -> None:
         if self.frame_ms not in (10, 20, 30):
@@ -95,6 +107,8 @@ class EndpointerConfig:
             raise ValueError(f"aggressiveness must be 0, 1, 2 or 3, got {self.aggressiveness}")
         if self.noise_margin_db is not None and self.noise_margin_db < 0:
             raise ValueError(f"noise_margin_db must be >= 0 or None, got {self.noise_margin_db}")
+        if self.steady_change is not None and not 0.0 < self.steady_change < 1.0:
+            raise ValueError(f"steady_change must be in (0, 1) or None, got {self.steady_change}")
         for name in ("speech_start_s", "silence_end_s", "pre_roll_s", "tail_s", "min_utterance_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)}")
@@ -169,6 +183,13 @@ class Endpointer:
         self.config = config
         self.detector: SpeechDetector = detector if detector is not None else config.make_detector()
         self.on_frame = on_frame
+        # A detector passed in decides alone what speech is (a test's stand-in may call a tone
+        # speech); the steady-sound test belongs to the detectors `config.vad` names.
+        self._steady = (
+            None
+            if config.steady_change is None or detector is not None
+            else SteadySound(config.steady_change, min_level_dbfs=config.min_level_dbfs)
+        )
         frame = config.frame_samples
         self._frame = frame
         self._start_frames = _frames(config.speech_start_s, frame)
@@ -187,6 +208,8 @@ class Endpointer:
     def reset(self) -> None:
         """Forget everything: a new stream starts at position 0."""
         self.detector.reset()
+        if self._steady is not None:
+            self._steady.reset()
         self._reframer = Reframer(self._frame)
         self._position = 0  # samples fed and judged so far
         self._history: deque[PCM16] = deque(maxlen=self._history_frames)
@@ -251,6 +274,8 @@ class Endpointer:
         level = level_dbfs(frame)
         # The detector sees every frame, even quiet ones, so stateful ones (Silero) stay in step.
         speech = self.detector.is_speech(frame) and level >= self.config.min_level_dbfs
+        if speech and self._steady is not None:
+            speech = not self._steady.is_steady(frame, level)
         self.level_dbfs, self.speech = level, speech
         if self.on_frame is not None:
             self.on_frame(level, speech)
