@@ -17,10 +17,10 @@ from agent.audio.convert import (
 from agent.audio.endpointer import (
     Endpointer,
     EndpointerConfig,
-    EndpointerEvent,
     FrameHook,
     VadMode,
 )
+from agent.audio.events import EndpointerEvent, SpeechStarted, UtteranceDropped, UtteranceEnded
 from agent.audio.microphone import InputDevice, Microphone, input_devices
 from agent.audio.segment import segment
 from agent.audio.sources import ArraySource, AudioSource, FileReader, WavSource
@@ -54,10 +54,13 @@ __all__ = [
     "Reframer",
     "SileroVad",
     "SpeechDetector",
+    "SpeechStarted",
     "SteadySound",
     "StreamConverter",
     "TwoStageVad",
     "Utterance",
+    "UtteranceDropped",
+    "UtteranceEnded",
     "VadMode",
     "WavSource",
     "WebRtcVad",

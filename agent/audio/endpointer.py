@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from agent.audio._blocks import Reframer
 from agent.audio.convert import PCM16, SAMPLE_RATE
+from agent.audio.events import EndpointerEvent, SpeechStarted, UtteranceDropped, UtteranceEnded
 from agent.audio.utterance import Utterance
 from agent.audio.vad import (
     SileroVad,
@@ -33,15 +34,11 @@ from agent.audio.vad import (
     WebRtcVad,
     level_dbfs,
 )
-from agent.events import SpeechStarted, UtteranceDropped, UtteranceEnded
 
 __all__ = ["Endpointer", "EndpointerConfig", "EndpointerEvent", "FrameHook", "VadMode"]
 
 VadMode: TypeAlias = Literal["webrtc", "silero", "both"]
 """Which speech detector the endpointer builds when none is given."""
-
-EndpointerEvent: TypeAlias = SpeechStarted | UtteranceEnded | UtteranceDropped
-"""What `Endpointer.feed` returns: the hearing half of `agent.events.AgentEvent`."""
 
 FrameHook: TypeAlias = Callable[[float, bool], None]
 """Called for every frame with its level in dBFS and whether it was judged speech."""

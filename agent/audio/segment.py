@@ -7,10 +7,10 @@ import os
 import numpy.typing as npt
 
 from agent.audio.convert import SAMPLE_RATE, decode_audio, to_pcm16
-from agent.audio.endpointer import Endpointer, EndpointerConfig, EndpointerEvent
+from agent.audio.endpointer import Endpointer, EndpointerConfig
+from agent.audio.events import EndpointerEvent, UtteranceEnded
 from agent.audio.sources import FileReader
 from agent.audio.utterance import Utterance
-from agent.events import UtteranceEnded
 
 __all__ = ["segment"]
 
