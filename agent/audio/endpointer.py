@@ -17,7 +17,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -187,6 +187,8 @@ class Endpointer:
             if config.steady_change is None or detector is not None
             else SteadySound(config.steady_change, min_level_dbfs=config.min_level_dbfs)
         )
+        self._inline = isinstance(self.detector, WebRtcVad)  # microseconds: no thread hop
+        self._feeding = False
         frame = config.frame_samples
         self._frame = frame
         self._start_frames = _frames(config.speech_start_s, frame)
@@ -239,14 +241,36 @@ class Endpointer:
 
     def feed(self, pcm: npt.NDArray[np.int16]) -> list[EndpointerEvent]:
         """Judge audio (16 kHz mono int16, any length); return the events it caused."""
-        if pcm.dtype != np.int16 or pcm.ndim != 1:
-            raise ValueError(
-                f"Endpointer.feed wants 16 kHz mono int16 samples of shape (n,), got "
-                f"{pcm.dtype} of shape {pcm.shape}; convert with agent.audio.to_pcm16"
-            )
         events: list[EndpointerEvent] = []
-        for frame in self._reframer.push(pcm):
-            self._judge(frame, events)
+        for frame in self._reframer.push(_checked(pcm)):
+            self._advance(frame, *self._decide(frame), events)
+        return events
+
+    async def feed_async(self, pcm: npt.NDArray[np.int16]) -> list[EndpointerEvent]:
+        """`feed` for the event loop: the detector's inference runs off it, in order.
+
+        Model inference (Silero: about 0.3 ms a frame) runs in the audio layer's one VAD
+        worker thread, as pipecat runs its analyzers in a single-thread executor; webrtcvad
+        (microseconds) runs inline. The state machine and `on_frame` stay on the loop. Await
+        each call before the next one (they are one stream, in order); a call cancelled while
+        the model runs loses that block's frames.
+        """
+        frames = list(self._reframer.push(_checked(pcm)))
+        if not frames:
+            return []
+        if self._inline:
+            decisions = [self._decide(frame) for frame in frames]
+        else:
+            if self._feeding:
+                raise RuntimeError("Endpointer.feed_async calls overlap: await each one first")
+            self._feeding = True
+            try:
+                decisions = await _vad_thread().run(lambda: [self._decide(f) for f in frames])
+            finally:
+                self._feeding = False
+        events: list[EndpointerEvent] = []
+        for frame, (level, speech) in zip(frames, decisions, strict=True):
+            self._advance(frame, level, speech, events)
         return events
 
     def flush(self) -> list[EndpointerEvent]:
@@ -267,12 +291,19 @@ class Endpointer:
         self._history.clear()
         return events
 
-    def _judge(self, frame: PCM16, events: list[EndpointerEvent]) -> None:
+    def _decide(self, frame: PCM16) -> tuple[float, bool]:
+        """(level, speech) of one frame: the detector's part, safe to run off the loop."""
         level = level_dbfs(frame)
         # The detector sees every frame, even quiet ones, so stateful ones (Silero) stay in step.
         speech = self.detector.is_speech(frame) and level >= self.config.min_level_dbfs
         if speech and self._steady is not None:
             speech = not self._steady.is_steady(frame, level)
+        return level, speech
+
+    def _advance(
+        self, frame: PCM16, level: float, speech: bool, events: list[EndpointerEvent]
+    ) -> None:
+        """The state machine's step for one judged frame."""
         self.level_dbfs, self.speech = level, speech
         if self.on_frame is not None:
             self.on_frame(level, speech)
@@ -378,6 +409,33 @@ class Endpointer:
 
     def __repr__(self) -> str:
         return f"Endpointer({self.config!r}, detector={self.detector!r})"
+
+
+if TYPE_CHECKING:
+    from tools._threads import WorkerThreads
+
+_vad_threads: list[WorkerThreads] = []
+
+
+def _vad_thread() -> WorkerThreads:
+    """The one thread model inference runs in (`Endpointer.feed_async`): first come, first judged.
+
+    Made on first use: `tools` is imported only by those who feed asynchronously.
+    """
+    if not _vad_threads:
+        from tools._threads import WorkerThreads
+
+        _vad_threads.append(WorkerThreads(1, "voxagent-vad"))
+    return _vad_threads[0]
+
+
+def _checked(pcm: npt.NDArray[np.int16]) -> PCM16:
+    if pcm.dtype != np.int16 or pcm.ndim != 1:
+        raise ValueError(
+            f"Endpointer.feed wants 16 kHz mono int16 samples of shape (n,), got "
+            f"{pcm.dtype} of shape {pcm.shape}; convert with agent.audio.to_pcm16"
+        )
+    return pcm
 
 
 def _frames(seconds: float, frame_samples: int) -> int:
