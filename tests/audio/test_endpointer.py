@@ -6,8 +6,8 @@ import asyncio
 import threading
 
 import numpy as np
-import soundfile as sf
 import pytest
+import soundfile as sf
 
 from agent.audio import (
     Endpointer,
