@@ -119,14 +119,14 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BadAudioError, match="empty"):
         segment(b"")
     with pytest.raises(BadAudioError, match="shape"):
-        segment(np.zeros((2, 2, 2)))
+        segment(np.zeros((2, 2, 2)), sample_rate=16000)
 
 
 def test_a_dc_offset_changes_nothing(corpus: Corpus) -> None:
     audio, _ = sf.read(corpus.path("clean"), dtype="int16")
     offset = (audio.astype(np.int32) + 2000).astype(np.int16)  # a cheap microphone: -24 dBFS of DC
-    plain = segment(audio)
-    shifted = segment(offset)
+    plain = segment(audio, sample_rate=16000)
+    shifted = segment(offset, sample_rate=16000)
     assert [u.start for u in shifted] == pytest.approx([u.start for u in plain], abs=0.061)
     assert [u.end for u in shifted] == pytest.approx([u.end for u in plain], abs=0.061)
 
