@@ -21,6 +21,7 @@ from agent.audio.endpointer import (
     VadMode,
 )
 from agent.audio.events import EndpointerEvent, SpeechStarted, UtteranceDropped, UtteranceEnded
+from agent.audio.extras import MissingExtraError
 from agent.audio.microphone import InputDevice, Microphone, input_devices
 from agent.audio.segment import segment
 from agent.audio.sources import ArraySource, AudioSource, FileReader, WavSource
@@ -50,6 +51,7 @@ __all__ = [
     "FrameHook",
     "InputDevice",
     "Microphone",
+    "MissingExtraError",
     "NoiseFloor",
     "Reframer",
     "SileroVad",

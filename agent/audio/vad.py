@@ -8,7 +8,6 @@ default), `SileroVad` (a small neural network run with onnxruntime, robust in no
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections import deque
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.audio.convert import PCM16, SAMPLE_RATE
+from agent.audio.extras import MissingExtraError, wheel_file
 from agent.errors import VoxagentError
 
 __all__ = [
@@ -246,17 +246,19 @@ def silero_model_path() -> Path:
     """Where the `silero-vad` wheel keeps its ONNX model, found without importing the package.
 
     (Importing `silero_vad` imports torch, which the ONNX model does not need.)
+
+    Raises:
+        MissingExtraError: the wheel is not installed; the message says how to install it.
     """
-    spec = importlib.util.find_spec("silero_vad")
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for location in locations:
-        candidate = Path(location) / "data" / "silero_vad.onnx"
-        if candidate.is_file():
-            return candidate
-    raise VoxagentError(
-        "Silero VAD's model file was not found: install the silero-vad wheel without its torch "
-        "dependency (`pip install --no-deps silero-vad`), or pass model_path= to SileroVad"
-    )
+    path = wheel_file("silero-vad", "silero_vad/data/silero_vad.onnx")
+    if path is None:
+        raise MissingExtraError(
+            "Silero VAD",
+            extra="silero",
+            install=["pip install 'voxtral-agent[silero]'", "pip install --no-deps silero-vad"],
+            api_hint="SileroVad(model_path=...) takes a silero_vad.onnx file you have",
+        )
+    return path
 
 
 class SileroVad:
@@ -341,8 +343,11 @@ def _onnx_session(path: Path) -> Any:
     try:
         import onnxruntime
     except ImportError as exc:
-        raise VoxagentError(
-            "Silero VAD needs onnxruntime: pip install onnxruntime (or the `silero` extra)"
+        raise MissingExtraError(
+            "onnxruntime (which Silero VAD runs on)",
+            extra="silero",
+            install=["pip install 'voxtral-agent[silero]'"],
+            api_hint="no other runtime is supported; use vad='webrtc' instead",
         ) from exc
     if not path.is_file():
         raise VoxagentError(f"Silero VAD model not found at {path}")
