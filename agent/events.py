@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from agent.audio.events import SpeechStarted, UtteranceDropped, UtteranceEnded
+
 if TYPE_CHECKING:
     from agent.audio import Utterance
     from agent.turn import Turn
@@ -28,28 +30,6 @@ __all__ = [
     "UtteranceDropped",
     "UtteranceEnded",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class SpeechStarted:
-    """The endpointer heard speech begin; `at` is seconds into the audio stream."""
-
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class UtteranceEnded:
-    """The endpointer decided an utterance is over; it is queued for a turn."""
-
-    utterance: Utterance
-
-
-@dataclass(frozen=True, slots=True)
-class UtteranceDropped:
-    """An utterance was not sent to the model (queue full, or too short); never silent."""
-
-    utterance: Utterance
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)

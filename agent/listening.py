@@ -154,7 +154,7 @@ class _ListeningLoop:
         """Pull frames through the endpointer until the source ends or fails."""
         try:
             async for frame in self._source:
-                for event in self._endpointer.feed(frame):
+                for event in await self._endpointer.feed_async(frame):
                     self._heard(event)
         except asyncio.CancelledError:
             raise

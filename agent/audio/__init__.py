@@ -17,10 +17,11 @@ from agent.audio.convert import (
 from agent.audio.endpointer import (
     Endpointer,
     EndpointerConfig,
-    EndpointerEvent,
     FrameHook,
     VadMode,
 )
+from agent.audio.events import EndpointerEvent, SpeechStarted, UtteranceDropped, UtteranceEnded
+from agent.audio.extras import MissingExtraError
 from agent.audio.microphone import InputDevice, Microphone, input_devices
 from agent.audio.segment import segment
 from agent.audio.sources import ArraySource, AudioSource, FileReader, WavSource
@@ -29,6 +30,7 @@ from agent.audio.vad import (
     NoiseFloor,
     SileroVad,
     SpeechDetector,
+    SteadySound,
     TwoStageVad,
     WebRtcVad,
     level_dbfs,
@@ -49,13 +51,18 @@ __all__ = [
     "FrameHook",
     "InputDevice",
     "Microphone",
+    "MissingExtraError",
     "NoiseFloor",
     "Reframer",
     "SileroVad",
     "SpeechDetector",
+    "SpeechStarted",
+    "SteadySound",
     "StreamConverter",
     "TwoStageVad",
     "Utterance",
+    "UtteranceDropped",
+    "UtteranceEnded",
     "VadMode",
     "WavSource",
     "WebRtcVad",

@@ -28,6 +28,7 @@ __all__ = [
     "encode_wav",
     "float_to_pcm16",
     "mono_float32",
+    "require_rate",
     "to_pcm16",
     "unreadable_audio",
 ]
@@ -36,6 +37,19 @@ SAMPLE_RATE = 16_000
 """The one rate used inside the framework (Voxtral's native rate)."""
 
 PCM16 = npt.NDArray[np.int16]
+
+
+def require_rate(sample_rate: int | None, *, name: str) -> int:
+    """The rate of an array, which the caller must give: samples do not carry their rate.
+
+    Taking a 48 kHz recording for 16 kHz would slow it down threefold without a word.
+    """
+    if sample_rate is None:
+        raise BadAudioError(
+            f"{name}: samples need their rate: pass sample_rate= (in Hz, e.g. "
+            f"sample_rate=16000, or 48000 for a 48 kHz recording); files carry their own"
+        )
+    return sample_rate
 
 
 def to_pcm16(samples: npt.ArrayLike, sample_rate: int, *, name: str = "audio") -> PCM16:

@@ -17,24 +17,28 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
 from agent.audio._blocks import Reframer
 from agent.audio.convert import PCM16, SAMPLE_RATE
+from agent.audio.events import EndpointerEvent, SpeechStarted, UtteranceDropped, UtteranceEnded
 from agent.audio.utterance import Utterance
-from agent.audio.vad import SileroVad, SpeechDetector, TwoStageVad, WebRtcVad, level_dbfs
-from agent.events import SpeechStarted, UtteranceDropped, UtteranceEnded
+from agent.audio.vad import (
+    SileroVad,
+    SpeechDetector,
+    SteadySound,
+    TwoStageVad,
+    WebRtcVad,
+    level_dbfs,
+)
 
 __all__ = ["Endpointer", "EndpointerConfig", "EndpointerEvent", "FrameHook", "VadMode"]
 
 VadMode: TypeAlias = Literal["webrtc", "silero", "both"]
 """Which speech detector the endpointer builds when none is given."""
-
-EndpointerEvent: TypeAlias = SpeechStarted | UtteranceEnded | UtteranceDropped
-"""What `Endpointer.feed` returns: the hearing half of `agent.events.AgentEvent`."""
 
 FrameHook: TypeAlias = Callable[[float, bool], None]
 """Called for every frame with its level in dBFS and whether it was judged speech."""
@@ -71,6 +75,10 @@ class EndpointerConfig:
         noise_margin_db: in "webrtc" mode, how far above the tracked noise floor a frame must
             be to count as speech (see `WebRtcVad`); None turns the gate off. Not used with
             Silero, which copes with noise itself and would lose speech at low SNR to it.
+        steady_change: frames whose spectral shape changed less than this (0-1) from each of
+            the three frames before are a steady sound (tone, hum, buzz, click train) and
+            never speech, in every `vad` mode and from the start of the stream (see
+            `SteadySound`; a detector passed to `Endpointer` decides alone); None: no test.
     """
 
     frame_ms: int = 30
@@ -85,6 +93,7 @@ class EndpointerConfig:
     max_utterance_s: float = 30.0
     min_level_dbfs: float = -60.0
     noise_margin_db: float | None = 6.0
+    steady_change: float | None = 0.1
 
     def __post_init__(self) -> None:
         if self.frame_ms not in (10, 20, 30):
@@ -95,6 +104,8 @@ class EndpointerConfig:
             raise ValueError(f"aggressiveness must be 0, 1, 2 or 3, got {self.aggressiveness}")
         if self.noise_margin_db is not None and self.noise_margin_db < 0:
             raise ValueError(f"noise_margin_db must be >= 0 or None, got {self.noise_margin_db}")
+        if self.steady_change is not None and not 0.0 < self.steady_change < 1.0:
+            raise ValueError(f"steady_change must be in (0, 1) or None, got {self.steady_change}")
         for name in ("speech_start_s", "silence_end_s", "pre_roll_s", "tail_s", "min_utterance_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)}")
@@ -169,6 +180,15 @@ class Endpointer:
         self.config = config
         self.detector: SpeechDetector = detector if detector is not None else config.make_detector()
         self.on_frame = on_frame
+        # A detector passed in decides alone what speech is (a test's stand-in may call a tone
+        # speech); the steady-sound test belongs to the detectors `config.vad` names.
+        self._steady = (
+            None
+            if config.steady_change is None or detector is not None
+            else SteadySound(config.steady_change, min_level_dbfs=config.min_level_dbfs)
+        )
+        self._inline = isinstance(self.detector, WebRtcVad)  # microseconds: no thread hop
+        self._feeding = False
         frame = config.frame_samples
         self._frame = frame
         self._start_frames = _frames(config.speech_start_s, frame)
@@ -187,6 +207,8 @@ class Endpointer:
     def reset(self) -> None:
         """Forget everything: a new stream starts at position 0."""
         self.detector.reset()
+        if self._steady is not None:
+            self._steady.reset()
         self._reframer = Reframer(self._frame)
         self._position = 0  # samples fed and judged so far
         self._history: deque[PCM16] = deque(maxlen=self._history_frames)
@@ -219,14 +241,36 @@ class Endpointer:
 
     def feed(self, pcm: npt.NDArray[np.int16]) -> list[EndpointerEvent]:
         """Judge audio (16 kHz mono int16, any length); return the events it caused."""
-        if pcm.dtype != np.int16 or pcm.ndim != 1:
-            raise ValueError(
-                f"Endpointer.feed wants 16 kHz mono int16 samples of shape (n,), got "
-                f"{pcm.dtype} of shape {pcm.shape}; convert with agent.audio.to_pcm16"
-            )
         events: list[EndpointerEvent] = []
-        for frame in self._reframer.push(pcm):
-            self._judge(frame, events)
+        for frame in self._reframer.push(_checked(pcm)):
+            self._advance(frame, *self._decide(frame), events)
+        return events
+
+    async def feed_async(self, pcm: npt.NDArray[np.int16]) -> list[EndpointerEvent]:
+        """`feed` for the event loop: the detector's inference runs off it, in order.
+
+        Model inference (Silero: about 0.3 ms a frame) runs in the audio layer's one VAD
+        worker thread, as pipecat runs its analyzers in a single-thread executor; webrtcvad
+        (microseconds) runs inline. The state machine and `on_frame` stay on the loop. Await
+        each call before the next one (they are one stream, in order); a call cancelled while
+        the model runs loses that block's frames.
+        """
+        frames = list(self._reframer.push(_checked(pcm)))
+        if not frames:
+            return []
+        if self._inline:
+            decisions = [self._decide(frame) for frame in frames]
+        else:
+            if self._feeding:
+                raise RuntimeError("Endpointer.feed_async calls overlap: await each one first")
+            self._feeding = True
+            try:
+                decisions = await _vad_thread().run(lambda: [self._decide(f) for f in frames])
+            finally:
+                self._feeding = False
+        events: list[EndpointerEvent] = []
+        for frame, (level, speech) in zip(frames, decisions, strict=True):
+            self._advance(frame, level, speech, events)
         return events
 
     def flush(self) -> list[EndpointerEvent]:
@@ -247,10 +291,19 @@ class Endpointer:
         self._history.clear()
         return events
 
-    def _judge(self, frame: PCM16, events: list[EndpointerEvent]) -> None:
+    def _decide(self, frame: PCM16) -> tuple[float, bool]:
+        """(level, speech) of one frame: the detector's part, safe to run off the loop."""
         level = level_dbfs(frame)
         # The detector sees every frame, even quiet ones, so stateful ones (Silero) stay in step.
         speech = self.detector.is_speech(frame) and level >= self.config.min_level_dbfs
+        if speech and self._steady is not None:
+            speech = not self._steady.is_steady(frame, level)
+        return level, speech
+
+    def _advance(
+        self, frame: PCM16, level: float, speech: bool, events: list[EndpointerEvent]
+    ) -> None:
+        """The state machine's step for one judged frame."""
         self.level_dbfs, self.speech = level, speech
         if self.on_frame is not None:
             self.on_frame(level, speech)
@@ -356,6 +409,33 @@ class Endpointer:
 
     def __repr__(self) -> str:
         return f"Endpointer({self.config!r}, detector={self.detector!r})"
+
+
+if TYPE_CHECKING:
+    from tools._threads import WorkerThreads
+
+_vad_threads: list[WorkerThreads] = []
+
+
+def _vad_thread() -> WorkerThreads:
+    """The one thread model inference runs in (`Endpointer.feed_async`): first come, first judged.
+
+    Made on first use: `tools` is imported only by those who feed asynchronously.
+    """
+    if not _vad_threads:
+        from tools._threads import WorkerThreads
+
+        _vad_threads.append(WorkerThreads(1, "voxagent-vad"))
+    return _vad_threads[0]
+
+
+def _checked(pcm: npt.NDArray[np.int16]) -> PCM16:
+    if pcm.dtype != np.int16 or pcm.ndim != 1:
+        raise ValueError(
+            f"Endpointer.feed wants 16 kHz mono int16 samples of shape (n,), got "
+            f"{pcm.dtype} of shape {pcm.shape}; convert with agent.audio.to_pcm16"
+        )
+    return pcm
 
 
 def _frames(seconds: float, frame_samples: int) -> int:

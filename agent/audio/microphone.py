@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -152,7 +151,7 @@ class Microphone(AudioSource):
             await self._release()
 
     async def _start(self, loop: asyncio.AbstractEventLoop) -> None:
-        sd = await asyncio.to_thread(_sounddevice)
+        sd = await _run_blocking(_sounddevice)
 
         def callback(indata: Any, frames: int, time: Any, status: Any) -> None:
             # PortAudio's thread: copy and hand over; nothing here may block.
@@ -175,7 +174,7 @@ class Microphone(AudioSource):
             stream.start()
             return stream, str(info["name"]), rate
 
-        opening = _in_daemon_thread(open_stream)
+        opening = asyncio.ensure_future(_run_blocking(open_stream))
         try:
             await asyncio.wait({opening}, timeout=self.start_timeout_s)
         finally:
@@ -219,7 +218,7 @@ class Microphone(AudioSource):
         if stream is None:
             return
         try:
-            await asyncio.wait_for(_in_daemon_thread(lambda: _stop(stream)), 3.0)
+            await asyncio.wait_for(_run_blocking(lambda: _stop(stream)), 3.0)
         except TimeoutError:
             _log.warning("microphone %r did not stop within 3 s; abandoning it", self.device_name)
 
@@ -252,45 +251,27 @@ def _pick_settings(sd: Any, device: int | str | None, info: Any) -> tuple[int, i
     )
 
 
-def _in_daemon_thread(function: Callable[[], _T]) -> asyncio.Future[_T]:
-    """Run a call that may hang (a stuck audio driver) where it cannot block the loop's exit.
-
-    `asyncio.to_thread` would do, except that `asyncio.run` waits for its threads at shutdown;
-    a daemon thread is simply abandoned if the driver never returns.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[_T] = loop.create_future()
-
-    def settle(result: _T | None, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]
-
-    def work() -> None:
-        try:
-            result = function()
-        except BaseException as exc:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(settle, None, exc)
-            return
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(settle, result, None)
-
-    threading.Thread(target=work, name="voxagent-audio-device", daemon=True).start()
-    return future
-
-
 def _stop_late_stream(opening: asyncio.Future[Any]) -> None:
     """Stop the stream of an opening nobody waits for any more, once it has opened."""
     if opening.cancelled() or opening.exception() is not None:
         return
     stream = opening.result()[0]
-    threading.Thread(
-        target=_stop_quietly, args=(stream,), name="voxagent-audio-device", daemon=True
-    ).start()
+    stopping = asyncio.ensure_future(_run_blocking(lambda: _stop_quietly(stream)))
+    _stopping.add(stopping)  # held until done: a task nobody references may be collected
+    stopping.add_done_callback(_stopping.discard)
+
+
+_stopping: set[asyncio.Future[None]] = set()
+
+
+async def _run_blocking(job: Callable[[], _T]) -> _T:
+    """`tools._threads.run_blocking`: a daemon thread, so a stuck audio driver never holds exit.
+
+    Imported on first use, so that `import agent.audio` does not load `tools`.
+    """
+    from tools._threads import run_blocking
+
+    return await run_blocking(job)
 
 
 def _stop_quietly(stream: Any) -> None:

@@ -6,11 +6,11 @@ import os
 
 import numpy.typing as npt
 
-from agent.audio.convert import SAMPLE_RATE, decode_audio, to_pcm16
-from agent.audio.endpointer import Endpointer, EndpointerConfig, EndpointerEvent
+from agent.audio.convert import decode_audio, require_rate, to_pcm16
+from agent.audio.endpointer import Endpointer, EndpointerConfig
+from agent.audio.events import EndpointerEvent, UtteranceEnded
 from agent.audio.sources import FileReader
 from agent.audio.utterance import Utterance
-from agent.events import UtteranceEnded
 
 __all__ = ["segment"]
 
@@ -29,11 +29,12 @@ def segment(
     """Cut a file (path or bytes) or an array into utterances, with the live endpointer.
 
     Files are streamed block by block, never loaded whole. Utterances dropped as too short are
-    not returned. Blocking: from async code, run it in a thread (`asyncio.to_thread`).
+    not returned. Blocking: from async code, run it off the loop
+    (`tools._threads.run_blocking`).
 
     Args:
         audio: a path, the bytes of a file, or samples of shape `(n,)` / `(n, channels)`.
-        sample_rate: the rate of an array (default 16000); not used for files.
+        sample_rate: the rate of an array, in Hz (required for arrays); not used for files.
         endpointer: the endpointer to use (it is reset first); default: a new one.
         config, overrides: settings for a new endpointer (see `EndpointerConfig`).
     """
@@ -54,7 +55,8 @@ def segment(
         if isinstance(audio, bytes | bytearray | memoryview):
             pcm = decode_audio(bytes(audio))
         else:
-            pcm = to_pcm16(audio, sample_rate or SAMPLE_RATE, name="segment input")
+            rate = require_rate(sample_rate, name="segment input")
+            pcm = to_pcm16(audio, rate, name="segment input")
         events.extend(endpointer.feed(pcm))
     events.extend(endpointer.flush())
     return [event.utterance for event in events if isinstance(event, UtteranceEnded)]

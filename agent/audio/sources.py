@@ -19,7 +19,14 @@ import numpy.typing as npt
 import soundfile as sf
 
 from agent.audio._blocks import FRAME_MS, FRAME_SAMPLES, Reframer, StreamConverter
-from agent.audio.convert import PCM16, SAMPLE_RATE, check_audio_path, to_pcm16, unreadable_audio
+from agent.audio.convert import (
+    PCM16,
+    SAMPLE_RATE,
+    check_audio_path,
+    require_rate,
+    to_pcm16,
+    unreadable_audio,
+)
 from agent.errors import BadAudioError
 
 __all__ = [
@@ -118,15 +125,19 @@ class ArraySource(AudioSource):
 
     Args:
         samples: shape `(n,)` or `(n, channels)`.
-        sample_rate: the rate of `samples` in Hz.
+        sample_rate: the rate of `samples` in Hz (required: an array does not know it).
         realtime: pace the frames like a microphone instead of as fast as possible.
+
+    Raises:
+        BadAudioError: no `sample_rate`, or samples of an unusable shape or dtype.
     """
 
     def __init__(
-        self, samples: npt.ArrayLike, sample_rate: int = SAMPLE_RATE, *, realtime: bool = False
+        self, samples: npt.ArrayLike, sample_rate: int | None = None, *, realtime: bool = False
     ) -> None:
         super().__init__()
-        self.pcm: PCM16 = to_pcm16(samples, sample_rate, name="ArraySource")
+        rate = require_rate(sample_rate, name="ArraySource")
+        self.pcm: PCM16 = to_pcm16(samples, rate, name="ArraySource")
         self.realtime = realtime
 
     @property

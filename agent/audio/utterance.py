@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from agent.audio.convert import PCM16, SAMPLE_RATE, encode_wav
 
@@ -39,6 +40,16 @@ class Utterance:
     def speech_duration(self) -> float:
         """Seconds from the first to the last frame judged speech (`end - start`)."""
         return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: where it lies in the stream, in seconds (no samples)."""
+        return {
+            "start": self.start,
+            "end": self.end,
+            "duration": self.duration,
+            "emitted_at": self.emitted_at,
+            "truncated": self.truncated,
+        }
 
     def to_wav(self) -> bytes:
         """The audio as the bytes of a 16-bit mono WAV file."""

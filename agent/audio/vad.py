@@ -8,7 +8,6 @@ default), `SileroVad` (a small neural network run with onnxruntime, robust in no
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections import deque
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.audio.convert import PCM16, SAMPLE_RATE
+from agent.audio.extras import MissingExtraError, wheel_file
 from agent.errors import VoxagentError
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "NoiseFloor",
     "SileroVad",
     "SpeechDetector",
+    "SteadySound",
     "TwoStageVad",
     "WebRtcVad",
     "level_dbfs",
@@ -178,21 +179,86 @@ class NoiseFloor:
         return self.dbfs
 
 
+class SteadySound:
+    """Recognises steady sounds (tones, hum, buzz, click trains) by their unchanging spectrum.
+
+    Speech changes its spectrum all the time: the shape of a 30 ms frame's power spectrum
+    (normalised to sum 1) differs from each of the three frames before it by a total-variation
+    distance of 0.15 to 1. A tone, mains hum, a buzzer or a regular click train repeats the same
+    shape (under 0.03). Such a frame is never speech, from the second frame of the sound on:
+    a gate that waits for a noise floor to be learnt lets the first half second through, and
+    webrtcvad calls a tone speech.
+
+    Frames quieter than `min_level_dbfs` carry no shape and are skipped (the gaps of a click
+    train, digital silence). The endpointer asks only about frames its detector called speech,
+    so a few dozen microseconds are spent only where they matter.
+
+    Args:
+        max_change: the distance below which a frame counts as unchanged.
+        min_level_dbfs: frames quieter than this are not compared.
+    """
+
+    HISTORY = 3
+    """How many earlier frames a frame must resemble to be steady."""
+
+    def __init__(self, max_change: float = 0.1, *, min_level_dbfs: float = -60.0) -> None:
+        if not 0.0 < max_change < 1.0:
+            raise ValueError(f"max_change must be between 0 and 1, got {max_change}")
+        self.max_change = max_change
+        self.min_level_dbfs = min_level_dbfs
+        self._windows: npt.NDArray[np.float32] = np.ones((2, 0), dtype=np.float32)
+        self._shapes = np.zeros((self.HISTORY, 2, 0), dtype=np.float32)  # a ring of shapes
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the earlier frames."""
+        self._count = 0  # frames in the ring
+
+    def is_steady(self, frame: PCM16, level: float) -> bool:
+        """Judge one frame, given its level (`level_dbfs`); frames must come in stream order."""
+        if level < self.min_level_dbfs:
+            return False
+        if self._windows.shape[1] != frame.size:
+            # Two views of each frame: a Hann window keeps a tone's or a buzz's shape free of
+            # leakage, and is blind to a click at the frame's edge, which no window hides.
+            self._windows = np.stack([np.hanning(frame.size), np.ones(frame.size)]).astype(
+                np.float32
+            )
+            self._shapes = np.zeros((self.HISTORY, 2, frame.size // 2 + 1), dtype=np.float32)
+            self._count = 0
+        samples = frame.astype(np.float32)
+        spectrum = np.fft.rfft((samples - samples.mean()) * self._windows, axis=1)
+        power = spectrum.real**2 + spectrum.imag**2
+        shape = power / np.maximum(power.sum(axis=1, keepdims=True), 1e-12)
+        earlier = self._shapes[: min(self._count, self.HISTORY)]
+        # total-variation distance to every earlier frame, per view; steady if one view never moved
+        changes = 0.5 * np.abs(earlier - shape).sum(axis=2)
+        steady = self._count > 0 and bool((changes < self.max_change).all(axis=0).any())
+        self._shapes[self._count % self.HISTORY] = shape
+        self._count += 1
+        return steady
+
+    def __repr__(self) -> str:
+        return f"SteadySound(max_change={self.max_change})"
+
+
 def silero_model_path() -> Path:
     """Where the `silero-vad` wheel keeps its ONNX model, found without importing the package.
 
     (Importing `silero_vad` imports torch, which the ONNX model does not need.)
+
+    Raises:
+        MissingExtraError: the wheel is not installed; the message says how to install it.
     """
-    spec = importlib.util.find_spec("silero_vad")
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for location in locations:
-        candidate = Path(location) / "data" / "silero_vad.onnx"
-        if candidate.is_file():
-            return candidate
-    raise VoxagentError(
-        "Silero VAD's model file was not found: install the silero-vad wheel without its torch "
-        "dependency (`pip install --no-deps silero-vad`), or pass model_path= to SileroVad"
-    )
+    path = wheel_file("silero-vad", "silero_vad/data/silero_vad.onnx")
+    if path is None:
+        raise MissingExtraError(
+            "Silero VAD",
+            extra="silero",
+            install=["pip install 'voxtral-agent[silero]'", "pip install --no-deps silero-vad"],
+            api_hint="SileroVad(model_path=...) takes a silero_vad.onnx file you have",
+        )
+    return path
 
 
 class SileroVad:
@@ -277,8 +343,11 @@ def _onnx_session(path: Path) -> Any:
     try:
         import onnxruntime
     except ImportError as exc:
-        raise VoxagentError(
-            "Silero VAD needs onnxruntime: pip install onnxruntime (or the `silero` extra)"
+        raise MissingExtraError(
+            "onnxruntime (which Silero VAD runs on)",
+            extra="silero",
+            install=["pip install 'voxtral-agent[silero]'"],
+            api_hint="no other runtime is supported; use vad='webrtc' instead",
         ) from exc
     if not path.is_file():
         raise VoxagentError(f"Silero VAD model not found at {path}")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import numpy as np
 import pytest
+import soundfile as sf
 
 from agent.audio import (
     Endpointer,
@@ -12,9 +16,11 @@ from agent.audio import (
     TwoStageVad,
     Utterance,
     WebRtcVad,
+    segment,
 )
 from agent.audio.convert import PCM16
 from agent.events import SpeechStarted, UtteranceDropped, UtteranceEnded
+from tests.audio.corpus import Corpus
 from tests.detectors import LoudIsSpeech
 
 RATE = 16_000
@@ -329,3 +335,66 @@ def test_config_builds_the_named_detector() -> None:
     assert isinstance(gated, WebRtcVad) and gated.noise_margin_db == 3.0
     ungated = Endpointer(noise_margin_db=None).detector
     assert isinstance(ungated, WebRtcVad) and ungated.noise_margin_db is None
+
+
+# -- feed_async: model inference off the event loop, in order ---------------------------------
+
+
+class ThreadRecorder(LoudIsSpeech):
+    """LoudIsSpeech that notes the thread each frame was judged in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[str] = set()
+
+    def is_speech(self, frame: PCM16) -> bool:
+        self.threads.add(threading.current_thread().name)
+        return super().is_speech(frame)
+
+
+def feed_blocks_async(endpointer: Endpointer, audio: PCM16, block: int) -> list[object]:
+    async def main() -> list[object]:
+        events: list[object] = []
+        for offset in range(0, audio.size, block):
+            events.extend(await endpointer.feed_async(audio[offset : offset + block]))
+        return [*events, *endpointer.flush()]
+
+    return asyncio.run(main())
+
+
+def test_feed_async_judges_off_the_loop_and_gives_what_feed_gives() -> None:
+    audio = np.concatenate([silence(0.5), tone(1.0), silence(1.0), tone(0.6), silence(1.0)])
+    recorder = ThreadRecorder()
+    events = feed_blocks_async(Endpointer(detector=recorder), audio, block=700)
+    assert recorder.threads == {"voxagent-vad-1"}  # one worker thread, never the loop's
+    expected = run(audio)
+    assert [type(e) for e in events] == [type(e) for e in expected]
+    assert [(u.start, u.end, u.emitted_at) for u in utterances(events)] == [
+        (u.start, u.end, u.emitted_at) for u in utterances(expected)
+    ]
+
+
+def test_feed_async_keeps_webrtcvad_inline_and_on_frame_on_the_loop(corpus: Corpus) -> None:
+    audio, _ = sf.read(corpus.path("clean"), dtype="int16")
+    audio = audio[: 16000 * 8]
+    hook_threads: set[str] = set()
+    endpointer = Endpointer(on_frame=lambda level, speech: hook_threads.add(current_name()))
+    events = feed_blocks_async(endpointer, audio, block=480)
+    assert hook_threads == {threading.main_thread().name}
+    assert [(u.start, u.end) for u in utterances(events)] == [
+        (u.start, u.end) for u in segment(audio, sample_rate=16000)
+    ]
+
+
+def current_name() -> str:
+    return threading.current_thread().name
+
+
+def test_feed_async_with_silero_matches_feed(corpus: Corpus) -> None:
+    audio, _ = sf.read(corpus.path("pink_10db"), dtype="int16")
+    audio = audio[: 16000 * 10]
+    endpointer = Endpointer(vad="silero")
+    events = feed_blocks_async(endpointer, audio, block=480)
+    assert [(u.start, u.end) for u in utterances(events)] == [
+        (u.start, u.end) for u in segment(audio, sample_rate=16000, vad="silero")
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -117,13 +119,108 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BadAudioError, match="empty"):
         segment(b"")
     with pytest.raises(BadAudioError, match="shape"):
-        segment(np.zeros((2, 2, 2)))
+        segment(np.zeros((2, 2, 2)), sample_rate=16000)
 
 
 def test_a_dc_offset_changes_nothing(corpus: Corpus) -> None:
     audio, _ = sf.read(corpus.path("clean"), dtype="int16")
     offset = (audio.astype(np.int32) + 2000).astype(np.int16)  # a cheap microphone: -24 dBFS of DC
-    plain = segment(audio)
-    shifted = segment(offset)
+    plain = segment(audio, sample_rate=16000)
+    shifted = segment(offset, sample_rate=16000)
     assert [u.start for u in shifted] == pytest.approx([u.start for u in plain], abs=0.061)
     assert [u.end for u in shifted] == pytest.approx([u.end for u in plain], abs=0.061)
+
+
+# -- steady sounds (tones, hum, buzz, clicks) are not speech, from the first frame on ----------
+
+VAD_MODES = ["webrtc", "silero", "both"]
+
+
+def sox(out: Path, *arguments: str) -> Path:
+    """Make a 16 kHz mono file with sox (`sox -n ... out synth ...` or a mix)."""
+    if shutil.which("sox") is None:
+        pytest.skip("needs sox (apt-get install sox)")
+    subprocess.run(
+        ["sox", *arguments[:-1], "-r", "16000", "-c", "1", str(out), *arguments[-1].split()],
+        check=True,
+    )
+    return out
+
+
+def synth(tmp_path: Path, name: str, effect: str) -> Path:
+    return sox(tmp_path / f"{name}.wav", "-n", effect)
+
+
+def spoken(tmp_path: Path, text: str, *, lead_s: float = 0.0) -> Path:
+    """espeak-ng speech at 16 kHz, after `lead_s` of silence."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("needs espeak-ng (apt-get install espeak-ng)")
+    raw = tmp_path / "espeak.wav"
+    subprocess.run(["espeak-ng", "-w", str(raw), text], check=True)
+    return sox(tmp_path / "speech.wav", str(raw), f"pad {lead_s} 0.5")
+
+
+def click_train(tmp_path: Path, per_second: int) -> Path:
+    audio = np.zeros(16000 * 5, dtype=np.int16)
+    audio[:: 16000 // per_second] = 16000
+    audio[1 :: 16000 // per_second] = -9000
+    path = tmp_path / f"clicks{per_second}.wav"
+    sf.write(path, audio, 16000)
+    return path
+
+
+STEADY_SOUNDS = {
+    "tone 440 Hz": "synth 5 sine 440 vol 0.1",
+    "hum 100 Hz": "synth 5 sine 100 vol 0.1",
+    "hum 50 Hz": "synth 5 sine 50 vol 0.3",
+    "buzz": "synth 5 square 100 vol 0.05",
+    "sawtooth": "synth 5 sawtooth 120 vol 0.05",
+    "tone fading in": "synth 5 sine 1000 vol 0.2 fade 0.3",
+}
+
+
+@pytest.mark.parametrize("vad", VAD_MODES)
+@pytest.mark.parametrize("sound", sorted(STEADY_SOUNDS))
+def test_a_steady_sound_from_the_start_is_not_speech(tmp_path: Path, sound: str, vad: str) -> None:
+    path = synth(tmp_path, "steady", STEADY_SOUNDS[sound])
+    assert segment(path, vad=vad) == []
+
+
+@pytest.mark.parametrize("vad", VAD_MODES)
+@pytest.mark.parametrize("per_second", [2, 10, 25])
+def test_a_click_train_is_not_speech(tmp_path: Path, per_second: int, vad: str) -> None:
+    assert segment(click_train(tmp_path, per_second), vad=vad) == []
+
+
+@pytest.mark.parametrize("vad", VAD_MODES)
+def test_a_steady_tone_after_speech_is_not_speech_either(tmp_path: Path, vad: str) -> None:
+    speech = spoken(tmp_path, "Turn off the lights.")
+    tone = synth(tmp_path, "tone", "synth 4 sine 440 vol 0.1")
+    path = sox(tmp_path / "both.wav", str(speech), str(tone), "")
+    found = segment(path, vad=vad)
+    assert len(found) == 1, found
+    assert found[0].end < sf.info(speech).duration
+
+
+@pytest.mark.parametrize("vad", VAD_MODES)
+def test_speech_from_the_first_sample_is_found(tmp_path: Path, vad: str) -> None:
+    path = spoken(tmp_path, "Set a timer for five minutes.")
+    found = segment(path, vad=vad)
+    assert len(found) == 1, found
+    assert found[0].start <= 0.15
+    assert found[0].end >= sf.info(path).duration - 0.5 - 0.3
+
+
+@pytest.mark.parametrize("vad", VAD_MODES)
+@pytest.mark.parametrize("hum_volume", [0.02, 0.1])
+def test_speech_over_a_hum_is_found_and_the_hum_alone_is_not(
+    tmp_path: Path, vad: str, hum_volume: float
+) -> None:
+    speech = spoken(tmp_path, "What is the weather like in Paris tomorrow?", lead_s=1.0)
+    seconds = sf.info(speech).duration + 1.0
+    hum = synth(tmp_path, "hum", f"synth {seconds} sine 100 vol {hum_volume}")
+    path = sox(tmp_path / "mixed.wav", "-m", str(hum), str(speech), "")
+    found = segment(path, vad=vad)
+    assert len(found) == 1, found
+    assert 0.85 <= found[0].start <= 1.25  # not at 0.0: the hum before the speech is no speech
+    assert found[0].end >= seconds - 1.0 - 0.5 - 0.3

@@ -19,6 +19,7 @@ from agent.audio import (
     FileReader,
     WavSource,
     decode_audio,
+    segment,
     to_pcm16,
 )
 from agent.audio.convert import PCM16
@@ -106,7 +107,7 @@ async def test_streamed_file_equals_decoding_it_whole(tmp_path: Path) -> None:
 )
 async def test_array_source_converts_dtypes(dtype: type, scale: float) -> None:
     samples = (chirp(0.5, RATE) * scale).astype(dtype)
-    joined = check_frames(await collect(ArraySource(samples)), 0.5)
+    joined = check_frames(await collect(ArraySource(samples, RATE)), 0.5)
     assert correlation(joined, to_pcm16(chirp(0.5, RATE), RATE)) > 0.999
 
 
@@ -118,11 +119,11 @@ async def test_array_source_converts_rate_and_channels() -> None:
 
 async def test_array_source_passes_16k_int16_through_exactly() -> None:
     samples = np.arange(-5000, 5000, dtype=np.int16)
-    assert np.array_equal(np.concatenate(await collect(ArraySource(samples))), samples)
+    assert np.array_equal(np.concatenate(await collect(ArraySource(samples, RATE))), samples)
 
 
 async def test_realtime_paces_like_a_microphone() -> None:
-    source = ArraySource(np.zeros(round(0.3 * RATE), dtype=np.int16), realtime=True)
+    source = ArraySource(np.zeros(round(0.3 * RATE), dtype=np.int16), RATE, realtime=True)
     started = time.perf_counter()
     frames = await collect(source)
     assert len(frames) == 10
@@ -139,7 +140,7 @@ async def test_fast_source_lets_other_tasks_run() -> None:
             await asyncio.sleep(0)
 
     task = asyncio.create_task(ticker())
-    await collect(ArraySource(np.zeros(60 * RATE, dtype=np.int16)))
+    await collect(ArraySource(np.zeros(60 * RATE, dtype=np.int16), RATE))
     task.cancel()
     assert ticks > 10
 
@@ -160,7 +161,7 @@ async def test_aclose_stops_iteration_and_closes(tmp_path: Path) -> None:
 
 
 async def test_aclose_from_another_task_ends_a_paced_iteration() -> None:
-    source = ArraySource(np.zeros(10 * RATE, dtype=np.int16), realtime=True)
+    source = ArraySource(np.zeros(10 * RATE, dtype=np.int16), RATE, realtime=True)
     frames: list[PCM16] = []
 
     async def consume() -> None:
@@ -257,3 +258,15 @@ def test_three_hour_file_reader_reads_blocks(tmp_path: Path) -> None:
     reader.close()
     # one second in; the streaming resampler holds back its filter delay until the next block
     assert block is not None and 0.9 * RATE < block.size <= RATE
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.float32])
+def test_an_array_without_its_rate_is_refused_naming_the_parameter(dtype: type) -> None:
+    samples = np.zeros(RATE, dtype=dtype)
+    with pytest.raises(BadAudioError, match="sample_rate="):
+        ArraySource(samples)
+    with pytest.raises(BadAudioError, match="sample_rate="):
+        segment(samples)
+    assert ArraySource(samples, RATE).duration == pytest.approx(1.0)
+    assert ArraySource(samples, 48000).duration == pytest.approx(1 / 3, abs=1e-3)
+    assert segment(samples, sample_rate=RATE) == []

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import soundfile as sf
 
-from agent.audio import NoiseFloor, SileroVad, SpeechDetector, TwoStageVad, WebRtcVad, level_dbfs
+from agent.audio import (
+    NoiseFloor,
+    SileroVad,
+    SpeechDetector,
+    SteadySound,
+    TwoStageVad,
+    WebRtcVad,
+    level_dbfs,
+)
 from agent.audio.convert import PCM16
 from tests.audio.corpus import Corpus
 
@@ -173,3 +184,58 @@ def test_webrtc_gate_holds_soft_syllables_after_speech(corpus: Corpus, noise: st
     assert speech_ratio(detector, before) < 0.15  # noise alone never opens the gate for long
     with pytest.raises(ValueError, match="hold_db"):
         WebRtcVad(hold_db=-1.0)
+
+
+def steady_flags(pcm: PCM16) -> list[bool]:
+    detector = SteadySound()
+    return [detector.is_steady(frame, level_dbfs(frame)) for frame in frames(pcm)]
+
+
+@pytest.mark.parametrize("frequency", [50.0, 100.0, 440.0, 1234.5])
+def test_a_tone_is_steady_from_its_second_frame(frequency: float) -> None:
+    t = np.arange(RATE) / RATE
+    tone = np.round(3000 * np.sin(2 * np.pi * frequency * t + 0.3)).astype(np.int16)
+    flags = steady_flags(tone)
+    assert flags[0] is False  # nothing to compare with yet
+    assert all(flags[1:])
+
+
+def test_speech_and_noise_are_never_steady(corpus: Corpus) -> None:
+    speech, _ = spoken_part(corpus, "clean")
+    assert not any(steady_flags(speech))
+    noisy, _ = spoken_part(corpus, "white_0db")
+    assert not any(steady_flags(noisy))
+
+
+def test_quiet_frames_are_skipped_so_a_click_train_is_steady() -> None:
+    clicks = np.zeros(RATE, dtype=np.int16)
+    clicks[::640] = 16000  # 25 clicks a second; some 30 ms frames hold none
+    flags = steady_flags(clicks)
+    loud = [f for f, frame in zip(flags, frames(clicks), strict=False) if frame.any()]
+    assert sum(loud) >= len(loud) - 1
+    detector = SteadySound()
+    assert detector.is_steady(np.zeros(480, dtype=np.int16), -120.0) is False
+    with pytest.raises(ValueError, match="max_change"):
+        SteadySound(max_change=1.5)
+
+
+def test_a_missing_silero_wheel_says_how_to_install_it() -> None:
+    # A real interpreter where site-packages is gone from the path once the imports are done:
+    # importlib.metadata then finds no silero-vad wheel, as on a machine without it.
+    code = (
+        "import sys\n"
+        "from agent.audio import MissingExtraError, EndpointerConfig\n"
+        "sys.path[:] = [p for p in sys.path if 'site-packages' not in p]\n"
+        "try:\n"
+        "    EndpointerConfig(vad='silero').make_detector()\n"
+        "except MissingExtraError as error:\n"
+        "    print(error.extra, '|', error.install, '|', error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    extra, install, message = done.stdout.strip().split(" | ")
+    assert extra == "silero"
+    assert "pip install 'voxtral-agent[silero]'" in install
+    assert "pip install --no-deps silero-vad" in install
+    assert message.index("pip install") < message.index("model_path=")  # the CLI way first
