@@ -293,13 +293,15 @@ class Agent:
         )
         return run_sync(turn, what="Agent.run_sync()", instead="await agent.run(...)")
 
-    async def transcribe(self, audio: AudioInput, *, language: str | None = None) -> str:
+    async def transcribe(
+        self, audio: AudioInput, *, language: str | None = None, sample_rate: int | None = None
+    ) -> str:
         """The transcript of one clip (Voxtral's transcription mode); language optional.
 
         Raises:
             BadAudioError: the audio is unusable, or longer than the server's context holds.
         """
-        clips = await load_clips_async(audio)
+        clips = await load_clips_async(audio, sample_rate=sample_rate)
         if len(clips) != 1:
             raise ValueError(f"transcribe() takes one clip, got {len(clips)}")
         clip = clips[0]
@@ -312,9 +314,11 @@ class Agent:
             clip.wav(), model=self.model, language=language or self.language
         )
 
-    def transcribe_sync(self, audio: AudioInput, *, language: str | None = None) -> str:
+    def transcribe_sync(
+        self, audio: AudioInput, *, language: str | None = None, sample_rate: int | None = None
+    ) -> str:
         """`transcribe` for scripts."""
-        transcript = self.transcribe(audio, language=language)
+        transcript = self.transcribe(audio, language=language, sample_rate=sample_rate)
         return run_sync(
             transcript, what="Agent.transcribe_sync()", instead="await agent.transcribe(...)"
         )

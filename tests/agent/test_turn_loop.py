@@ -19,7 +19,7 @@ async def test_a_slow_transcription_does_not_delay_the_turn(scripted_server, mak
     scripted_server.reply("Right away.")
     agent = make_agent()
     began = time.perf_counter()
-    turn = await agent.run(tone(0.5))
+    turn = await agent.run(tone(0.5), sample_rate=16000)
     waited = time.perf_counter() - began
     assert turn.text == "Right away."
     assert turn.transcript is None  # not yet: it is still on its way
@@ -37,8 +37,8 @@ async def test_a_hung_transcription_delays_nothing_and_the_audio_stays(
     scripted_server.transcribe_as("second")
     scripted_server.reply("one").reply("two")
     agent = make_agent(max_audio_items=1)
-    await agent.run(tone(0.5))
-    turn = await agent.run(tone(0.5))
+    await agent.run(tone(0.5), sample_rate=16000)
+    turn = await agent.run(tone(0.5), sample_rate=16000)
     assert turn.text == "two"
     # The first turn lost its audio (one item per request) and its transcript never came:
     # it is represented by a stand-in that says so.
@@ -155,7 +155,7 @@ def test_run_sync_across_calls_reuses_one_client_and_leaks_nothing(scripted_serv
         first = agent._backends.get_nowait()
         assert agent.run_sync(text="b").text == "two"
         assert agent._backends.get_nowait() is first
-        assert agent.transcribe_sync(tone(0.5)) == "x"
+        assert agent.transcribe_sync(tone(0.5), sample_rate=16000) == "x"
         assert agent.run_sync(text="c").text == "three"
         gc.collect()
     assert not [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
