@@ -1,10 +1,14 @@
-"""The check every server command makes first: is the server there, and is it ready?"""
+"""The check every server command makes first: is the server there, and is it ready?
+
+One attempt per request, no retries: a server that is not there at the start is a setup
+fault to report at once (with its root cause), not a transient one to wait out.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
-from agent.cli._exit import CliError, ExitCode, one_line
+from agent.cli._exit import CliError, ExitCode, one_line, root_cause
 from agent.client import ServerInfo, VoxtralClient
 from agent.errors import (
     RequestRejectedError,
@@ -44,8 +48,10 @@ async def check_server(base_url: str, model: str | None, *, tool_calling: bool) 
         if not tool_calling:
             return info
         enabled, message = await client.probe_tool_calling(info.model)
-    except ServerUnavailableError:
-        raise CliError(f"no vLLM server answers at {url}: {_START_HINT}", _UNAVAILABLE) from None
+    except ServerUnavailableError as error:
+        raise CliError(
+            f"no vLLM server answers at {url}{_why(error, url)}: {_START_HINT}", _UNAVAILABLE
+        ) from None
     except RequestRejectedError as error:
         if error.status_code == 404:
             raise CliError(
@@ -87,3 +93,13 @@ _UNAVAILABLE = ExitCode.SERVER_UNAVAILABLE
 
 def _short(text: str) -> str:
     return one_line(text, 160)
+
+
+def _why(error: ServerUnavailableError, url: str) -> str:
+    """`` (Name or service not known)``: the root cause, so the one line says what to fix."""
+    cause = root_cause(error)
+    if cause is None:
+        return ""
+    if cause.startswith("TLS/SSL") and url.startswith("https://"):
+        cause += "; is the server plain http://?"
+    return f" ({cause})"
