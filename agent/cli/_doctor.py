@@ -267,7 +267,7 @@ async def _round_trip(agent: Agent) -> Check:
     return Check(
         "round trip",
         "ok",
-        f"a 1.6 s clip with {count(len(agent.toolbox), 'tool')}: chat reply in {chat:.2f} s "
+        f"a 1.6 s clip: chat reply in {chat:.2f} s with {count(len(agent.toolbox), 'tool')} "
         f"({turn.usage.prompt_tokens} prompt tokens), transcription in {transcription:.2f} s",
     )
 

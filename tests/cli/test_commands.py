@@ -47,7 +47,8 @@ def test_replay_json(
     assert done.code == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert [record["text"] for record in records] == ["One.", "Two."]
-    assert all(record["ok"] and record["file"] == str(speech["two"]) for record in records)
+    assert all(record["ok"] and record["source"] == str(speech["two"]) for record in records)
+    assert [record["event"] for record in records] == ["turn", "turn"]
     first, second = (record["utterance"] for record in records)
     assert 0.5 < first["start"] < first["end"] < second["start"] < second["end"]
 
@@ -103,7 +104,7 @@ def test_doctor_checks_each_piece(scripted_server: ScriptedServer, env: dict[str
     assert "✓ model: voxtral-scripted (context 32768 tokens)" in lines
     assert "✓ tool calling: enabled (auto tool choice, mistral parser)" in lines
     assert any(line.startswith("✓ round trip: a 1.6 s clip: chat reply in ") for line in lines)
-    assert lines[-1] == "1 problem(s): microphone"
+    assert lines[-1] == "1 problem: microphone"
 
 
 def test_doctor_without_server_says_what_to_do(env: dict[str, str]) -> None:
@@ -111,6 +112,7 @@ def test_doctor_without_server_says_what_to_do(env: dict[str, str]) -> None:
     done = run_voxagent("doctor", "--base-url", "http://127.0.0.1:9/v1", env=env)
     assert done.code == 1
     assert (
-        "✗ server: no vLLM server answers at http://127.0.0.1:9/v1: start one with" in done.stdout
+        "✗ server: no vLLM server answers at http://127.0.0.1:9/v1 (Connection refused): start "
+        "one with" in done.stdout
     )
     assert "- round trip: needs the server" in done.stdout

@@ -45,7 +45,8 @@ def test_no_server(command: list[str], tmp_path: Path, speech: dict[str, Path]) 
     done = run_voxagent(*argv, env=clean_env(tmp_path, VOXAGENT_BASE_URL=url))
     assert time.monotonic() - started < 15  # fails fast: no long retry loop
     assert one_line(done, ExitCode.SERVER_UNAVAILABLE) == (
-        f"no vLLM server answers at {url}: start one with `voxagent serve` (or `voxagent run "
+        f"no vLLM server answers at {url} (Connection refused): start one with `voxagent serve` "
+        "(or `voxagent run "
         "--serve`), or point --base-url (or VOXAGENT_BASE_URL) at a running one"
     )
 

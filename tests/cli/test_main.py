@@ -93,5 +93,5 @@ def test_extra_vllm_flags_after_double_dash() -> None:
 def test_public_names() -> None:
     import agent.cli
 
-    assert agent.cli.__all__ == ["ExitCode", "main"]
+    assert agent.cli.__all__ == ["ExitCode", "checked_agent", "main", "run_app"]
     assert [code.value for code in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 130, 143]

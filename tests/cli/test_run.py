@@ -37,6 +37,7 @@ def test_a_spoken_turn_with_a_tool_call(
         assert line.startswith(prefix), lines
     record = json.loads(log.read_text())
     assert record["event"] == "turn" and record["source"] == str(speech["one"])
+    assert 0.5 < record["utterance"]["start"] < record["utterance"]["end"]  # as replay --json
     assert record["transcript"] == "What is six times seven?"
     assert record["tool_results"][0]["value"] == 42
     assert record["text"] == "Six times seven is 42."
@@ -82,7 +83,8 @@ def test_a_failed_turn_is_shown_logged_and_exits_1(
         done.stdout
     )
     record = json.loads(log.read_text())
-    assert record["event"] == "turn_failed" and record["utterance_start"] > 0.5
+    assert record["event"] == "turn_failed" and record["utterance"]["start"] > 0.5
+    assert record["utterance"]["end"] > record["utterance"]["start"] and not record["ok"]
 
 
 def test_user_tools_and_tool_choice(
