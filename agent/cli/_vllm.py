@@ -310,18 +310,21 @@ class VllmProcess:
     @contextlib.contextmanager
     def _ctrl_c_kills(self) -> Iterator[None]:
         """While stopping: SIGINT (a second Ctrl-C) kills the group instead of interrupting
-        the stop half-way (asyncio's own handler would raise KeyboardInterrupt)."""
-        loop = asyncio.get_running_loop()
+        the stop half-way (asyncio's own handler would raise KeyboardInterrupt).
+
+        A plain `signal.signal` handler, not the loop's: the Ctrl-C that started this stop
+        may still sit in the loop's signal pipe, and the loop would hand it to a handler of
+        its own installed now.
+        """
         previous = signal.getsignal(signal.SIGINT)
         try:
-            loop.add_signal_handler(signal.SIGINT, self.kill)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            signal.signal(signal.SIGINT, lambda signum, frame: self.kill())
+        except ValueError:  # not the main thread: nothing to take over
             yield
             return
         try:
             yield
         finally:
-            loop.remove_signal_handler(signal.SIGINT)
             signal.signal(signal.SIGINT, previous)
 
     def log_tail(self, lines: int = 20) -> list[str]:
