@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from agent.cli import ExitCode
 from agent.testing import RecordedRequest, ScriptedServer
-from tests.cli.conftest import run_voxagent
+from tests.cli.conftest import EXAMPLE, free_port, one_error_line, run_voxagent
 
 
 def audio_parts(request: RecordedRequest) -> int:
@@ -116,3 +117,48 @@ def test_doctor_without_server_says_what_to_do(env: dict[str, str]) -> None:
         "one with" in done.stdout
     )
     assert "- round trip: needs the server" in done.stdout
+
+
+def test_replay_with_tool_calling_off_is_refused_before_any_turn(
+    speech: dict[str, Path], env: dict[str, str]
+) -> None:
+    with ScriptedServer(tool_calling=False) as server:
+        done = run_voxagent("replay", str(speech["one"]), "--base-url", server.base_url, env=env)
+        assert server.requests == [] and len(server.probes) == 1
+    assert "tool calling is off" in one_error_line(done, ExitCode.SERVER_UNAVAILABLE)
+
+
+def test_doctor_reads_the_environment_variable(tmp_path: Path) -> None:
+    from tests.cli.conftest import clean_env
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    env = clean_env(tmp_path, VOXAGENT_BASE_URL=url, PULSE_SERVER="unix:/nonexistent")
+    done = run_voxagent("doctor", env=env)
+    assert done.code == ExitCode.FAILURE
+    assert f"✗ server: no vLLM server answers at {url}" in done.stdout
+
+
+def test_options_may_sit_between_the_files(
+    scripted_server: ScriptedServer, speech: dict[str, Path], env: dict[str, str]
+) -> None:
+    scripted_server.reply("The second.")
+    done = run_voxagent(
+        "ask", str(speech["one"]), "--json", str(speech["two"]), "Which is longer?",
+        "--base-url", scripted_server.base_url,
+        env=env,
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["files"] == [str(speech["one"]), str(speech["two"])]
+    assert (answer["question"], answer["answer"]) == ("Which is longer?", "The second.")
+    assert scripted_server.requests[0].audio_count == 2
+
+
+def test_an_empty_transcript_is_said_on_stderr(
+    scripted_server: ScriptedServer, env: dict[str, str]
+) -> None:
+    done = run_voxagent("transcribe", EXAMPLE, "--base-url", scripted_server.base_url, env=env)
+    assert done.code == 0 and done.stdout == "\n"
+    assert done.error_lines == [
+        f"voxagent: {EXAMPLE}: the transcript is empty (the model heard no words)"
+    ]

@@ -9,18 +9,14 @@ import pytest
 
 from agent.cli import ExitCode
 from agent.testing import ScriptedServer
-from tests.cli.conftest import Done, run_voxagent
-from tests.cli.test_vllm import free_port
+from tests.cli.conftest import EXAMPLE, Done, free_port, one_error_line, run_voxagent
 
-CLIP = str(Path(__file__).parents[2] / "examples" / "audio" / "timer.wav")
+CLIP = EXAMPLE
 """A recording, so `run` needs no microphone in these tests."""
 
 
 def one_line(done: Done, code: ExitCode) -> str:
-    assert done.code == code, (done.code, done.stderr)
-    assert len(done.error_lines) == 1, done.stderr
-    assert "Traceback" not in done.stderr
-    line = done.error_lines[0]
+    line = one_error_line(done, code)
     assert line.startswith("voxagent: error: ")
     return line.removeprefix("voxagent: error: ")
 
@@ -164,3 +160,18 @@ def test_unwritable_log(
         env=env,
     )  # fmt: skip
     assert one_line(done, ExitCode.BAD_INPUT).startswith(f"--log {blocker / 'talk.jsonl'}: ")
+
+
+def test_bad_tools_are_found_before_the_server_is_contacted(
+    scripted_server: ScriptedServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    tools = tmp_path / "my_tools.py"
+    tools.write_text("from tools import tool\n\n@tool\ndef ping() -> str:\n    return 'pong'\n")
+    done = run_voxagent(
+        "replay", EXAMPLE, "--base-url", scripted_server.base_url, "--tools", f"{tools}:nope",
+        env=env,
+    )  # fmt: skip
+    assert one_error_line(done, ExitCode.BAD_INPUT) == (
+        f"voxagent: error: --tools {tools}:nope: {tools} has no attribute 'nope'"
+    )
+    assert scripted_server.all_requests == []

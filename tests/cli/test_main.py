@@ -9,6 +9,7 @@ import pytest
 
 from agent.cli import ExitCode, main
 from agent.cli._parser import build_parser
+from tests.cli.conftest import EXAMPLE, one_error_line, run_voxagent
 
 COMMANDS = ["run", "serve", "replay", "transcribe", "ask", "devices", "doctor"]
 
@@ -95,3 +96,22 @@ def test_public_names() -> None:
 
     assert agent.cli.__all__ == ["ExitCode", "checked_agent", "main", "run_app"]
     assert [code.value for code in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 130, 143]
+
+
+@pytest.mark.parametrize("url", ["localhost:8000/v1", "127.0.0.1:8000", "ftp://host/v1"])
+def test_a_url_that_is_not_http_is_a_usage_error(url: str, env: dict[str, str]) -> None:
+    done = run_voxagent("transcribe", EXAMPLE, "--base-url", url, env=env)
+    assert done.code == ExitCode.USAGE
+    assert f"{url!r} is not an http(s) URL" in done.stderr
+    assert "http://127.0.0.1:8000/v1" in done.error_lines[-1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--replay", EXAMPLE, "stray"], "unexpected argument 'stray'"),
+        (["serve", "stray"], "extra vLLM flags go after `--`"),
+    ],
+)
+def test_stray_arguments_are_usage_errors(argv: list[str], message: str, env: dict[str, str]):
+    assert message in one_error_line(run_voxagent(*argv, env=env), ExitCode.USAGE)

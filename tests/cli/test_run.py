@@ -104,3 +104,18 @@ def test_user_tools_and_tool_choice(
     )  # fmt: skip
     assert done.code == 0, done.stderr
     assert "⚙ add(a=2, b=3) → 5" in done.stdout and "2 tools" in done.stdout
+
+
+def test_run_replay_needs_only_the_turns_scripted(
+    scripted_server: ScriptedServer, speech: dict[str, Path], env: dict[str, str]
+) -> None:
+    scripted_server.reply_tool_call("calculate", {"expression": "6*7"}).reply("Forty-two.")
+    done = run_voxagent(
+        "run", "--replay", str(speech["one"]), "--fast", "--base-url", scripted_server.base_url,
+        env=env,
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    assert "calculate(expression='6*7') → 42" in done.stdout
+    assert "assistant Forty-two." in done.stdout
+    assert len(scripted_server.probes) == 1  # the check ran, and took no scripted step
+    assert [r.tool_choice for r in scripted_server.requests] == ["auto", "auto"]

@@ -16,9 +16,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from agent.cli import ExitCode
 from agent.testing import ScriptedServer
-from tests.cli.conftest import clean_env, run_voxagent, voxagent_command
-from tests.cli.test_vllm import FAKE_VLLM, free_port
+from tests.cli.conftest import (
+    EXAMPLE,
+    clean_env,
+    free_port,
+    one_error_line,
+    run_voxagent,
+    voxagent_command,
+)
+from tests.cli.test_vllm import FAKE_VLLM
 
 FAKE = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_VLLM))}"
 
@@ -233,3 +241,13 @@ def test_a_vllm_command_that_does_not_exist(env: dict[str, str]) -> None:
         "voxagent: error: cannot start vLLM ([Errno 2] No such file or directory: "
         "'/nonexistent/vllm'); check --vllm (or $VOXAGENT_VLLM) and --server-log"
     )
+
+
+def test_bad_tools_stop_run_serve_before_vllm_starts(env: dict[str, str]) -> None:
+    done = run_voxagent(
+        "run", "--serve", "--no-gpu-check", "--vllm", "/nonexistent/vllm",
+        "--port", str(free_port()), "--replay", EXAMPLE, "--tools", "no_such_module",
+        env=env,
+    )  # fmt: skip
+    # A start would have failed with "cannot start vLLM" (exit 6): it was never tried.
+    assert "--tools no_such_module: no module named" in one_error_line(done, ExitCode.BAD_INPUT)

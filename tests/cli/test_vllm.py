@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import socket
 import sys
 from pathlib import Path
 
@@ -19,14 +18,9 @@ from agent.cli._vllm import (
     build_command,
     find_vllm,
 )
+from tests.cli.conftest import free_port
 
 FAKE_VLLM = Path(__file__).with_name("fake_vllm.py")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_command_has_every_flag_voxtral_needs() -> None:
