@@ -71,8 +71,12 @@ async def doctor_command(args: argparse.Namespace) -> ExitCode:
     if info is not None:
         agent = kit.agent(args, info, transcribe_turns=False, max_retries=0)
         async with agent:
-            report(_tools(PromptBudget.of(agent)))
-            report(await _guarded_check(_round_trip(agent), "round trip"))
+            tools = _tools(PromptBudget.of(agent))
+            report(tools)
+            if tools.outcome == "fail":
+                report(Check("round trip", "skip", "the tools leave no room for speech"))
+            else:
+                report(await _guarded_check(_round_trip(agent), "round trip"))
     else:
         report(Check("tools", "skip", "needs the server (its context length)"))
         report(Check("round trip", "skip", "needs the server"))

@@ -102,10 +102,11 @@ def parse_questions(items: Sequence[str]) -> list[Question]:
         questions.append(Question(files, item))
         files = []
     if files:
-        taken = "it was" if len(files) == 1 else "they were"
+        taken = (
+            "it was taken as an audio file" if len(files) == 1 else "they were taken as audio files"
+        )
         raise _usage(
-            f"no question after {', '.join(files)} ({taken} taken as audio files: "
-            f"{_USAGE}); the question goes last"
+            f"no question after {', '.join(files)} ({taken}: {_USAGE}); the question goes last"
         )
     return questions
 

@@ -115,3 +115,49 @@ def test_a_url_that_is_not_http_is_a_usage_error(url: str, env: dict[str, str]) 
 )
 def test_stray_arguments_are_usage_errors(argv: list[str], message: str, env: dict[str, str]):
     assert message in one_error_line(run_voxagent(*argv, env=env), ExitCode.USAGE)
+
+
+def test_ask_takes_groups_of_files_each_with_its_question() -> None:
+    from agent.cli._transcribe import Question, parse_questions
+
+    assert parse_questions(["a.wav", "q1", "b.wav", "c.flac", "Summarize c.flac"]) == [
+        Question(["a.wav"], "q1"),
+        Question(["b.wav", "c.flac"], "Summarize c.flac"),  # a sentence is a question
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["What is said?", "a.wav"], "'What is said?' was taken as a question, and no file"),
+        (["a.wav", "q1", "b.wav"], "no question after b.wav (it was taken as an audio file"),
+        (["a.wav", "b.wav"], "no question after a.wav, b.wav (they were taken as audio files"),
+    ],
+)
+def test_ask_says_which_argument_was_taken_for_what(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ask", *argv]) == ExitCode.USAGE
+    (line,) = capsys.readouterr().err.splitlines()
+    assert said in line and "FILE... QUESTION [FILE... QUESTION ...]" in line
+
+
+def test_help_does_not_import_the_http_or_audio_stack() -> None:
+    """`voxagent --help` builds only the list of commands: no openai, httpx2, mistral-common,
+    numpy, rich (each command's options load when the command is parsed)."""
+    heavy = ["openai", "httpx", "httpx2", "mistral_common", "numpy", "rich", "sounddevice"]
+    probe = (
+        "import sys, contextlib, io\n"
+        "from agent.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['--help']) == 0\n"
+        f"print(' '.join(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    bare = "import sys, agent\n" + f"print(' '.join(m for m in {heavy!r} if m in sys.modules))\n"
+    run = [sys.executable, "-c"]
+    loaded = subprocess.run([*run, probe], capture_output=True, text=True, timeout=60, check=True)
+    by_agent = subprocess.run([*run, bare], capture_output=True, text=True, timeout=60, check=True)
+    assert set(loaded.stdout.split()) <= set(by_agent.stdout.split())  # the CLI adds nothing
+    if by_agent.stdout.split():
+        pytest.xfail(f"`import agent` itself loads {by_agent.stdout.strip()} (not lazy yet)")
+    assert loaded.stdout.split() == []

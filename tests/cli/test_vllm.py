@@ -132,7 +132,9 @@ async def test_a_slow_start_times_out(tmp_path: Path, monkeypatch: pytest.Monkey
     process = _fake(tmp_path, free_port())
     process.start()
     try:
-        with pytest.raises(VllmStartError, match="not healthy after 1 s"):
+        with pytest.raises(VllmStartError, match="not healthy after 1 s") as caught:
             await process.wait_ready(1)
+        # Why the last health check failed, in words (not only that it did).
+        assert str(caught.value).endswith("/health: Connection refused)")
     finally:
         await process.stop(grace=5)
