@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from agent.agent import Agent
 from agent.audio import Microphone, level_dbfs
-from agent.cli._agent_setup import parse_device, prepare_agent
+from agent.cli._agent_setup import AgentKit, parse_device, prepare_agent
 from agent.cli._budget import PromptBudget
 from agent.cli._devices import query_input_devices
 from agent.cli._exit import CliError, ExitCode, describe
@@ -68,18 +68,8 @@ async def doctor_command(args: argparse.Namespace) -> ExitCode:
     info, server_checks = await _server(args)
     for check in server_checks:
         report(check)
-    if info is not None:
-        agent = kit.agent(args, info, transcribe_turns=False, max_retries=0)
-        async with agent:
-            tools = _tools(PromptBudget.of(agent))
-            report(tools)
-            if tools.outcome == "fail":
-                report(Check("round trip", "skip", "the tools leave no room for speech"))
-            else:
-                report(await _guarded_check(_round_trip(agent), "round trip"))
-    else:
-        report(Check("tools", "skip", "needs the server (its context length)"))
-        report(Check("round trip", "skip", "needs the server"))
+    for check in await _with_the_tools(args, kit, info):
+        report(check)
     kit.timers.cancel_all()
     failed = [check.name for check in checks if check.outcome == "fail"]
     if failed:
@@ -88,6 +78,22 @@ async def doctor_command(args: argparse.Namespace) -> ExitCode:
     use = "`voxagent run --replay`" if args.no_mic else "`voxagent run`"
     console.print(f"[green]everything {use} needs works[/]")
     return ExitCode.OK
+
+
+async def _with_the_tools(
+    args: argparse.Namespace, kit: AgentKit, info: ServerInfo | None
+) -> list[Check]:
+    """The tools' share of the context, then a round trip with them (as `run` sends them)."""
+    if info is None:
+        return [
+            Check("tools", "skip", "needs the server (its context length)"),
+            Check("round trip", "skip", "needs the server"),
+        ]
+    async with kit.agent(args, info, transcribe_turns=False, max_retries=0) as agent:
+        tools = _tools(PromptBudget.of(agent))
+        if tools.outcome == "fail":
+            return [tools, Check("round trip", "skip", "the tools leave no room for speech")]
+        return [tools, await _guarded_check(_round_trip(agent), "round trip")]
 
 
 async def _audio_input(args: argparse.Namespace) -> list[Check]:
@@ -194,13 +200,8 @@ async def _microphone(device: str | None) -> Check:
             "`voxagent run --replay FILE` (and `voxagent doctor --no-mic`)",
         )
     mic = Microphone(choice, start_timeout_s=5.0, watchdog_s=2.0)
-    levels: list[float] = []
     try:
-        async with asyncio.timeout(4.0):
-            async for frame in mic:
-                levels.append(level_dbfs(frame))
-                if len(levels) >= 25:  # 0.75 s
-                    break
+        levels = await _record_levels(mic)
     except AudioDeviceError as error:
         return Check(
             "microphone", "fail", str(error), "pick another with --device (see `voxagent devices`)"
@@ -212,8 +213,6 @@ async def _microphone(device: str | None) -> Check:
             "no audio within 4 s",
             "check that the device is not muted or busy",
         )
-    finally:
-        await mic.aclose()
     name = mic.device_name or str(choice or "default")
     peak = max(levels) if levels else -100.0
     if peak <= -90.0:
@@ -224,6 +223,20 @@ async def _microphone(device: str | None) -> Check:
             "unmute it or raise its input volume",
         )
     return Check("microphone", "ok", f"{name}: records (loudest {peak:.0f} dBFS in 0.75 s)")
+
+
+async def _record_levels(mic: Microphone) -> list[float]:
+    """The level of each of the first 25 frames (0.75 s); `TimeoutError` after 4 s."""
+    levels: list[float] = []
+    try:
+        async with asyncio.timeout(4.0):
+            async for frame in mic:
+                levels.append(level_dbfs(frame))
+                if len(levels) >= 25:
+                    break
+    finally:
+        await mic.aclose()
+    return levels
 
 
 async def _server(args: argparse.Namespace) -> tuple[ServerInfo | None, list[Check]]:

@@ -120,6 +120,7 @@ def add_vad_option(group: ArgumentGroup) -> None:
 
 def add_vllm_options(group: ArgumentGroup, *, model_flag: str, port_default: str) -> None:
     """The flags of a vLLM started here (`serve`, and `run --serve`)."""
+    # One flat declaration per flag (no logic): long, but read as a table.
     group.add_argument(
         model_flag,
         dest="serve_model",

@@ -48,34 +48,8 @@ async def check_server(base_url: str, model: str | None, *, tool_calling: bool) 
         if not tool_calling:
             return info
         enabled, message = await client.probe_tool_calling(info.model)
-    except ServerUnavailableError as error:
-        raise CliError(
-            f"no vLLM server answers at {url}{_why(error, url)}: {_START_HINT}", _UNAVAILABLE
-        ) from None
-    except RequestRejectedError as error:
-        if error.status_code == 404:
-            raise CliError(
-                f"{url} is not a vLLM API root (HTTP 404 for {url}/models): the URL usually "
-                "ends in /v1, such as http://127.0.0.1:8000/v1",
-                _UNAVAILABLE,
-            ) from None
-        raise CliError(
-            f"the server at {url} refused the check (HTTP {error.status_code}: "
-            f"{_short(error.server_message)}); is it a vLLM server?",
-            _UNAVAILABLE,
-        ) from None
-    except ServerError as error:
-        if error.status_code in (None, 502, 503, 504):
-            raise CliError(
-                f"the server at {url} is not ready (HTTP {error.status_code}); wait until "
-                "`voxagent serve` says it is ready, or look at its log",
-                _UNAVAILABLE,
-            ) from None
-        raise CliError(
-            f"the server at {url} failed the check with HTTP {error.status_code}; is it a "
-            "vLLM server? Look at its log",
-            _UNAVAILABLE,
-        ) from None
+    except (ServerError, ServerUnavailableError) as error:
+        raise _check_failed(error, url) from None
     finally:
         await client.aclose()
     if not enabled:
@@ -86,6 +60,33 @@ async def check_server(base_url: str, model: str | None, *, tool_calling: bool) 
             _UNAVAILABLE,
         )
     return dataclasses.replace(info, tool_calling=True)
+
+
+def _check_failed(error: ServerError | ServerUnavailableError, url: str) -> CliError:
+    """What a failed check means for the user, with the fix."""
+    if isinstance(error, ServerUnavailableError):
+        text = f"no vLLM server answers at {url}{_why(error, url)}: {_START_HINT}"
+    elif isinstance(error, RequestRejectedError) and error.status_code == 404:
+        text = (
+            f"{url} is not a vLLM API root (HTTP 404 for {url}/models): the URL usually ends "
+            "in /v1, such as http://127.0.0.1:8000/v1"
+        )
+    elif isinstance(error, RequestRejectedError):
+        text = (
+            f"the server at {url} refused the check (HTTP {error.status_code}: "
+            f"{_short(error.server_message)}); is it a vLLM server?"
+        )
+    elif error.status_code in (None, 502, 503, 504):
+        text = (
+            f"the server at {url} is not ready (HTTP {error.status_code}); wait until "
+            "`voxagent serve` says it is ready, or look at its log"
+        )
+    else:
+        text = (
+            f"the server at {url} failed the check with HTTP {error.status_code}; is it a "
+            "vLLM server? Look at its log"
+        )
+    return CliError(text, _UNAVAILABLE)
 
 
 _UNAVAILABLE = ExitCode.SERVER_UNAVAILABLE
