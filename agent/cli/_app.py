@@ -7,7 +7,6 @@ the exit status `exit_code_for` gives; Ctrl-C is 130, SIGTERM 143); `checked_age
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import sys
@@ -70,6 +69,8 @@ async def checked_agent(
 
 def run_to_exit_code(work: Coroutine[Any, Any, int | None], prog: str, *, verbose: bool) -> int:
     """Run `work` to its end; every way it can end becomes an exit status (and one line)."""
+    import asyncio  # here: `voxagent --help` does not need it
+
     try:
         return int(asyncio.run(_until_terminated(work)) or 0)
     except KeyboardInterrupt:
@@ -95,6 +96,8 @@ class _Terminated(Exception):
 
 async def _until_terminated(work: Coroutine[Any, Any, int | None]) -> int | None:
     """Run `work`, turning SIGTERM into a cancellation so `finally` blocks still run."""
+    import asyncio
+
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
     terminated = False

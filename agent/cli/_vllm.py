@@ -26,9 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from tools._threads import run_blocking
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import httpx2
@@ -53,6 +51,7 @@ DEFAULT_SERVED_NAME = "voxtral"
 DEFAULT_PORT = 8000
 """The port `voxagent serve` binds; `agent.client.DEFAULT_BASE_URL` points at it."""
 DEFAULT_MAX_MODEL_LEN = 32768
+_T = TypeVar("_T")
 VLLM_ENV = "VOXAGENT_VLLM"
 """Environment variable naming the command that runs vLLM's CLI (for example a venv's `vllm`)."""
 
@@ -258,7 +257,7 @@ class VllmProcess:
                         self.log_tail(),
                     )
                 if progress is not None:
-                    tail = await run_blocking(lambda: self.log_tail(1))
+                    tail = await _run_blocking(lambda: self.log_tail(1))
                     progress(waited, tail[0] if tail else "")
                 await asyncio.sleep(1.0)
 
@@ -305,7 +304,7 @@ class VllmProcess:
             while self.running and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
         _signal_group(self._process.pid, signal.SIGKILL)  # workers the leader left behind
-        await run_blocking(self._process.wait)
+        await _run_blocking(self._process.wait)
 
     @contextlib.contextmanager
     def _ctrl_c_kills(self) -> Iterator[None]:
@@ -367,6 +366,13 @@ async def _health_problem(client: httpx2.AsyncClient, url: str) -> str | None:
     except httpx2.HTTPError as error:
         return root_cause(error) or str(error) or type(error).__name__
     return None if response.status_code == 200 else f"HTTP {response.status_code}"
+
+
+async def _run_blocking(job: Callable[[], _T]) -> _T:
+    # Imported on use: `tools` loads pydantic, which `voxagent --help` need not pay for.
+    from tools._threads import run_blocking
+
+    return await run_blocking(job)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> bool:

@@ -145,7 +145,17 @@ def test_ask_says_which_argument_was_taken_for_what(
 def test_help_does_not_import_the_http_or_audio_stack() -> None:
     """`voxagent --help` builds only the list of commands: no openai, httpx2, mistral-common,
     numpy, rich (each command's options load when the command is parsed)."""
-    heavy = ["openai", "httpx", "httpx2", "mistral_common", "numpy", "rich", "sounddevice"]
+    heavy = [
+        "openai",
+        "httpx",
+        "httpx2",
+        "mistral_common",
+        "numpy",
+        "pydantic",
+        "rich",
+        "sounddevice",
+        "soundfile",
+    ]
     probe = (
         "import sys, contextlib, io\n"
         "from agent.cli import main\n"
