@@ -42,8 +42,10 @@ _MEANINGS = {
     ExitCode.OK: "done",
     ExitCode.FAILURE: "a runtime failure (a turn failed, the server answered an error, vLLM died)",
     ExitCode.USAGE: "wrong command line",
-    ExitCode.SERVER_UNAVAILABLE: "no server at the URL, or it is not ready (model, tool calling)",
-    ExitCode.BAD_INPUT: "an input cannot be used (unreadable audio file, bad --tools module)",
+    ExitCode.SERVER_UNAVAILABLE: (
+        "no server at the URL, or it is not ready (model, tool calling, room for the tools)"
+    ),
+    ExitCode.BAD_INPUT: "an input cannot be used (unreadable or too long audio, bad --tools)",
     ExitCode.AUDIO_DEVICE: "the microphone or PortAudio is missing or cannot be opened",
     ExitCode.NOT_INSTALLED: "something needed is missing (vLLM or a GPU for serve, onnxruntime)",
     ExitCode.INTERRUPTED: "stopped with Ctrl-C",
