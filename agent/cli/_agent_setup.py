@@ -22,8 +22,7 @@ from agent.cli._tools_loader import load_tools
 from agent.cli._transcript_log import TranscriptLog
 from agent.client import ServerInfo
 from agent.errors import BadAudioError, VoxagentError
-from agent.events import EventHandler
-from agent.turn import Turn
+from agent.tool_choice import resolve_tool_choice
 from tools import Toolbox
 from tools._threads import run_blocking
 from tools.builtin import TimerService, default_tools
@@ -32,7 +31,6 @@ __all__ = [
     "DEFAULT_INSTRUCTIONS",
     "SILERO_INSTALL",
     "AgentKit",
-    "TurnsWithToolChoice",
     "agent_for",
     "check_context",
     "make_endpointer",
@@ -68,6 +66,7 @@ class AgentKit:
             info,
             timeout=args.timeout,
             tools=self.toolbox,
+            tool_choice=self.tool_choice,
             instructions=args.instructions or DEFAULT_INSTRUCTIONS,
             **options,
         )
@@ -75,7 +74,7 @@ class AgentKit:
     @contextlib.asynccontextmanager
     async def running(
         self, args: argparse.Namespace, info: ServerInfo, console: LiveConsole
-    ) -> AsyncIterator[TurnsWithToolChoice]:
+    ) -> AsyncIterator[Agent]:
         """The agent for a checked server, with `console` asking for approvals (unless the
         toolbox has its own approver) and announcing timers; on the way out the pending
         timers are cancelled and the agent is closed.
@@ -93,7 +92,7 @@ class AgentKit:
             self.toolbox.approve = console.approve
         self.timers.add_listener(console.timer_rang)
         try:
-            yield TurnsWithToolChoice(agent, self.tool_choice)
+            yield agent
         finally:
             self.timers.cancel_all()
             await agent.aclose()
@@ -106,13 +105,10 @@ def prepare_agent(args: argparse.Namespace) -> AgentKit:
         box = load_tools(args.tools)
     else:
         box = Toolbox(default_tools(notes=args.notes_db, timers=timers))
-    known = ("auto", "none", "required", *box.names)
-    if args.tool_choice not in known:
-        raise CliError(
-            f"--tool-choice {args.tool_choice}: use auto, none, required or a tool name "
-            f"({', '.join(box.names) or 'no tools'})",
-            ExitCode.USAGE,
-        )
+    try:
+        resolve_tool_choice(args.tool_choice, box.names)
+    except ValueError as error:
+        raise CliError(f"--tool-choice {args.tool_choice}: {error}", ExitCode.USAGE) from None
     log = TranscriptLog(args.log) if args.log else None
     return AgentKit(box, timers, args.tool_choice, log)
 
@@ -190,28 +186,4 @@ def _check_device(device: int | str | None, devices: list[InputDevice]) -> None:
         raise CliError(
             f"no input device {device!r}; the input devices are {names} (`voxagent devices`)",
             ExitCode.AUDIO_DEVICE,
-        )
-
-
-class TurnsWithToolChoice:
-    """An agent whose spoken turns all start with `tool_choice` (`--tool-choice`).
-
-    `listen` runs turns as ``agent.run(audio, ...)``; this passes the choice along, so
-    ``required`` (or a tool name) makes the first model call of every turn call a tool.
-    """
-
-    def __init__(self, agent: Agent, tool_choice: ToolChoice) -> None:
-        self.agent = agent
-        self.tool_choice = tool_choice
-
-    async def run(
-        self,
-        audio: Any = None,
-        *,
-        sample_rate: int | None = None,
-        on_event: EventHandler | None = None,
-    ) -> Turn:
-        """`Agent.run` with the tool choice."""
-        return await self.agent.run(
-            audio, sample_rate=sample_rate, tool_choice=self.tool_choice, on_event=on_event
         )

@@ -11,10 +11,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from agent.agent import Agent
 from agent.audio import AudioSource, Endpointer
 from agent.cli._agent_setup import (
     AgentKit,
-    TurnsWithToolChoice,
     make_endpointer,
     open_source,
     prepare_agent,
@@ -132,9 +132,7 @@ async def _converse(
     return ExitCode.FAILURE if live.failures else ExitCode.OK
 
 
-async def _show_events(
-    runner: TurnsWithToolChoice, setup: _Setup, live: LiveConsole, name: str
-) -> None:
+async def _show_events(runner: Agent, setup: _Setup, live: LiveConsole, name: str) -> None:
     """Listen to the source until it ends: each event shown, each turn logged (--log)."""
     records = TurnRecords(name)
     events = listen(runner, setup.source, endpointer=setup.endpointer, on_frame=live.level)
