@@ -52,7 +52,7 @@ _HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
 _EMOJI = re.compile(
     "[\U0001f000-\U0001faff\U0001f1e6-\U0001f1ff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d\u20e3]"
 )
-_STRAY_MARKUP = re.compile(r"[*_#`~|>]+")
+_STRAY_MARKUP = re.compile(r"[*#`~|>]+|(?<!\w)_+|_+(?!\w)")
 _HEADER = re.compile(r"^\s{0,3}#{1,6}\s+")
 _BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 _QUOTE = re.compile(r"^\s*(?:>\s?)+")
@@ -196,7 +196,7 @@ class SpeakableStream:
         if not ends:
             return []
         head, self._pending = tail[: ends[-1]], tail[ends[-1] :]
-        return self._line(head, complete=False)
+        return self._line(head, complete=False) + self._splitter.end_sentence()
 
     def _line(self, line: str, *, complete: bool) -> list[str]:
         starts_line, self._at_line_start = self._at_line_start, complete
