@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-
 from agent.errors import VoxagentError
 from agent.speech.voice import SpeechChunk
 from tools._threads import run_blocking
@@ -220,5 +219,3 @@ def _report_size(path: Path, done: threading.Event, progress: Callable[[str], No
             shown = size
     if progress is not None and path.exists():
         progress(f"downloaded {path.name}: {path.stat().st_size // 1_000_000} MB")
-
-

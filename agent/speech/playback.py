@@ -8,6 +8,7 @@ renders from its own thread while the event loop schedules and stops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -60,14 +61,14 @@ class Playback:
         if _on_loop(self._loop):
             self._done.set()
         else:
-            try:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                 self._loop.call_soon_threadsafe(self._done.set)
-            except RuntimeError:  # the loop is closed: nobody waits any more
-                pass
 
     def __repr__(self) -> str:
         state = "stopped" if self.stopped else "done" if self.done else "pending"
-        return f"Playback(start={self.start}, samples={self.samples}, played={self.played}, {state})"
+        return (
+            f"Playback(start={self.start}, samples={self.samples}, played={self.played}, {state})"
+        )
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:

@@ -151,7 +151,9 @@ class SoundDeviceSpeaker:
             )
             stream.start()
         except sd.PortAudioError as exc:
-            raise AudioDeviceError(f"could not open output {self.device!r}: {exc}; {_HINT}") from exc
+            raise AudioDeviceError(
+                f"could not open output {self.device!r}: {exc}; {_HINT}"
+            ) from exc
         return stream
 
     async def play(self, pcm: PCM16, *, at: float | None = None) -> Playback:

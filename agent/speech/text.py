@@ -32,11 +32,13 @@ CODE_OMITTED = "(code omitted)"
 
 TOOL_CALLS_MARKER = "[TOOL_CALLS]"
 
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st mt vs etc e.g i.e eg ie no nos approx fig figs inc ltd co corp "
-    "dept est vol jan feb mar apr jun jul aug sep sept oct nov dec al cf ca ph.d u.s u.k a.m p.m"
-    .split()
+_ABBREVIATION_WORDS = (
+    "mr mrs ms dr prof sr jr st mt vs etc e.g i.e eg ie no nos approx fig figs inc "
+    "ltd co corp dept est vol jan feb mar apr jun jul aug sep sept oct nov dec al cf "
+    "ca ph.d u.s u.k a.m p.m"
 )
+_ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
+"""Words whose trailing period does not end a sentence."""
 _TERMINATORS = ".!?…"
 _CLOSERS = "\"')]’”»"
 _MAX_SENTENCE = 250

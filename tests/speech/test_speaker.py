@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from agent.speech import Speaker, SoundDeviceSpeaker, WavSink
+from agent.speech import SoundDeviceSpeaker, Speaker, WavSink
 from tests.audio.corpus import ROOT
 from tests.speech.play_on_device import signal
 from tests.virtual_mic import VirtualMicrophone
@@ -78,8 +78,16 @@ def test_the_device_speaker_plays_exactly_its_samples(
     recording = tmp_path / "monitor.raw"
     with recording.open("wb") as out:
         recorder = subprocess.Popen(
-            ["pacat", "-r", "--device=vspk.monitor", "--raw", "--format=s16le"]
-            + ["--rate=16000", "--channels=1", "--latency-msec=20"],
+            [
+                "pacat",
+                "-r",
+                "--device=vspk.monitor",
+                "--raw",
+                "--format=s16le",
+                "--rate=16000",
+                "--channels=1",
+                "--latency-msec=20",
+            ],
             env=virtual_mic.env,
             stdout=out,
         )

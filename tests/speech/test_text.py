@@ -65,14 +65,17 @@ def test_a_sentence_comes_as_soon_as_the_next_one_starts() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("**Bold** and __strong__ and *it* and _it_ and ~~gone~~", "Bold and strong and it and it and gone."),
+        (
+            "**Bold** and __strong__ and *it* and _it_ and ~~gone~~",
+            "Bold and strong and it and it and gone.",
+        ),
         ("Go to <https://docs.python.org/3/>.", "Go to docs.python.org."),
         ("![a chart](chart.png) shows it", "a chart shows it."),
         ("Party 🎉🎉 time ✅", "Party time."),
         ("> quoted words", "quoted words."),
         ("---", ""),
         ("Call `get_time()` now", "Call get_time() now."),
-        ("[TOOL_CALLS][{\"name\": \"x\"}]", ""),
+        ('[TOOL_CALLS][{"name": "x"}]', ""),
         ("Sure.[TOOL_CALLS]x[ARGS]{}", "Sure."),
     ],
 )
