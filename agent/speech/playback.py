@@ -16,15 +16,13 @@ from collections.abc import Callable
 import numpy as np
 
 from agent.audio.convert import PCM16
-from agent.audio.vad import level_dbfs
+from agent.audio.vad import SILENCE_DBFS, level_dbfs
 
 __all__ = ["OutputTap", "Playback", "Timeline"]
 
 OutputTap = Callable[[PCM16], None]
 """Called with every rendered block (from the audio thread: it must not block), e.g. to feed
 an echo canceller its reference."""
-
-SILENCE_DBFS = -100.0
 
 
 class Playback:

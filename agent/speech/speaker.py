@@ -36,7 +36,7 @@ class Speaker(Protocol):
 
     @property
     def level_dbfs(self) -> float:
-        """The RMS level of what is playing now (-100 when silent), for a console meter."""
+        """The RMS level of what is playing now (-120 when silent), for a console meter."""
         ...
 
     @property

@@ -12,7 +12,7 @@ import pytest
 
 from agent.audio import segment
 from agent.audio.convert import PCM16
-from agent.audio.echo import EchoCanceller, system_echo_cancel
+from agent.audio.echo import EchoCanceller, EchoFilter, EchoGate, system_echo_cancel
 from agent.speech import EspeakVoice, PiperVoice
 from tests.speech.conftest import synthesize_16k
 from tests.speech.room import Room, room_impulse_response
@@ -30,9 +30,13 @@ REPLY = " ".join(
 USER = "Stop, stop, that is enough, thank you."
 
 
-def cancel(played: PCM16, mic: PCM16, delay_ms: int) -> PCM16:
+ROOMS = [(0.05, -6.0), (0.1, 0.0), (0.03, -12.0)]
+"""Echo delay (s) and level (dB) of the rooms: near, loud and far loudspeakers."""
+
+
+def cancel(played: PCM16, mic: PCM16, delay_ms: int, echo: EchoFilter | None = None) -> PCM16:
     """The mic through a fresh canceller, fed as a live loop would: 30 ms at a time."""
-    canceller = EchoCanceller(delay_ms=delay_ms)
+    canceller = echo or EchoCanceller(delay_ms=delay_ms)
     reference = np.concatenate([played, np.zeros(max(0, mic.size - played.size), np.int16)])
     cleaned = []
     for start in range(0, mic.size - mic.size % 480, 480):
@@ -52,7 +56,7 @@ def reply_and_user(piper: PiperVoice, espeak: EspeakVoice) -> tuple[PCM16, PCM16
     return asyncio.run(both())
 
 
-@pytest.mark.parametrize(("delay_s", "gain_db"), [(0.05, -6.0), (0.1, 0.0), (0.03, -12.0)])
+@pytest.mark.parametrize(("delay_s", "gain_db"), ROOMS)
 async def test_the_cancelled_echo_of_a_long_reply_is_never_speech(
     reply_and_user: tuple[PCM16, PCM16], delay_s: float, gain_db: float
 ) -> None:
@@ -74,6 +78,32 @@ async def test_the_user_talking_over_the_reply_is_still_heard(
     assert len(heard) == 1
     assert heard[0].start == pytest.approx(4.0, abs=0.3)
     assert heard[0].duration > 0.7 * user.size / 16_000
+
+
+@pytest.mark.parametrize(("delay_s", "gain_db"), ROOMS)
+async def test_without_cancellation_the_gate_never_lets_the_echo_through(
+    reply_and_user: tuple[PCM16, PCM16], delay_s: float, gain_db: float
+) -> None:
+    reply, user = reply_and_user
+    room = Room(room_impulse_response(delay_s=delay_s, gain_db=gain_db))
+    assert segment(cancel(reply, room.microphone(reply), 0, EchoGate())) == []
+    # The user at the same level as the reply's own voice is not heard over it: half duplex.
+    mic = room.microphone(reply, user, user_at=8.0)
+    assert segment(cancel(reply, mic, 0, EchoGate())) == []
+
+
+async def test_the_gate_lets_a_clearly_louder_user_barge_in(
+    reply_and_user: tuple[PCM16, PCM16],
+) -> None:
+    reply, user = reply_and_user
+    louder = np.clip(user.astype(np.int32) * 4, -32768, 32767).astype(np.int16)  # +12 dB
+    room = Room(room_impulse_response(delay_s=0.03, gain_db=-12.0))
+    heard = segment(cancel(reply, room.microphone(reply, louder, user_at=8.0), 0, EchoGate()))
+    assert len(heard) == 1 and heard[0].start == pytest.approx(8.0, abs=0.3)
+
+
+def test_both_are_echo_filters() -> None:
+    assert isinstance(EchoCanceller(), EchoFilter) and isinstance(EchoGate(), EchoFilter)
 
 
 def test_a_missing_livekit_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
