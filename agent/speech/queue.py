@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,8 @@ class SpeechQueue:
         voice: the synthesizer.
         speaker: where the audio goes (its rate may differ from the voice's: resampled).
         on_event: called with `SpeakingStarted`, `SpeakingFinished`, `SpeakingInterrupted`.
+        split_clauses: synthesize each clause of a sentence on its own (the first audio comes
+            sooner with voices that make a whole text at once, as Piper does).
 
     Use: `feed(delta)` for each piece of the reply (or `say(sentence)` for plain sentences),
     `finish()` at its end, then `await wait()`; `await interrupt()` to cut it short.
@@ -134,8 +137,10 @@ class SpeechQueue:
         speaker: Speaker,
         *,
         on_event: Callable[[SpeechEvent], object] | None = None,
+        split_clauses: bool = True,
     ) -> None:
         self.voice = voice
+        self.split_clauses = split_clauses
         self.speaker = speaker
         self.on_event = on_event
         self._text = SpeakableStream()
@@ -239,28 +244,53 @@ class SpeechQueue:
             await last.wait()
 
     async def _speak(self, sentence: _Sentence) -> Playback | None:
-        """Synthesize one sentence and schedule its chunks as they come; its last playback."""
+        """Synthesize one sentence clause by clause, scheduling chunks as they come; its last
+        playback. A clause (up to a comma, semicolon or colon) is synthesized on its own, so
+        a long sentence starts sounding after its first clause, not after all of it."""
         resample = _Resampler(self.voice.sample_rate, self.speaker.sample_rate)
         last: Playback | None = None
-        async for chunk in self.voice.synthesize(sentence.text):
-            sentence.words.extend(chunk.words)
-            pcm = resample(chunk.pcm)
-            if pcm.size:
-                last = await self.speaker.play(pcm)
-                sentence.playbacks.append(last)
-                if not self._started:
-                    self._started = True
-                    self._emit(SpeakingStarted(sentence.text))
-        tail = resample.flush()
-        if tail.size:
-            last = await self.speaker.play(tail)
-            sentence.playbacks.append(last)
+        synthesized = 0  # samples of this sentence so far, at the voice's rate
+        for offset, clause in (
+            _clauses(sentence.text) if self.split_clauses else [(0, sentence.text)]
+        ):
+            async for chunk in self.voice.synthesize(clause):
+                sentence.words += [
+                    WordTiming(w.start + offset, w.end + offset, w.sample + synthesized)
+                    for w in chunk.words
+                ]
+                synthesized += chunk.pcm.size
+                last = await self._play(sentence, resample(chunk.pcm)) or last
+        last = await self._play(sentence, resample.flush()) or last
         sentence.synthesized = True
         return last
+
+    async def _play(self, sentence: _Sentence, pcm: PCM16) -> Playback | None:
+        if not pcm.size:
+            return None
+        playback = await self.speaker.play(pcm)
+        sentence.playbacks.append(playback)
+        if not self._started:
+            self._started = True
+            self._emit(SpeakingStarted(sentence.text))
+        return playback
 
     def _emit(self, event: SpeechEvent) -> None:
         if self.on_event is not None:
             self.on_event(event)
+
+
+_CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
+
+
+def _clauses(text: str) -> list[tuple[int, str]]:
+    """The clauses of a sentence, each with its offset in it ("1,000" is not cut)."""
+    pieces: list[tuple[int, str]] = []
+    start = 0
+    for match in _CLAUSE_BREAK.finditer(text):
+        pieces.append((start, text[start : match.start()]))
+        start = match.end()
+    pieces.append((start, text[start:]))
+    return [(offset, piece) for offset, piece in pieces if piece.strip()]
 
 
 class _Resampler:
