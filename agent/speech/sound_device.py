@@ -173,6 +173,8 @@ class SoundDeviceSpeaker:
             return
         while self._timeline.busy:
             await asyncio.sleep(self._block / self.sample_rate)
+        # The last blocks are handed over but still in the device's buffers: let them sound.
+        await asyncio.sleep(float(stream.latency) + 2 * self._block / self.sample_rate)
         await run_blocking(lambda: (stream.stop(), stream.close()))
 
     async def __aenter__(self) -> SoundDeviceSpeaker:

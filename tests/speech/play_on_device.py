@@ -1,5 +1,7 @@
 """Run as a subprocess (PortAudio must see PULSE_SERVER at import): plays a test signal on the
-default output with `SoundDeviceSpeaker`, prints a JSON line with what it played."""
+default output with `SoundDeviceSpeaker`, prints a JSON line with what it played.
+
+With `--stop-after SECONDS` it stops the speaker once that much has been played."""
 
 from __future__ import annotations
 
@@ -12,15 +14,21 @@ import numpy as np
 from agent.speech import SoundDeviceSpeaker, output_devices
 
 
-def signal() -> np.ndarray:
+def signal(seconds: float = 1.0) -> np.ndarray:
     rng = np.random.default_rng(11)
-    return (rng.standard_normal(16_000) * 4000).clip(-32768, 32767).astype(np.int16)
+    noise = rng.standard_normal(round(16_000 * seconds)) * 4000
+    return noise.clip(-32768, 32767).astype(np.int16)
 
 
 async def main() -> None:
+    stop_after = float(sys.argv[2]) if sys.argv[1:2] == ["--stop-after"] else None
     speaker = SoundDeviceSpeaker(sample_rate=16_000)
     try:
-        playback = await speaker.play(signal())
+        playback = await speaker.play(signal(1.0 if stop_after is None else 5.0))
+        if stop_after is not None:
+            while playback.played < stop_after * 16_000:
+                await asyncio.sleep(0.01)
+            speaker.stop()
         await playback.wait()
         await speaker.aclose()
         devices = [device.name for device in output_devices() if device.is_default]
