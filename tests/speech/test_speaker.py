@@ -19,7 +19,6 @@ from tests.audio.corpus import ROOT
 from tests.speech.play_on_device import signal
 from tests.virtual_mic import VirtualMicrophone
 
-
 RECORD_MONITOR = [
     *("pacat", "-r", "--device=vspk.monitor", "--raw", "--format=s16le"),
     *("--rate=16000", "--channels=1", "--latency-msec=20"),
