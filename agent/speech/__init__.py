@@ -18,7 +18,7 @@ from agent.speech.piper import (
     piper_available,
     voices_folder,
 )
-from agent.speech.playback import OutputTap, Playback
+from agent.speech.playback import OutputTap, Playback, TimelineSpeaker
 from agent.speech.queue import (
     SpeakingFinished,
     SpeakingInterrupted,
@@ -62,6 +62,7 @@ __all__ = [
     "SpeechEvent",
     "SpeechQueue",
     "Spoken",
+    "TimelineSpeaker",
     "Voice",
     "WavSink",
     "WordTiming",

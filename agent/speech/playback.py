@@ -18,7 +18,7 @@ import numpy as np
 from agent.audio.convert import PCM16
 from agent.audio.vad import SILENCE_DBFS, level_dbfs
 
-__all__ = ["OutputTap", "Playback", "Timeline"]
+__all__ = ["OutputTap", "Playback", "Timeline", "TimelineSpeaker"]
 
 OutputTap = Callable[[PCM16], None]
 """Called with every rendered block (from the audio thread: it must not block), e.g. to feed
@@ -156,3 +156,48 @@ class Timeline:
         """Whether audio is scheduled that has not been rendered yet."""
         with self._lock:
             return bool(self._pieces)
+
+
+class TimelineSpeaker:
+    """The common part of speakers built on a `Timeline` (subclass it for a new sink).
+
+    A subclass renders the timeline as its output advances (a device callback, a clock);
+    `_advance()` is called before each read of the position, to catch up first.
+    """
+
+    def __init__(self, sample_rate: int, on_output: OutputTap | None = None) -> None:
+        self._timeline = Timeline(sample_rate, on_output)
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate of what it plays, in Hz."""
+        return self._timeline.sample_rate
+
+    @property
+    def position(self) -> int:
+        """Samples played so far on its timeline (silence included)."""
+        self._advance()
+        return self._timeline.position
+
+    @property
+    def level_dbfs(self) -> float:
+        """The RMS level of the block played last (-120 when silent)."""
+        return self._timeline.level_dbfs
+
+    @property
+    def playing(self) -> bool:
+        """Whether scheduled audio has not been played yet."""
+        self._advance()
+        return self._timeline.busy
+
+    def stop(self) -> None:
+        """Drop everything not yet played."""
+        self._advance()
+        self._timeline.stop()
+
+    def _schedule(self, pcm: PCM16, at: float | None) -> Playback:
+        self._advance()
+        return self._timeline.schedule(pcm, None if at is None else round(at * self.sample_rate))
+
+    def _advance(self) -> None:
+        """Catch the timeline up with the output (nothing to do where a callback drives it)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from agent.audio.convert import PCM16
 from agent.errors import AudioDeviceError
-from agent.speech.playback import OutputTap, Playback, Timeline
+from agent.speech.playback import OutputTap, Playback, TimelineSpeaker
 from tools._threads import run_blocking
 
 __all__ = ["OutputDevice", "SoundDeviceSpeaker", "output_devices"]
@@ -72,8 +72,10 @@ def output_devices() -> list[OutputDevice]:
     ]
 
 
-class SoundDeviceSpeaker:
+class SoundDeviceSpeaker(TimelineSpeaker):
     """A `Speaker` on a PortAudio output device (opened at the first `play`, or `start`).
+
+    `position` counts the samples handed to the device: they sound `latency` seconds later.
 
     Args:
         device: device index or (part of) its name; None: the default output.
@@ -92,31 +94,11 @@ class SoundDeviceSpeaker:
         block_ms: int = 20,
         on_output: OutputTap | None = None,
     ) -> None:
+        super().__init__(sample_rate, on_output)
         self.device = device
-        self._timeline = Timeline(sample_rate, on_output)
         self._block = sample_rate * block_ms // 1000
         self._stream: Any = None
         self._opening = asyncio.Lock()
-
-    @property
-    def sample_rate(self) -> int:
-        """The rate of the stream."""
-        return self._timeline.sample_rate
-
-    @property
-    def position(self) -> int:
-        """Samples handed to the device so far (silence included; `latency` later they sound)."""
-        return self._timeline.position
-
-    @property
-    def level_dbfs(self) -> float:
-        """The RMS level of the block handed to the device last."""
-        return self._timeline.level_dbfs
-
-    @property
-    def playing(self) -> bool:
-        """Whether scheduled audio has not been handed to the device yet."""
-        return self._timeline.busy
 
     @property
     def latency(self) -> float:
@@ -159,12 +141,7 @@ class SoundDeviceSpeaker:
     async def play(self, pcm: PCM16, *, at: float | None = None) -> Playback:
         """Schedule `pcm` (see `Speaker.play`); opens the device the first time."""
         await self.start()
-        start = None if at is None else round(at * self.sample_rate)
-        return self._timeline.schedule(pcm, start)
-
-    def stop(self) -> None:
-        """Drop everything not yet handed to the device."""
-        self._timeline.stop()
+        return self._schedule(pcm, at)
 
     async def aclose(self) -> None:
         """Let scheduled audio play out, then close the stream (off the loop)."""

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from agent.audio.convert import PCM16
-from agent.speech.playback import OutputTap, Playback, Timeline
+from agent.speech.playback import OutputTap, Playback, TimelineSpeaker
 
 __all__ = ["Speaker", "WavSink"]
 
@@ -58,7 +58,7 @@ class Speaker(Protocol):
         ...
 
 
-class WavSink:
+class WavSink(TimelineSpeaker):
     """A speaker that writes a WAV file (16-bit mono), silence where nothing is played.
 
     Sample 0 of the file is sample 0 of the timeline, so `play(pcm, at=seconds)` puts speech
@@ -72,6 +72,8 @@ class WavSink:
             soon as it is scheduled (the file is written as fast as speech comes).
             `WavSink.realtime(path)` uses the wall clock from the sink's creation.
         on_output: a tap called with every block written (e.g. an echo canceller's reference).
+
+    `stop()` drops what the clock has not reached (without a clock, everything is played).
     """
 
     def __init__(
@@ -84,8 +86,8 @@ class WavSink:
     ) -> None:
         import soundfile
 
+        super().__init__(sample_rate, on_output)
         self.path = os.fspath(path)
-        self._timeline = Timeline(sample_rate, on_output)
         self._clock = clock
         self._file: Any = soundfile.SoundFile(
             self.path, "w", samplerate=sample_rate, channels=1, subtype="PCM_16"
@@ -98,43 +100,14 @@ class WavSink:
         started = time.monotonic()
         return cls(path, sample_rate=sample_rate, clock=lambda: time.monotonic() - started)
 
-    @property
-    def sample_rate(self) -> int:
-        """The file's rate."""
-        return self._timeline.sample_rate
-
-    @property
-    def position(self) -> int:
-        """Samples written so far (the clock's position, where there is a clock)."""
-        self._advance()
-        return self._timeline.position
-
-    @property
-    def level_dbfs(self) -> float:
-        """The level of the last block written."""
-        return self._timeline.level_dbfs
-
-    @property
-    def playing(self) -> bool:
-        """Whether scheduled audio has not been reached yet."""
-        self._advance()
-        return self._timeline.busy
-
     async def play(self, pcm: PCM16, *, at: float | None = None) -> Playback:
         """Schedule `pcm` (see `Speaker.play`)."""
-        self._advance()
-        start = None if at is None else round(at * self.sample_rate)
-        playback = self._timeline.schedule(pcm, start)
+        playback = self._schedule(pcm, at)
         if self._clock is None:
             self._render_to(self._timeline.scheduled_end)
         elif self._ticker is None or self._ticker.done():
             self._ticker = asyncio.create_task(self._tick())
         return playback
-
-    def stop(self) -> None:
-        """Drop what the clock has not reached (without a clock, everything is played)."""
-        self._advance()
-        self._timeline.stop()
 
     async def aclose(self) -> None:
         """Write what is scheduled (as if the clock ran on) and close the file."""

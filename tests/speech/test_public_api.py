@@ -17,9 +17,9 @@ SPEECH_API = {
     "EspeakVoice", "NoVoice", "OutputDevice", "OutputTap", "PiperVoice", "Playback",
     "SentenceSplitter", "SoundDeviceSpeaker", "SpeakableStream", "Speaker", "SpeakingFinished",
     "SpeakingInterrupted", "SpeakingStarted", "SpeechChunk", "SpeechEvent", "SpeechQueue",
-    "Spoken", "Voice", "WavSink", "WordTiming", "default_voice", "download_piper_voice",
-    "espeak_program", "installed_piper_voices", "output_devices", "piper_available",
-    "speakable", "speakable_sentences", "voice_from_spec", "voices_folder",
+    "Spoken", "TimelineSpeaker", "Voice", "WavSink", "WordTiming", "default_voice",
+    "download_piper_voice", "espeak_program", "installed_piper_voices", "output_devices",
+    "piper_available", "speakable", "speakable_sentences", "voice_from_spec", "voices_folder",
 }  # fmt: skip
 
 ECHO_API = {
