@@ -69,11 +69,15 @@ class EspeakVoice:
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            assert process.stdin is not None and process.stdout is not None
+            assert process.stdin and process.stdout and process.stderr
             process.stdin.write(text.encode("utf-8"))
             await process.stdin.drain()
             process.stdin.close()
-            await _skip_wav_header(process.stdout, self.sample_rate)
+            try:
+                await _skip_wav_header(process.stdout, self.sample_rate)
+            except VoxagentError as error:
+                said = (await process.stderr.read()).decode(errors="replace").strip()
+                raise VoxagentError(f"{error}: {said}" if said else str(error)) from None
             leftover = b""
             while block := await process.stdout.read(_CHUNK_BYTES):
                 block = leftover + block

@@ -98,8 +98,9 @@ class _Sentence:
             return self.text, True
         if not self.synthesized:
             total = max(total, round(len(self.text) * samples_per_character))
-        if self.words:
-            spoken = [w for w in self.words if w.sample * rate_ratio < played]
+        if self.words:  # a word is heard once the next one (or the end) has been reached
+            ends = [w.sample * rate_ratio for w in self.words[1:]] + [float(total)]
+            spoken = [w for w, end in zip(self.words, ends, strict=True) if end <= played]
             return (self.text[: spoken[-1].end] if spoken else ""), False
         cut = len(self.text) * played / total if total else 0.0
         return _whole_words(self.text, cut), False
@@ -159,7 +160,7 @@ class SpeechQueue:
     @property
     def speaking(self) -> bool:
         """Whether the reply is still being synthesized or played."""
-        return self._outcome is None and (bool(self._sentences) or not self._finished)
+        return self._worker is not None and not self._worker.done()
 
     def feed(self, delta: str) -> None:
         """Add a piece of the reply's text (markdown and all); whole sentences are queued."""

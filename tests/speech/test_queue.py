@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -14,9 +17,12 @@ from agent.speech import (
     SpeakingFinished,
     SpeakingInterrupted,
     SpeakingStarted,
+    SpeechChunk,
     SpeechEvent,
     SpeechQueue,
+    Spoken,
     WavSink,
+    WordTiming,
 )
 
 REPLY = "**Sure.** The first sentence is short. The second one is a little longer than that. Bye."
@@ -70,3 +76,32 @@ async def test_interrupted_before_any_sound_nothing_was_heard(
     spoken = await queue.interrupt()
     await sink.aclose()
     assert spoken.heard == "" and spoken.interrupted
+
+
+class WordClock:
+    """A stand-in engine that gives word timings (espeak-ng's command line and Piper give
+    none): each word is 0.1 s of sound at 16 kHz."""
+
+    name = "word-clock"
+    sample_rate = 16_000
+
+    async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
+        words = list(re.finditer(r"\S+", text))
+        timings = tuple(WordTiming(m.start(), m.end(), i * 1600) for i, m in enumerate(words))
+        yield SpeechChunk(np.tile(np.array([1000, -1000], np.int16), 800 * len(words)), timings)
+
+
+async def test_with_word_timings_the_heard_text_ends_at_the_last_word_played_through(
+    tmp_path: Path,
+) -> None:
+    now = [0.0]
+    sink = WavSink(tmp_path / "words.wav", clock=lambda: now[0])
+    queue = SpeechQueue(WordClock(), sink)
+    queue.say("One two, three four five.")  # two clauses: timings shift with the second
+    queue.finish()
+    while not (queue._sentences and queue._sentences[0].synthesized):
+        await asyncio.sleep(0.01)
+    now[0] = 0.45  # words end at 0.1, 0.2 | 0.3, 0.4, 0.5 s
+    spoken = await queue.interrupt()
+    await sink.aclose()
+    assert spoken == Spoken("One two, three four", "One two, three four five.", True)
