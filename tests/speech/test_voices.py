@@ -4,6 +4,7 @@ streamed (the first chunk before the last), and stop their engine when abandoned
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,12 +12,16 @@ import pytest
 from agent.audio import segment
 from agent.errors import VoxagentError
 from agent.speech import (
+    VOICES_ENV,
     EspeakVoice,
     NoVoice,
     PiperVoice,
     Voice,
     default_voice,
+    download_piper_voice,
+    installed_piper_voices,
     voice_from_spec,
+    voices_folder,
 )
 from agent.speech import espeak as espeak_module
 from tests.speech.conftest import piper_voice_path, synthesize_16k
@@ -86,7 +91,7 @@ def test_voice_from_spec(piper: PiperVoice, espeak: EspeakVoice) -> None:
 
 
 def test_the_default_voice_is_piper_where_one_is_installed(
-    piper: PiperVoice, espeak: EspeakVoice, tmp_path: object
+    piper: PiperVoice, espeak: EspeakVoice, tmp_path: Path
 ) -> None:
     voice, note = default_voice(piper.path.parent)
     assert isinstance(voice, PiperVoice) and note is None
@@ -94,3 +99,21 @@ def test_the_default_voice_is_piper_where_one_is_installed(
     fallback = voice_from_spec(None, folder=piper.path.parent / "nowhere", note=notes.append)
     assert isinstance(fallback, EspeakVoice)
     assert len(notes) == 1 and "voxagent voices download" in notes[0]
+
+
+def test_the_voices_folder_comes_from_the_environment(
+    piper: PiperVoice, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for suffix in (".onnx", ".onnx.json"):
+        (tmp_path / f"en_US-joe-medium{suffix}").symlink_to(f"{piper.path}{suffix[5:]}")
+    (tmp_path / "no-config.onnx").write_bytes(b"")  # a model without its config is not listed
+    monkeypatch.setenv(VOICES_ENV, str(tmp_path))
+    assert voices_folder() == tmp_path
+    assert installed_piper_voices() == [tmp_path / "en_US-joe-medium.onnx"]
+    assert voice_from_spec("piper:en_US-joe-medium").name == "piper:en_US-joe-medium"
+
+
+def test_a_bad_voice_name_is_refused_before_any_download(tmp_path: Path) -> None:
+    with pytest.raises(VoxagentError, match="LANG_REGION-NAME-QUALITY"):
+        download_piper_voice("lessac", tmp_path)
+    assert list(tmp_path.iterdir()) == []
