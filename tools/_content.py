@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -11,7 +11,7 @@ from pydantic_core import to_json
 
 from tools._printing import safe_str
 
-__all__ = ["DONE", "describe_validation_error", "render_value", "truncate"]
+__all__ = ["DONE", "describe_validation_error", "location", "render_value", "truncate"]
 
 DONE = "Done."
 """The content sent back when a tool returns None."""
@@ -71,7 +71,7 @@ def describe_validation_error(error: ValidationError) -> str:
     problems = []
     details = error.errors(include_url=False, include_context=False)
     for detail in details[:_MAX_ERRORS_SHOWN]:
-        where = _location(detail["loc"])
+        where = location(detail["loc"])
         kind = detail["type"]
         if kind == "missing":
             problem = "missing (required)"
@@ -88,7 +88,8 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
+def location(loc: Iterable[int | str]) -> str:
+    """Where in the arguments: ``items[0].quantity``."""
     text = ""
     for part in loc:
         if isinstance(part, int):

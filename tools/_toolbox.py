@@ -20,6 +20,7 @@ from tools._errors import ToolError
 from tools._fanout import ToolFinishedHook, ToolStartedHook, fan_out, is_cancelling
 from tools._printing import describe_error, log_failure, safe_repr, safe_str, type_name
 from tools._result import ErrorKind, ToolResult
+from tools._schema_arguments import InvalidArgumentsError
 from tools._sync import run_sync
 from tools._threads import WorkerInterrupted, WorkerThreads
 from tools._tool import Tool, tool
@@ -283,6 +284,8 @@ class Toolbox:
             return member.bind(parsed, context)
         except ValidationError as error:
             reason = describe_validation_error(error)
+        except InvalidArgumentsError as error:  # a `from_schema` tool's: already a summary
+            reason = str(error)
         except BaseException as error:  # a custom validator raising anything (sync: no cancel)
             log_failure(logger, error, "validating arguments of %s raised", member.name)
             reason = describe_error(error)
