@@ -221,12 +221,7 @@ class Toolbox:
         return await fan_out(call_one, specs, on_started, on_finished)
 
     def call_sync(
-        self,
-        name: str,
-        arguments: Arguments = None,
-        call_id: str = "",
-        *,
-        state: Any = _UNSET,
+        self, name: str, arguments: Arguments = None, call_id: str = "", *, state: Any = _UNSET
     ) -> ToolResult:
         """`call` for code with no event loop running (it runs on the sync wrappers' loop).
 
