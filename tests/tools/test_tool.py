@@ -88,6 +88,32 @@ def _walk(schema: Any) -> typing.Iterator[tuple[str, Any]]:
             yield from _walk(value)
 
 
+GET_WEATHER_SCHEMA = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Get the current weather for a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {
+                    "type": "string",
+                    "description": 'City name, for example "Paris".',
+                },
+                "unit": {
+                    "type": "string",
+                    "enum": ["celsius", "fahrenheit"],
+                    "default": "celsius",
+                    "description": "Temperature unit.",
+                },
+            },
+            "required": ["city"],
+        },
+    },
+}
+"""The sample's schema, exactly as the issue gives it."""
+
+
 class TestCallable:
     def test_sync_tool_is_still_the_function(self) -> None:
         assert get_weather("Paris") == {"city": "Paris", "unit": "celsius", "temperature": 21}
@@ -168,29 +194,7 @@ class TestIssueSample:
     def test_name_and_schema(self) -> None:
         assert get_weather.name == "get_weather"
         assert set_timer.name == "set_timer"
-        assert get_weather.schema == {
-            "type": "function",
-            "function": {
-                "name": "get_weather",
-                "description": "Get the current weather for a city.",
-                "parameters": {
-                    "type": "object",
-                    "properties": {
-                        "city": {
-                            "type": "string",
-                            "description": 'City name, for example "Paris".',
-                        },
-                        "unit": {
-                            "type": "string",
-                            "enum": ["celsius", "fahrenheit"],
-                            "default": "celsius",
-                            "description": "Temperature unit.",
-                        },
-                    },
-                    "required": ["city"],
-                },
-            },
-        }
+        assert get_weather.schema == GET_WEATHER_SCHEMA
         function = set_timer.schema["function"]
         assert function["name"] == "set_timer"
         assert function["description"] == "Start a kitchen timer."
@@ -267,29 +271,7 @@ class TestMetadata:
         assert set_timer.requires_approval is True
 
     def test_schema_shape(self) -> None:
-        assert get_weather.schema == {
-            "type": "function",
-            "function": {
-                "name": "get_weather",
-                "description": "Get the current weather for a city.",
-                "parameters": {
-                    "type": "object",
-                    "properties": {
-                        "city": {
-                            "type": "string",
-                            "description": 'City name, for example "Paris".',
-                        },
-                        "unit": {
-                            "type": "string",
-                            "enum": ["celsius", "fahrenheit"],
-                            "default": "celsius",
-                            "description": "Temperature unit.",
-                        },
-                    },
-                    "required": ["city"],
-                },
-            },
-        }
+        assert get_weather.schema == GET_WEATHER_SCHEMA
         assert get_weather.parameters == get_weather.schema["function"]["parameters"]
 
     def test_schema_is_a_copy(self) -> None:
