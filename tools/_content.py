@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
-from tools._printing import safe_str
+from tools._printing import safe_repr, safe_str
 
 __all__ = ["DONE", "describe_validation_error", "location", "render_value", "truncate"]
 
@@ -78,7 +78,7 @@ def describe_validation_error(error: ValidationError) -> str:
         elif kind == "extra_forbidden":
             problem = "unexpected argument (not in the schema)"
         else:
-            given = repr(detail["input"])
+            given = safe_repr(detail["input"])
             if len(given) > _MAX_INPUT_REPR:
                 given = given[: _MAX_INPUT_REPR - 3] + "..."
             problem = f"{_lower_first(detail['msg'])}, got {given}"
