@@ -620,6 +620,24 @@ class TestCallMany:
     async def test_empty(self) -> None:
         assert await Toolbox([add]).call_many([]) == []
 
+    @pytest.mark.parametrize(
+        ("item", "error"),
+        [
+            (("add",), ValueError),
+            ({"id": "x", "function": {"arguments": "{}"}}, ValueError),
+            ({"id": "x", "function": "add"}, ValueError),
+            (42, TypeError),
+        ],
+    )
+    async def test_an_item_that_is_no_call_is_refused_before_any_call_runs(
+        self, item: Any, error: type[Exception]
+    ) -> None:
+        ran: list[str] = []
+        box = Toolbox([tool(name="note")(lambda: ran.append("ran"))])
+        with pytest.raises(error, match="call"):
+            await box.call_many([("note", None), item])
+        assert ran == []
+
 
 class TestCancellation:
     async def test_cancelling_the_caller_cancels_the_call(self) -> None:
