@@ -105,6 +105,11 @@ def read_call(item: ToolCallSpec) -> tuple[str, Arguments, str]:
         raise ValueError(f"a call is (name, arguments[, call_id]), got {len(item)} items")
     if isinstance(item, Mapping):
         function = item.get("function", item)
+        if not isinstance(function, Mapping) or "name" not in function:
+            raise ValueError(
+                "a tool call dict is {'id': ..., 'function': {'name': ..., 'arguments': ...}}, "
+                f"got {safe_repr(item)}"
+            )
         return str(function["name"]), function.get("arguments"), str(item.get("id") or "")
     call_id = str(getattr(item, "id", "") or "")
     function = getattr(item, "function", None)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
-from tools._printing import safe_str
+from tools._printing import safe_repr, safe_str
 
-__all__ = ["DONE", "describe_validation_error", "render_value", "truncate"]
+__all__ = ["DONE", "describe_validation_error", "location", "render_value", "truncate"]
 
 DONE = "Done."
 """The content sent back when a tool returns None."""
@@ -71,14 +71,14 @@ def describe_validation_error(error: ValidationError) -> str:
     problems = []
     details = error.errors(include_url=False, include_context=False)
     for detail in details[:_MAX_ERRORS_SHOWN]:
-        where = _location(detail["loc"])
+        where = location(detail["loc"])
         kind = detail["type"]
         if kind == "missing":
             problem = "missing (required)"
         elif kind == "extra_forbidden":
             problem = "unexpected argument (not in the schema)"
         else:
-            given = repr(detail["input"])
+            given = safe_repr(detail["input"])
             if len(given) > _MAX_INPUT_REPR:
                 given = given[: _MAX_INPUT_REPR - 3] + "..."
             problem = f"{_lower_first(detail['msg'])}, got {given}"
@@ -88,7 +88,8 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
+def location(loc: Iterable[int | str]) -> str:
+    """Where in the arguments: ``items[0].quantity``."""
     text = ""
     for part in loc:
         if isinstance(part, int):

@@ -57,7 +57,7 @@ async def fan_out(
             shown = parsed if isinstance(parsed, dict) else {}
             await notify(on_started, "on_started", call_id, name, shown)
             run = _report(call_one, name, arguments, call_id, on_finished)
-            dispatched.append(asyncio.ensure_future(run))
+            dispatched.append(asyncio.create_task(run, name=f"tool call {name} {call_id}"))
         return list(await asyncio.shield(asyncio.gather(*dispatched)))
     except asyncio.CancelledError:
         _hold(dispatched)

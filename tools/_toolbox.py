@@ -20,6 +20,7 @@ from tools._errors import ToolError
 from tools._fanout import ToolFinishedHook, ToolStartedHook, fan_out, is_cancelling
 from tools._printing import describe_error, log_failure, safe_repr, safe_str, type_name
 from tools._result import ErrorKind, ToolResult
+from tools._schema_arguments import InvalidArgumentsError
 from tools._sync import run_sync
 from tools._threads import WorkerInterrupted, WorkerThreads
 from tools._tool import Tool, tool
@@ -220,12 +221,7 @@ class Toolbox:
         return await fan_out(call_one, specs, on_started, on_finished)
 
     def call_sync(
-        self,
-        name: str,
-        arguments: Arguments = None,
-        call_id: str = "",
-        *,
-        state: Any = _UNSET,
+        self, name: str, arguments: Arguments = None, call_id: str = "", *, state: Any = _UNSET
     ) -> ToolResult:
         """`call` for code with no event loop running (it runs on the sync wrappers' loop).
 
@@ -283,6 +279,8 @@ class Toolbox:
             return member.bind(parsed, context)
         except ValidationError as error:
             reason = describe_validation_error(error)
+        except InvalidArgumentsError as error:  # a `from_schema` tool's: already a summary
+            reason = str(error)
         except BaseException as error:  # a custom validator raising anything (sync: no cancel)
             log_failure(logger, error, "validating arguments of %s raised", member.name)
             reason = describe_error(error)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.tools.helpers import WAIT, LoopEvent, Rendezvous
-from tools._threads import WorkerInterrupted, WorkerThreads
+from tools._threads import WorkerInterrupted, WorkerThreads, run_blocking
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,3 +126,44 @@ def test_a_hung_sync_tool_does_not_hold_process_exit() -> None:
     )
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.strip() == "timeout"
+
+
+async def test_run_blocking_runs_off_the_loop_in_a_reused_daemon_thread() -> None:
+    first = await run_blocking(threading.current_thread)
+    second = await run_blocking(threading.current_thread)
+    assert first is second is not threading.current_thread()
+    assert first.daemon and first.name.startswith("voxagent-blocking-")
+
+
+async def test_run_blocking_passes_results_and_errors_through() -> None:
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    assert await run_blocking(lambda: 6 * 7) == 42
+    with pytest.raises(FileNotFoundError):
+        await run_blocking(lambda: open("/nonexistent/voxagent"))  # noqa: SIM115
+    with pytest.raises(WorkerInterrupted) as caught:  # not a Ctrl-C of this thread
+        await run_blocking(interrupted)
+    assert type(caught.value.error) is KeyboardInterrupt
+    assert str(caught.value) == "KeyboardInterrupt"
+
+
+async def test_the_loop_runs_while_a_blocking_call_waits() -> None:
+    loop_ran = threading.Event()
+    waiting = asyncio.ensure_future(run_blocking(lambda: loop_ran.wait(WAIT)))
+    await asyncio.sleep(0)
+    loop_ran.set()  # only reachable while the loop runs
+    assert await waiting is True
+
+
+def test_worker_interrupted_prints_even_an_unprintable_error() -> None:
+    class Unprintable(BaseException):
+        def __str__(self) -> str:
+            raise RuntimeError("no str")
+
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    wrapped = WorkerInterrupted(Unprintable())
+    assert str(wrapped) == "Unprintable"
+    assert repr(wrapped) == "WorkerInterrupted(<Unprintable object>)"
