@@ -43,6 +43,9 @@ _PERMISSION = {
     "is_blocking": False,
 }
 
+_STREAMED_KINDS = ("reply", "stream_error", "cut_stream", "reset", "trickle")
+"""The kinds a streamed request gets as an SSE stream (the others answer as a plain one)."""
+
 Payload = Callable[[tuple[str, ...]], tuple[bytes, str]]
 """The body of a plain answer (bytes, content type), given the text emitted (a trickle's)."""
 
@@ -159,25 +162,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(answer)
             return
         builder = ReplyBuilder(self.script.rules.model, body, answer)
-
-        def payload(texts: tuple[str, ...]) -> tuple[bytes, str]:
-            deltas = (
-                None
-                if answer.kind != "trickle"
-                else [builder.role_delta(), *builder.text_deltas(texts)]
-            )
-            return json.dumps(builder.completion(deltas)).encode(), "application/json"
-
-        if body.get("stream") and answer.kind not in (
-            "http_error",
-            "disconnect",
-            "hang",
-            "bad_body",
-        ):
+        kind = answer.answered_as(bool(body.get("stream")))
+        if kind in _STREAMED_KINDS and body.get("stream"):
             if self._pause(answer.delay):
                 self._stream(builder)
-        else:
-            self._answer(answer, answer.answered_as(bool(body.get("stream"))), payload)
+            return
+
+        def payload(texts: tuple[str, ...]) -> tuple[bytes, str]:
+            deltas = [builder.role_delta(), *builder.text_deltas(texts)]
+            completion = builder.completion(deltas if answer.kind == "trickle" else None)
+            return json.dumps(completion).encode(), "application/json"
+
+        self._answer(answer, kind, payload)
 
     def _transcription(self, path: str, raw: bytes) -> None:
         fields, audio = _parse_multipart(self.headers.get("Content-Type", ""), raw)

@@ -124,30 +124,18 @@ class Scripting:
 
     # --- transcription steps ------------------------------------------------------------
 
-    def add_transcription(self, step: Step) -> Self:
-        """Queue one step for the next transcription request (`content` is the text; any
-        kind answers as it does a plain chat request)."""
-        self._script.add_transcription(step)
+    def add_transcription(self, *steps: Step) -> Self:
+        """Queue steps for the next transcription requests, in order: `content` is the text;
+        every kind answers as it does a plain chat request (e.g. `Step(kind="http_error",
+        status=503, headers={"Retry-After": "1"})`, `Step(kind="hang")`)."""
+        for step in steps:
+            self._script.add_transcription(step)
         return self
 
     def transcribe_as(self, *texts: str, delay: float = 0.0) -> Self:
         """Queue what the next transcription requests answer, in order."""
         for text in texts:
             self.add_transcription(Step(content=text, delay=delay))
-        return self
-
-    def fail_transcription(
-        self,
-        status: int = 500,
-        message: str = "Internal Server Error",
-        *,
-        times: int = 1,
-        headers: Mapping[str, str] | None = None,
-    ) -> Self:
-        """Answer the next `times` transcription requests with an HTTP error."""
-        for _ in range(times):
-            step = Step(kind="http_error", status=status, message=message, headers=headers or {})
-            self.add_transcription(step)
         return self
 
     def hang_transcription(self) -> Self:
