@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agent._probe import is_tool_calling_probe
-from agent._rules import count_audio_items
 
-__all__ = ["Expectation", "RecordedRequest", "ScriptedCall", "Step"]
+__all__ = ["Expectation", "RecordedRequest", "ScriptedCall", "Step", "StepKind"]
 
 StepKind = Literal[
     "reply",
@@ -196,6 +195,8 @@ class RecordedRequest:
     @property
     def audio_count(self) -> int:
         """Audio items in the whole request."""
+        from agent._rules import count_audio_items  # mistral-common: imported when asked
+
         return count_audio_items(self.messages)
 
     @property
