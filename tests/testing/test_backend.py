@@ -169,7 +169,7 @@ async def test_a_stream_broken_after_text_is_a_stream_error_never_replayed(step,
 async def test_a_stream_broken_before_any_text_is_retried_when_retries_are_on() -> None:
     backend = ScriptedBackend(max_retries=2).cut_stream().reset_connection().reply("whole")
     reply, seen = await _chat(backend, stream=True)
-    assert seen == ["whole"] and len(backend.requests) == 3
+    assert seen == reply.content.split() == ["whole"] and len(backend.requests) == 3
 
 
 async def test_without_retries_each_step_answers_one_call() -> None:
