@@ -14,11 +14,10 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from agent._probe import tool_calling_probe
 from agent.backend import ModelReply, ServerInfo, TextCallback, ToolCall
-from agent.clips import MAX_AUDIO_ITEMS
 from agent.errors import (
     InvalidRequestError,
     RequestRejectedError,
@@ -27,10 +26,10 @@ from agent.errors import (
     StreamError,
     VoxagentError,
 )
-from agent.testing._script import CHAT_PATH, TRANSCRIPTION_PATH, Responder, Script, Transcriber
+from agent.testing._script import CHAT_PATH, TRANSCRIPTION_PATH, ScriptOptions
 from agent.testing._scripting import Scripting
 from agent.testing._steps import Step
-from agent.testing._vllm import Rejection, VllmRules
+from agent.testing._vllm import Rejection
 from agent.testing._wire import ReplyBuilder, fold
 
 __all__ = ["ScriptedBackend"]
@@ -42,7 +41,7 @@ _T = TypeVar("_T")
 class _Fault(Exception):
     """How one attempt ended badly, before it is worded as an `agent.errors` exception."""
 
-    kind: str  # "status", "unavailable", "stream", "bad_body"
+    kind: str  # "status", "bad_body", "unavailable", "stream", "stream_line" (an error line)
     detail: str
     status: int | None = None
     retryable: bool = True
@@ -73,41 +72,28 @@ class ScriptedBackend(Scripting):
     steps and unexpected requests.
 
     Args:
-        model: the served model name.
-        max_model_len: the context length `server_info` reports.
-        max_audio_items: vLLM's `--limit-mm-per-prompt` audio limit.
-        tool_calling: False makes `probe_tool_calling` and `tool_choice="auto"` get vLLM's 400.
-        transcript: what a transcription answers when no step is queued for it.
-        responder: answers the chat requests the queued steps do not cover.
-        transcriber: answers the transcriptions the queued steps do not cover.
         max_retries: retries after the first attempt (0 to 4).
-        retry_backoff: seconds before the first retry.
+        retry_backoff: seconds before the first retry (doubled each time).
         timeout: seconds one attempt may take (None: no bound; a `hang` then waits until
             cancelled).
         base_url: the name errors and `ServerInfo` give for this backend.
+        **options: what it serves (`ScriptOptions`, as `ScriptedServer` takes them):
+            `model`, `max_model_len`, `max_audio_items`, `tool_calling`, `transcript`,
+            `responder`, `transcriber`.
     """
 
     def __init__(
         self,
         *,
-        model: str = "voxtral-scripted",
-        max_model_len: int = 32768,
-        max_audio_items: int = MAX_AUDIO_ITEMS,
-        tool_calling: bool = True,
-        transcript: str = "",
-        responder: Responder | None = None,
-        transcriber: Transcriber | None = None,
         max_retries: int = 0,
         retry_backoff: float = 0.0,
         timeout: float | None = None,
         base_url: str = "scripted://voxtral",
+        **options: Unpack[ScriptOptions],
     ) -> None:
         if not 0 <= max_retries <= 4:
             raise ValueError("max_retries must be between 0 and 4")
-        rules = VllmRules(model, max_model_len, max_audio_items, tool_calling)
-        self._script = Script(
-            rules, transcript=transcript, responder=responder, transcriber=transcriber
-        )
+        super().__init__(**options)
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self.timeout = timeout
@@ -117,16 +103,6 @@ class ScriptedBackend(Scripting):
     def base_url(self) -> str:
         """The name this backend goes by in errors and `ServerInfo`."""
         return self._base_url
-
-    @property
-    def model(self) -> str:
-        """The served model name."""
-        return self._script.rules.model
-
-    @property
-    def max_model_len(self) -> int:
-        """The context length `server_info` reports."""
-        return self._script.rules.max_model_len
 
     async def aclose(self) -> None:
         """Nothing to release; the backend stays usable."""
@@ -196,6 +172,7 @@ class ScriptedBackend(Scripting):
         self, wav: bytes, *, model: str, language: str | None = None, temperature: float = 0.0
     ) -> str:
         """The next transcription step's text for one WAV clip."""
+        _check_transcription_language(wav, model, language, temperature)
         fields = {"model": model, "response_format": "json", "temperature": str(temperature)}
         if language is not None:
             fields["language"] = language
@@ -261,8 +238,15 @@ class ScriptedBackend(Scripting):
                 f"after {tries})",
                 base_url=self.base_url,
             )
+        if fault.kind == "stream_line":
+            return StreamError(
+                f"{what} at {self.base_url} failed mid-stream: the server reported "
+                f"{fault.detail!r}. Check the server's log (`voxagent serve` prints it)",
+                status_code=None,
+            )
         return StreamError(
-            f"{what} at {self.base_url} {fault.detail} after {tries}", status_code=None
+            f"{what} at {self.base_url} broke off mid-response after {tries}: {fault.detail}",
+            status_code=None,
         )
 
 
@@ -283,8 +267,7 @@ class _Reply:
         kind = await _start(self.step, stream)
         texts = await self._texts(kind, stream)
         if kind == "stream_error":
-            detail = f"failed mid-stream: the server reported {self.step.message!r}"
-            raise _Fault("stream", detail, retryable=False)
+            raise _Fault("stream_line", self.step.message, retryable=False)
         if kind == "reset":
             raise _Fault("stream" if self.emitted[0] else "unavailable", _RESET)
         if kind == "cut_stream":
@@ -335,7 +318,7 @@ class _Reply:
 
 
 _RESET = "connection reset mid-body"
-_CUT = "broke off mid-response: the stream ended before the reply finished (no finish_reason)"
+_CUT = "the stream ended before the reply finished (no finish_reason)"
 
 
 async def _transcript(step: Step) -> str:
@@ -363,6 +346,23 @@ async def _start(step: Step, stream: bool) -> str:
     if kind == "bad_body":
         raise _Fault("bad_body", f"unusable body ({step.content_type}): {step.body!r:.80}", 200)
     return kind
+
+
+def _check_transcription_language(
+    wav: bytes, model: str, language: str | None, temperature: float
+) -> None:
+    """What `VoxtralClient.transcribe` checks before sending (mistral-common's request)."""
+    from mistral_common.protocol.transcription.request import TranscriptionRequest
+    from pydantic import ValidationError
+
+    fields: dict[str, Any] = {"model": model, "audio": wav, "language": language}
+    try:
+        TranscriptionRequest(temperature=temperature, **fields)
+    except ValidationError as error:
+        raise InvalidRequestError(
+            f"transcription: {error.errors()[0]['msg']} (language={language!r}); use a "
+            "two-letter code such as 'en', 'fr', 'de', or None to let the model detect it"
+        ) from error
 
 
 def _rejected(rejection: Rejection) -> _Fault:

@@ -4,9 +4,9 @@ and what both tell about the requests they received."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
-from agent.testing._script import CHAT_PATH, TRANSCRIPTION_PATH, Script
+from agent.testing._script import CHAT_PATH, TRANSCRIPTION_PATH, Script, ScriptOptions
 from agent.testing._steps import Expectation, RecordedRequest, ScriptedCall, Step
 
 __all__ = ["Scripting"]
@@ -15,7 +15,18 @@ __all__ = ["Scripting"]
 class Scripting:
     """Queue steps (`reply`, `reply_tool_call`, `fail`, ...) and read what was received."""
 
-    _script: Script
+    def __init__(self, **options: Unpack[ScriptOptions]) -> None:
+        self._script = Script(**options)
+
+    @property
+    def model(self) -> str:
+        """The served model name."""
+        return self._script.rules.model
+
+    @property
+    def max_model_len(self) -> int:
+        """The context length the server reports."""
+        return self._script.rules.max_model_len
 
     # --- chat steps ---------------------------------------------------------------------
 
