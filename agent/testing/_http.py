@@ -244,11 +244,12 @@ class _Handler(BaseHTTPRequestHandler):
             if step.kind == "trickle":
                 self._trickle_stream(builder)
                 return
-            events = [builder.chunk(builder.role_delta())]
-            events += [builder.chunk(delta) for delta in builder.text_deltas()]
             if step.kind == "reply":
                 events = builder.stream()
-            elif step.kind == "stream_error":
+            else:  # the text, then the fault
+                deltas = [builder.role_delta(), *builder.text_deltas()]
+                events = [builder.chunk(delta) for delta in deltas]
+            if step.kind == "stream_error":
                 events.append(stream_error_event(step.message))
             if not self._events(events, step.chunk_delay):
                 return

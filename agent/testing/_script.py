@@ -154,9 +154,9 @@ class Script:
         return step
 
     def _fail(self, path: str, body: dict[str, Any], problem: str) -> Rejection:
-        message = f"ScriptedServer: {problem}"
+        message = f"scripted vLLM: {problem}"
         with self._lock:
-            self._problems.append(message)
+            self._problems.append(problem)
         self.record(RecordedRequest(path, body, _SCRIPT_ERROR, message))
         return Rejection(_SCRIPT_ERROR, message)
 

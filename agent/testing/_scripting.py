@@ -200,4 +200,4 @@ class Scripting:
         steps (chat or transcription) never used."""
         problems = self._script.problems()
         if problems:
-            raise AssertionError("ScriptedServer: " + "; ".join(problems))
+            raise AssertionError(f"{type(self).__name__}: " + "; ".join(problems))

@@ -1,4 +1,5 @@
-"""What a `ScriptedServer` answers, one step per chat request, and what it received."""
+"""What a scripted vLLM answers, one step per request (chat or transcription), and what it
+received: the values `ScriptedServer` and `ScriptedBackend` share."""
 
 from __future__ import annotations
 
@@ -95,12 +96,14 @@ class Step:
     chunk_delay: float = 0.0
     expect: Expectation | None = None
     deltas: tuple[str, ...] = ()
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, hash=False)
     body: str | None = None
     content_type: str = "application/json"
     duration: float | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", dict(self.headers))  # a copy: the step is frozen
+        object.__setattr__(self, "deltas", tuple(self.deltas))
         if self.deltas:
             joined = "".join(self.deltas)
             if self.content and self.content != joined:
