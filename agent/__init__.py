@@ -3,36 +3,57 @@
 `Agent` holds one conversation: audio (and/or text) in, the model's tool calls run through a
 `tools.Toolbox`, a reply out, as a `Turn`. Hearing (`agent.audio`), the listening loop
 (`Agent.listen`, `Agent.replay`) and test helpers (`agent.testing`) build on it.
+
+The names below load on first use (PEP 562): `import agent.audio` or `import agent.errors`
+does not pay for the HTTP stack and mistral-common.
 """
 
-from agent.agent import Agent, ToolChoice
-from agent.client import DEFAULT_BASE_URL, ModelReply, ServerInfo, ToolCall, VoxtralClient
-from agent.clips import MAX_AUDIO_ITEMS, MAX_AUDIO_SECONDS, AudioInput, Clip, load_clip, load_clips
-from agent.errors import (
-    AudioDeviceError,
-    BadAudioError,
-    InvalidRequestError,
-    RequestRejectedError,
-    ServerError,
-    ServerUnavailableError,
-    StreamError,
-    VoxagentError,
-)
-from agent.events import (
-    AgentEvent,
-    EventHandler,
-    ReplyText,
-    SpeechStarted,
-    ToolCallFinished,
-    ToolCallStarted,
-    TurnFailed,
-    TurnFinished,
-    TurnStarted,
-    UtteranceDropped,
-    UtteranceEnded,
-)
-from agent.history import History, TurnRecord
-from agent.turn import Timings, Turn, Usage
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from agent._shadowing import check_not_shadowed
+
+check_not_shadowed()
+
+if TYPE_CHECKING:
+    from agent.agent import Agent, ToolChoice
+    from agent.backend import Backend, ModelReply, ServerInfo, ToolCall
+    from agent.client import DEFAULT_BASE_URL, VoxtralClient
+    from agent.clips import (
+        MAX_AUDIO_ITEMS,
+        MAX_AUDIO_SECONDS,
+        AudioInput,
+        Clip,
+        load_clip,
+        load_clips,
+    )
+    from agent.errors import (
+        AudioDeviceError,
+        BadAudioError,
+        InvalidRequestError,
+        RequestRejectedError,
+        ServerError,
+        ServerUnavailableError,
+        StreamError,
+        VoxagentError,
+    )
+    from agent.events import (
+        AgentEvent,
+        EventHandler,
+        ReplyText,
+        SpeechStarted,
+        ToolCallFinished,
+        ToolCallStarted,
+        TurnFailed,
+        TurnFinished,
+        TurnStarted,
+        UtteranceDropped,
+        UtteranceEnded,
+    )
+    from agent.history import History, TurnRecord
+    from agent.turn import Timings, Turn, Usage
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -42,6 +63,7 @@ __all__ = [
     "AgentEvent",
     "AudioDeviceError",
     "AudioInput",
+    "Backend",
     "BadAudioError",
     "Clip",
     "EventHandler",
@@ -73,3 +95,37 @@ __all__ = [
     "load_clip",
     "load_clips",
 ]
+
+_HOMES = {
+    "agent.agent": ("Agent", "ToolChoice"),
+    "agent.backend": ("Backend", "ModelReply", "ServerInfo", "ToolCall"),
+    "agent.client": ("DEFAULT_BASE_URL", "VoxtralClient"),
+    "agent.clips": (
+        "MAX_AUDIO_ITEMS", "MAX_AUDIO_SECONDS", "AudioInput", "Clip", "load_clip", "load_clips",
+    ),
+    "agent.errors": (
+        "AudioDeviceError", "BadAudioError", "InvalidRequestError", "RequestRejectedError",
+        "ServerError", "ServerUnavailableError", "StreamError", "VoxagentError",
+    ),
+    "agent.events": (
+        "AgentEvent", "EventHandler", "ReplyText", "SpeechStarted", "ToolCallFinished",
+        "ToolCallStarted", "TurnFailed", "TurnFinished", "TurnStarted", "UtteranceDropped",
+        "UtteranceEnded",
+    ),
+    "agent.history": ("History", "TurnRecord"),
+    "agent.turn": ("Timings", "Turn", "Usage"),
+}  # fmt: skip
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agent' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

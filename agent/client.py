@@ -10,28 +10,35 @@ exception whose message names the server and what to do.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx2
 import openai
 from mistral_common.protocol.transcription.request import TranscriptionRequest
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import ValidationError
 
+from agent._http_errors import (
+    WIRE_ERRORS,
+    AttemptTimedOut,
+    IncompleteStream,
+    describe,
+    is_retryable,
+    retry_after,
+    waits_too_long,
+)
 from agent._probe import tool_calling_probe
+from agent._replies import UnusableBody, read_completion, read_stream
 from agent.backend import ModelReply, ServerInfo, TextCallback, ToolCall
 from agent.errors import (
     InvalidRequestError,
     RequestRejectedError,
     ServerError,
-    ServerUnavailableError,
-    StreamError,
-    VoxagentError,
 )
 
 __all__ = [
@@ -87,6 +94,7 @@ class VoxtralClient:
             raise ValueError(f"max_retries must be between 0 and {MAX_ATTEMPTS - 1}")
         self.base_url = resolve_base_url(base_url)
         self.max_retries = max_retries
+        self.timeout = timeout
         self.retry_backoff = retry_backoff
         # Our own retries replace the openai client's, so the total stays at MAX_ATTEMPTS.
         if isinstance(http_client, openai.AsyncOpenAI):
@@ -118,8 +126,14 @@ class VoxtralClient:
         """The models the server serves, as `/v1/models` gives them."""
 
         async def call() -> list[dict[str, Any]]:
-            page = await self._openai.models.list()
-            return [model.model_dump() for model in page.data]
+            raw = await self._openai.models.with_raw_response.list()
+            data = _json_object(raw.text, "a model list")
+            models = data.get("data")
+            if not isinstance(models, list) or not all(
+                isinstance(entry, dict) and "id" in entry for entry in models
+            ):
+                raise UnusableBody("the body is not a model list", raw.text)
+            return models
 
         return await self._retrying("GET /models", call)
 
@@ -171,39 +185,41 @@ class VoxtralClient:
         on_text: TextCallback | None = None,
         **sampling: Any,
     ) -> ModelReply:
-        """One chat completion, retried as needed; `on_text` gets streamed text deltas."""
+        """One chat completion, retried as needed; `on_text` gets streamed text deltas.
+
+        An attempt that already handed text to `on_text` is never replayed: its failure is a
+        `StreamError` carrying the text received (the user would hear it twice).
+        """
         body: dict[str, Any] = {"model": model, "messages": messages, **sampling}
         if tools:
             body["tools"] = tools
             if tool_choice is not None:
                 body["tool_choice"] = tool_choice
-        emitted = [False]
+        delivered: list[str] = []
+        completions = self._openai.chat.completions
         # The openai client's overloads are typed for OpenAI's models; vLLM takes the same body.
-        create: Any = self._openai.chat.completions.create
+        create: Any = completions.create
+        create_raw: Any = completions.with_raw_response.create
 
-        async def call() -> ModelReply:
+        async def attempt() -> ModelReply:
             started = time.perf_counter()
-            if not stream:
-                completion = await create(**body)
-                reply = _reply_from_completion(completion)
-                reply.time_to_first_token = time.perf_counter() - started
-                if on_text is not None and reply.content:
-                    await _maybe_await(on_text(reply.content))
-            else:
+            if stream:
                 chunks = await create(**body, stream=True, stream_options={"include_usage": True})
                 async with chunks:  # releases the connection also when cancelled mid-stream
-                    reply = await _assemble_stream(chunks, started, on_text, emitted)
+                    reply = await read_stream(chunks, started, on_text, delivered)
                 if reply.finish_reason is None:
-                    raise StreamError(
-                        "the stream ended before the reply finished (no finish_reason)",
-                        status_code=None,
-                    )
+                    raise IncompleteStream(reply)
+            else:
+                raw = await create_raw(**body)
+                reply = read_completion(raw.text)
+                reply.time_to_first_token = time.perf_counter() - started
+                if on_text is not None and reply.content:
+                    delivered.append(reply.content)
+                    await _maybe_await(on_text(reply.content))
             reply.duration = time.perf_counter() - started
             return reply
 
-        return await self._retrying(
-            "POST /chat/completions", call, retry_stream_errors=lambda: not emitted[0]
-        )
+        return await self._retrying("POST /chat/completions", attempt, delivered)
 
     async def transcribe(
         self, wav: bytes, *, model: str, language: str | None = None, temperature: float = 0.0
@@ -225,170 +241,59 @@ class VoxtralClient:
 
         async def call() -> str:
             params["file"].seek(0)
-            create: Any = self._openai.audio.transcriptions.create
-            result = await create(**params, response_format="json")
-            return str(getattr(result, "text", result))
+            create: Any = self._openai.audio.transcriptions.with_raw_response.create
+            raw = await create(**params, response_format="json")
+            text = _json_object(raw.text, "a transcription").get("text")
+            if not isinstance(text, str):
+                raise UnusableBody("the transcription has no text", raw.text)
+            return text
 
         return await self._retrying("POST /audio/transcriptions", call)
 
     # --- retries and errors -------------------------------------------------------------
 
     async def _retrying(
-        self,
-        what: str,
-        call: Callable[[], Awaitable[_T]],
-        *,
-        retry_stream_errors: Callable[[], bool] = lambda: True,
+        self, what: str, call: Callable[[], Awaitable[_T]], delivered: list[str] | None = None
     ) -> _T:
+        """`call()` with a deadline per attempt, retried with backoff (or `Retry-After`)."""
+        delivered = delivered if delivered is not None else []
         attempts = self.max_retries + 1
         for attempt in range(1, attempts + 1):
             try:
-                return await call()
-            except (openai.APIError, httpx2.HTTPError, StreamError) as exc:
-                error = self._map_error(what, exc, attempt)
-                retryable = _is_retryable(exc) and (
-                    not isinstance(error, StreamError) or retry_stream_errors()
-                )
-                if not retryable or attempt == attempts:
+                return await self._within_deadline(call)
+            except WIRE_ERRORS as exc:
+                error = describe(
+                    exc, what=what, base_url=self.base_url, attempts=attempt,
+                    received="".join(delivered),
+                )  # fmt: skip
+                final = attempt == attempts or bool(delivered) or waits_too_long(exc)
+                if final or not is_retryable(exc):
                     raise error from exc
-                delay = self.retry_backoff * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
-                _log.warning(
-                    "%s failed (%s); retry %d/%d in %.2fs",
-                    what,
-                    error,
-                    attempt,
-                    attempts - 1,
-                    delay,
-                )
+                backoff = self.retry_backoff * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
+                delay = max(backoff, retry_after(exc) or 0.0)
+                retry = f"retry {attempt}/{attempts - 1}"
+                _log.warning("%s failed (%s); %s in %.2fs", what, error, retry, delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _map_error(self, what: str, exc: BaseException, attempt: int) -> VoxagentError:
-        tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
-        if isinstance(exc, openai.APIStatusError):
-            message = _server_message(exc)
-            status = exc.status_code
-            if _is_transient_status(status):
-                return ServerError(
-                    f"{what} at {self.base_url} failed with HTTP {status} after {tries}: "
-                    f"{message}. Check the server's log (`voxagent serve` prints it)",
-                    status_code=status,
-                )
-            return RequestRejectedError(
-                f"{what} at {self.base_url} was rejected with HTTP {status}: {message}",
-                status_code=status,
-                server_message=message,
-            )
-        if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
-            kind = "timed out" if isinstance(exc, openai.APITimeoutError) else "failed"
-            return ServerUnavailableError(
-                f"{what}: cannot reach the vLLM server at {self.base_url} ({kind} after "
-                f"{tries}: {exc}). Start it with `voxagent serve`, or point --base-url / "
-                "VOXAGENT_BASE_URL at a running one",
-                base_url=self.base_url,
-            )
-        if isinstance(exc, openai.APIError):  # an error line inside a 200 stream
-            return StreamError(
-                f"{what} at {self.base_url} failed mid-stream: the server reported "
-                f"{exc.message!r}. Check the server's log (`voxagent serve` prints it)",
-                status_code=None,
-            )
-        return StreamError(
-            f"{what} at {self.base_url} broke off mid-response after {tries}: {exc}",
-            status_code=None,
-        )
+    async def _within_deadline(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        """One attempt, connect and the whole body, bounded by `timeout` seconds."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await call()
+        except TimeoutError as exc:
+            raise AttemptTimedOut(self.timeout) from exc
 
 
-def _is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIStatusError):
-        return _is_transient_status(exc.status_code)
-    # Refused, timed out, or a stream cut off before its end are retried; an error line inside
-    # a 200 stream (`data: {"error": ...}`) is the server giving up on the request: raised.
-    return isinstance(exc, openai.APIConnectionError | httpx2.TransportError | StreamError)
-
-
-def _is_transient_status(status: int) -> bool:
-    """A status worth retrying: request timeout, too many requests, or a server error."""
-    return status in (408, 429) or status >= 500
-
-
-def _server_message(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return str(inner["message"])
-        if isinstance(body.get("message"), str):
-            return str(body["message"])
-        if isinstance(body.get("detail"), str):
-            return str(body["detail"])
-    return exc.message
-
-
-def _reply_from_completion(completion: ChatCompletion) -> ModelReply:
-    if not completion.choices:
-        raise StreamError("the server answered with no choices", status_code=None)
-    choice = completion.choices[0]
-    message = choice.message
-    calls = [
-        ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments or "")
-        for call in message.tool_calls or []
-        if call.type == "function"
-    ]
-    usage = completion.usage
-    return ModelReply(
-        content=message.content or "",
-        tool_calls=calls,
-        finish_reason=choice.finish_reason,
-        prompt_tokens=usage.prompt_tokens if usage else 0,
-        completion_tokens=usage.completion_tokens if usage else 0,
-    )
-
-
-async def _assemble_stream(
-    chunks: AsyncIterator[ChatCompletionChunk],
-    started: float,
-    on_text: TextCallback | None,
-    emitted: list[bool],
-) -> ModelReply:
-    """Concatenate text deltas and tool-call pieces per index, as vLLM streams them."""
-    reply = ModelReply()
-    text: list[str] = []
-    calls: dict[int, dict[str, Any]] = {}
-    async for chunk in chunks:
-        if chunk.usage is not None:
-            reply.prompt_tokens = chunk.usage.prompt_tokens
-            reply.completion_tokens = chunk.usage.completion_tokens
-        for choice in chunk.choices:
-            delta = choice.delta
-            if delta.content:
-                if reply.time_to_first_token is None:
-                    reply.time_to_first_token = time.perf_counter() - started
-                text.append(delta.content)
-                if on_text is not None:
-                    emitted[0] = True
-                    await _maybe_await(on_text(delta.content))
-            for piece in delta.tool_calls or []:
-                if reply.time_to_first_token is None:
-                    reply.time_to_first_token = time.perf_counter() - started
-                slot = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": []})
-                if piece.id:
-                    slot["id"] = piece.id
-                if piece.function is not None:
-                    if piece.function.name:
-                        slot["name"] += piece.function.name
-                    if piece.function.arguments:
-                        slot["arguments"].append(piece.function.arguments)
-            if choice.finish_reason is not None:
-                reply.finish_reason = choice.finish_reason
-    if reply.time_to_first_token is None:
-        reply.time_to_first_token = time.perf_counter() - started
-    reply.content = "".join(text)
-    reply.tool_calls = [
-        ToolCall(id=slot["id"], name=slot["name"], arguments="".join(slot["arguments"]))
-        for _, slot in sorted(calls.items())
-    ]
-    return reply
+def _json_object(body: str, what: str) -> dict[str, Any]:
+    """A 200's body as a JSON object, else `UnusableBody`."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise UnusableBody("the body is not JSON", body) from None
+    if not isinstance(data, dict):
+        raise UnusableBody(f"the body is not {what}", body)
+    return data
 
 
 async def _maybe_await(result: Awaitable[None] | None) -> None:

@@ -10,6 +10,7 @@ __all__ = [
     "ServerError",
     "ServerUnavailableError",
     "StreamError",
+    "TurnTimeoutError",
     "VoxagentError",
 ]
 
@@ -56,3 +57,12 @@ class RequestRejectedError(ServerError):
 
 class StreamError(ServerError):
     """A streamed response broke off or carried an error line after the 200."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, received: str = "") -> None:
+        super().__init__(message, status_code=status_code)
+        self.received = received
+        """The reply text that had already reached the caller when the stream broke."""
+
+
+class TurnTimeoutError(VoxagentError, TimeoutError):
+    """A whole turn (model calls and tools together) ran past the agent's `turn_timeout`."""

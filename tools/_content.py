@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import PydanticSerializationError, to_json
+from pydantic_core import to_json
+
+from tools._printing import safe_str
 
 __all__ = ["DONE", "describe_validation_error", "render_value", "truncate"]
 
@@ -22,30 +24,31 @@ def render_value(value: Any) -> str:
     """Text for a returned value: str as is, None as `DONE`, anything else as compact JSON.
 
     An object with no JSON form becomes its ``str()``; inside a container, a JSON string of it.
+    Never raises: a value that cannot be printed at all becomes ``<TypeName object>``.
     """
     if isinstance(value, str):
-        return value
+        return str.__str__(value)  # a plain str, whatever a subclass does
     if value is None:
         return DONE
     try:
         return to_json(value).decode()
-    except (PydanticSerializationError, ValueError, TypeError, RecursionError):
+    except Exception:  # no JSON form (or its serializer raised): try the next way
         pass
     if _is_container(value):
         try:
-            return to_json(value, fallback=str).decode()
-        except (PydanticSerializationError, ValueError, TypeError, RecursionError):
+            return to_json(value, fallback=safe_str).decode()
+        except Exception:
             pass
-    try:
-        return str(value)
-    except Exception:
-        return f"<{type(value).__name__} object>"
+    return safe_str(value)
 
 
 def _is_container(value: Any) -> bool:
-    return isinstance(value, Mapping | list | tuple | set | frozenset | BaseModel) or (
-        dataclasses.is_dataclass(value) and not isinstance(value, type)
-    )
+    try:  # an object may even lie about its class, and raise doing so
+        return isinstance(value, Mapping | list | tuple | set | frozenset | BaseModel) or (
+            dataclasses.is_dataclass(value) and not isinstance(value, type)
+        )
+    except Exception:
+        return False
 
 
 def truncate(text: str, limit: int) -> str:

@@ -10,7 +10,10 @@ since closed. The thread is a daemon: it never holds the process's exit.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
+import os
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -20,6 +23,16 @@ __all__ = ["run_sync", "sync_loop"]
 _T = TypeVar("_T")
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
+
+
+def _forget_loop() -> None:
+    """In a forked child: the parent's loop thread is not there, so start a new one on use."""
+    global _lock, _loop
+    _lock = threading.Lock()
+    _loop = None
+
+
+os.register_at_fork(after_in_child=_forget_loop)
 
 
 def sync_loop() -> asyncio.AbstractEventLoop:
@@ -48,8 +61,12 @@ def run_sync(coroutine: Coroutine[Any, Any, _T], *, what: str, instead: str) -> 
         what: the sync call, for the error (`"Agent.run_sync()"`).
         instead: what to write inside async code (`"await agent.run(...)"`).
 
+    Ctrl-C (`KeyboardInterrupt`) while it waits cancels the coroutine, gives it up to 5 s to
+    finish, and goes on as `KeyboardInterrupt`.
+
     Raises:
-        RuntimeError: called where an event loop runs in this thread (it would block it).
+        RuntimeError: called where an event loop runs in this thread (it would block it); the
+            message names ``instead``.
     """
     try:
         asyncio.get_running_loop()
@@ -62,12 +79,30 @@ def run_sync(coroutine: Coroutine[Any, Any, _T], *, what: str, instead: str) -> 
             f"use `{instead}` there instead"
         )
     loop = sync_loop()
-    future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+    outcome: concurrent.futures.Future[_T] = concurrent.futures.Future()
+    started: list[asyncio.Task[_T]] = []
+
+    def start() -> None:
+        task = loop.create_task(coroutine)
+        started.append(task)
+        task.add_done_callback(functools.partial(_copy_outcome, outcome))
+
     try:
-        return future.result()
+        loop.call_soon_threadsafe(start)
+        return outcome.result()
     except KeyboardInterrupt:
-        # Ctrl-C in the caller's thread: stop the coroutine too, then let the interrupt go on.
-        future.cancel()
+        # Ctrl-C in the caller's thread: cancel the coroutine (`start` has run by then: the
+        # loop runs its callbacks in order), let it clean up, then let the interrupt go on.
+        loop.call_soon_threadsafe(lambda: started and started[0].cancel())
         with contextlib.suppress(BaseException):
-            future.result(timeout=5)
+            outcome.result(timeout=5)
         raise
+
+
+def _copy_outcome(outcome: concurrent.futures.Future[_T], task: asyncio.Task[_T]) -> None:
+    if task.cancelled():
+        outcome.cancel()
+    elif (error := task.exception()) is not None:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(task.result())

@@ -15,6 +15,7 @@ import pytest
 from openai.types.chat import ChatCompletionMessageToolCall
 from pydantic import BaseModel, field_validator
 
+from tests.tools.helpers import assert_failed
 from tools import DONE, Tool, Toolbox, ToolContext, ToolError, ToolResult, ToolRetry, tool
 
 
@@ -652,14 +653,359 @@ class TestCancellation:
         _fails(result, "exception")
         assert result.content == "orphan failed: CancelledError"
 
-    async def test_cancelling_call_many_cancels_every_call(self) -> None:
-        @tool
-        async def forever() -> None:
-            await asyncio.sleep(60)
+    async def test_cancelling_call_many_lets_dispatched_calls_finish_and_reports_them(
+        self,
+    ) -> None:
+        release = asyncio.Event()
+        both_running = asyncio.Event()
+        side_effects: list[str] = []
+        running: list[str] = []
 
-        box = Toolbox([forever])
-        task = asyncio.create_task(box.call_many([("forever", None), ("forever", None)]))
-        await asyncio.sleep(0.05)
+        @tool
+        async def set_alarm(label: str) -> str:
+            running.append(label)
+            if len(running) == 2:
+                both_running.set()
+            await release.wait()
+            side_effects.append(label)
+            return f"alarm {label} set"
+
+        box = Toolbox([set_alarm])
+        finished: list[ToolResult] = []
+        task = asyncio.create_task(
+            box.call_many(
+                [("set_alarm", {"label": "a"}, "callA"), ("set_alarm", {"label": "b"}, "callB")],
+                on_finished=finished.append,
+            )
+        )
+        await both_running.wait()
+        task.cancel()
+        await asyncio.sleep(0)
+        assert not task.done()  # it waits for the dispatched calls
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert side_effects == ["a", "b"]
+        assert [(r.call_id, r.content) for r in finished] == [
+            ("callA", "alarm a set"),
+            ("callB", "alarm b set"),
+        ]
+
+    async def test_calls_not_yet_dispatched_are_not_started_when_cancelled(self) -> None:
+        ran: list[str] = []
+        started: list[str] = []
+        entered = asyncio.Event()
+        never = asyncio.Event()
+
+        @tool
+        def note(text: str) -> str:
+            ran.append(text)
+            return text
+
+        async def on_started(call_id: str, name: str, arguments: dict[str, Any]) -> None:
+            started.append(call_id)
+            if call_id == "second":
+                entered.set()
+                await never.wait()  # the caller is cancelled while this hook runs
+
+        finished: list[ToolResult] = []
+        task = asyncio.create_task(
+            Toolbox([note]).call_many(
+                [
+                    ("note", {"text": "1"}, "first"),
+                    ("note", {"text": "2"}, "second"),
+                    ("note", {"text": "3"}, "third"),
+                ],
+                on_started=on_started,
+                on_finished=finished.append,
+            )
+        )
+        await entered.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert started == ["first", "second"]
+        assert ran == ["1"]  # dispatched before the cancellation: ran to its end
+        assert [r.call_id for r in finished] == ["first"]
+
+    async def test_a_second_cancellation_stops_the_wait_but_not_the_call(self) -> None:
+        release = asyncio.Event()
+        running = asyncio.Event()
+        finished: list[ToolResult] = []
+
+        @tool(timeout=60)
+        async def slow() -> str:
+            running.set()
+            await release.wait()
+            return "done"
+
+        reported = asyncio.Event()
+
+        def on_finished(result: ToolResult) -> None:
+            finished.append(result)
+            reported.set()
+
+        task = asyncio.create_task(
+            Toolbox([slow]).call_many([("slow", None, "s1")], on_finished=on_finished)
+        )
+        await running.wait()
+        task.cancel()
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert finished == []
+        release.set()
+        await reported.wait()
+        assert finished[0].content == "done" and finished[0].call_id == "s1"
+
+
+@dataclasses.dataclass(frozen=True)
+class FlatCall:
+    """A tool call shaped as `agent.backend.ToolCall`: id, name and raw JSON arguments."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class TestCallManyHooks:
+    async def test_started_before_each_dispatch_finished_after_each_end(self) -> None:
+        events: list[tuple[Any, ...]] = []
+
+        @tool
+        def echo(text: str) -> str:
+            events.append(("ran", text))
+            return text
+
+        def on_started(call_id: str, name: str, arguments: dict[str, Any]) -> None:
+            events.append(("started", call_id, name, arguments))
+
+        async def on_finished(result: ToolResult) -> None:
+            await asyncio.sleep(0)
+            events.append(("finished", result.call_id, result.content))
+
+        results = await Toolbox([echo]).call_many(
+            [FlatCall("c1", "echo", '{"text": "a"}'), ("ECHO", "[1]", "c2")],
+            on_started=on_started,
+            on_finished=on_finished,
+        )
+        assert [r.call_id for r in results] == ["c1", "c2"]
+        assert results[1].error_kind == "invalid_arguments"
+        assert events[:2] == [
+            ("started", "c1", "echo", {"text": "a"}),
+            ("started", "c2", "ECHO", {}),  # the model's name; {} for arguments not an object
+        ]
+        assert ("ran", "a") in events
+        assert events.index(("ran", "a")) < events.index(("finished", "c1", "a"))
+        assert ("finished", "c2", results[1].content) in events
+
+    @pytest.mark.parametrize("kind", ["sync", "async"])
+    async def test_a_hook_that_raises_is_logged_and_changes_nothing(
+        self, kind: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        def sync_hook(*args: Any) -> None:
+            raise RuntimeError("hook bug")
+
+        async def async_hook(*args: Any) -> None:
+            raise KeyboardInterrupt  # even a BaseException
+
+        hook = sync_hook if kind == "sync" else async_hook
+        with caplog.at_level(logging.WARNING, logger="tools"):
+            results = await Toolbox([add]).call_many(
+                [("add", {"a": 1, "b": 2}), ("add", {"a": 3, "b": 4})],
+                on_started=hook,
+                on_finished=hook,
+            )
+        assert [r.value for r in results] == [3, 7]
+        hook_records = [r for r in caplog.records if "hook raised" in r.getMessage()]
+        assert len(hook_records) == 4 and all(r.name == "tools" for r in hook_records)
+
+    async def test_results_keep_the_order_of_calls_whatever_finishes_first(self) -> None:
+        order: list[str] = []
+        gates = {tag: asyncio.Event() for tag in "abc"}
+
+        @tool
+        async def wait_for(tag: str) -> str:
+            await gates[tag].wait()
+            order.append(tag)
+            if tag == "c":
+                gates["b"].set()
+            elif tag == "b":
+                gates["a"].set()
+            return tag
+
+        def on_started(call_id: str, name: str, arguments: dict[str, Any]) -> None:
+            if call_id == "3":
+                gates["c"].set()
+
+        results = await Toolbox([wait_for]).call_many(
+            [("wait_for", {"tag": t}, str(i)) for i, t in enumerate("abc", 1)],
+            on_started=on_started,
+        )
+        assert order == ["c", "b", "a"]
+        assert [r.content for r in results] == ["a", "b", "c"]
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("__str__ fails")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("__repr__ fails")
+
+
+class UnprintableArgs(Exception):
+    """Its args cannot be printed either."""
+
+    def __init__(self) -> None:
+        super().__init__(Unprintable(), Unprintable())
+
+
+class BadNotes(Exception):
+    """Even the traceback cannot be formatted (traceback reads __notes__)."""
+
+    @property
+    def __notes__(self) -> list[str]:  # type: ignore[override]
+        raise RuntimeError("__notes__ fails")
+
+
+class WeirdBase(BaseException):
+    def __str__(self) -> str:
+        raise ValueError("no text")
+
+
+class UnprintableStr(str):
+    """A str whose own methods fail."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+    def __len__(self) -> int:
+        raise RuntimeError("no len")
+
+
+class NoMessageToolError(ToolError):
+    def __init__(self) -> None:  # never sets `message`
+        Exception.__init__(self)
+
+
+class ObjectToolError(ToolError):
+    def __init__(self) -> None:
+        super().__init__(Unprintable())  # type: ignore[arg-type]
+
+
+HOSTILE_ERRORS = [
+    Unprintable(),
+    Unprintable("with args"),
+    UnprintableArgs(),
+    BadNotes("notes"),
+    WeirdBase(),
+    KeyboardInterrupt(),
+    SystemExit(2),
+    GeneratorExit(),
+    asyncio.CancelledError(),
+    NoMessageToolError(),
+    ObjectToolError(),
+    ToolError(""),
+]
+
+
+def _raiser(error: BaseException, is_async: bool) -> Tool[..., Any]:
+    if is_async:
+
+        async def fail_async() -> None:
+            raise error
+
+        return tool(name="fail")(fail_async)
+
+    def fail() -> None:
+        raise error
+
+    return tool(name="fail")(fail)
+
+
+class TestAnyExceptionObject:
+    @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+    @pytest.mark.parametrize("error", HOSTILE_ERRORS, ids=lambda e: type(e).__name__)
+    async def test_a_tool_raising_anything_is_a_failed_result(
+        self, error: BaseException, is_async: bool, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        box = Toolbox([_raiser(error, is_async), add])
+        with caplog.at_level(logging.DEBUG, logger="tools"):
+            results = await box.call_many([("fail", None, "f1"), ("add", {"a": 1, "b": 1}, "a1")])
+        failed, fine = results
+        assert_failed(failed)
+        assert failed.call_id == "f1" and failed.name == "fail"
+        assert failed.error_kind in ("exception", "tool_error")
+        assert type(error).__name__ in failed.content or failed.error_kind == "tool_error"
+        assert fine.ok and fine.value == 2
+
+    @pytest.mark.parametrize("error", HOSTILE_ERRORS[:9], ids=lambda e: type(e).__name__)
+    async def test_an_approver_raising_anything_refuses(self, error: BaseException) -> None:
+        async def approve_async(name: str, arguments: dict[str, Any]) -> bool:
+            raise error
+
+        def approve_sync(name: str, arguments: dict[str, Any]) -> bool:
+            raise error
+
+        for approve in (approve_async, approve_sync):
+            result = await Toolbox([delete_note], approve=approve).call(
+                "delete_note", {"note_id": 1}
+            )
+            assert_failed(result, "not_approved")
+            assert type(error).__name__ in result.content
+
+    async def test_an_approver_answering_an_unprintable_object_refuses(self) -> None:
+        class Answer:
+            def __repr__(self) -> str:
+                raise RuntimeError("no repr")
+
+            def __bool__(self) -> bool:
+                raise RuntimeError("no truth")
+
+        box = Toolbox([delete_note], approve=lambda name, arguments: Answer())
+        assert_failed(await box.call("delete_note", {"note_id": 1}), "not_approved")
+
+    async def test_a_validator_raising_an_unprintable_base_exception(self) -> None:
+        class Strange(BaseModel):
+            value: int
+
+            @field_validator("value")
+            @classmethod
+            def explode(cls, value: int) -> int:
+                raise WeirdBase
+
+        @tool
+        def strange(item: Strange) -> None: ...
+
+        result = await Toolbox([strange]).call("strange", {"item": {"value": 1}})
+        assert_failed(result, "invalid_arguments")
+        assert "WeirdBase" in result.content
+
+    @pytest.mark.parametrize(
+        "value",
+        [Unprintable(), UnprintableStr("odd"), {"inner": Unprintable()}],
+        ids=["object", "str-subclass", "nested"],
+    )
+    async def test_an_unprintable_return_value_still_gives_text(self, value: Any) -> None:
+        result = await Toolbox([tool(name="give")(_returning(value))]).call("give", None)
+        assert result.ok and type(result.content) is str and result.content
+        json.dumps(result.to_dict())
+        assert result.to_message()["content"]
+
+    async def test_the_cancellation_of_the_caller_still_goes_through(self) -> None:
+        entered = asyncio.Event()
+
+        async def approve(name: str, arguments: dict[str, Any]) -> bool:
+            entered.set()
+            await asyncio.Event().wait()
+            return True
+
+        task = asyncio.create_task(
+            Toolbox([delete_note], approve=approve).call("delete_note", {"note_id": 1})
+        )
+        await entered.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
