@@ -31,12 +31,14 @@ if TYPE_CHECKING:
     )
     from agent.errors import (
         AudioDeviceError,
+        AudioTooLongError,
         BadAudioError,
         InvalidRequestError,
         RequestRejectedError,
         ServerError,
         ServerUnavailableError,
         StreamError,
+        TurnTimeoutError,
         VoxagentError,
     )
     from agent.events import (
@@ -63,6 +65,7 @@ __all__ = [
     "AgentEvent",
     "AudioDeviceError",
     "AudioInput",
+    "AudioTooLongError",
     "Backend",
     "BadAudioError",
     "Clip",
@@ -87,6 +90,7 @@ __all__ = [
     "TurnFinished",
     "TurnRecord",
     "TurnStarted",
+    "TurnTimeoutError",
     "Usage",
     "UtteranceDropped",
     "UtteranceEnded",
@@ -104,8 +108,9 @@ _HOMES = {
         "MAX_AUDIO_ITEMS", "MAX_AUDIO_SECONDS", "AudioInput", "Clip", "load_clip", "load_clips",
     ),
     "agent.errors": (
-        "AudioDeviceError", "BadAudioError", "InvalidRequestError", "RequestRejectedError",
-        "ServerError", "ServerUnavailableError", "StreamError", "VoxagentError",
+        "AudioDeviceError", "AudioTooLongError", "BadAudioError", "InvalidRequestError",
+        "RequestRejectedError", "ServerError", "ServerUnavailableError", "StreamError",
+        "TurnTimeoutError", "VoxagentError",
     ),
     "agent.events": (
         "AgentEvent", "EventHandler", "ReplyText", "SpeechStarted", "ToolCallFinished",

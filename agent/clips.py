@@ -11,6 +11,7 @@ import base64
 import io
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
@@ -21,7 +22,7 @@ import soundfile as sf
 from mistral_common.tokens.tokenizers.audio import Audio
 
 from agent.audio.convert import PCM16, SAMPLE_RATE, decode_audio, encode_wav, to_pcm16
-from agent.errors import BadAudioError
+from agent.errors import AudioTooLongError, BadAudioError
 from tools._threads import run_blocking
 
 if TYPE_CHECKING:
@@ -158,7 +159,8 @@ def load_clip(source: ClipSource, *, sample_rate: int | None = None, name: str =
         source: a path (WAV/FLAC/OGG/MP3), the bytes of such a file, a numpy array
             (int16 or float32, shape `(n,)` or `(n, channels)`), a mistral-common `Audio`,
             or an object with `pcm` and `sample_rate` (an `Utterance`).
-        sample_rate: the rate of a numpy array (required for arrays); ignored for files.
+        sample_rate: the rate of a numpy array (without it: 16000, with a warning once per
+            process); ignored for files.
         name: how to call the clip in error messages.
     """
     pcm, label = _decode(source, sample_rate, name)
@@ -174,7 +176,7 @@ def load_clip(source: ClipSource, *, sample_rate: int | None = None, name: str =
 def _check_duration(seconds: float, label: str) -> None:
     """Refuse audio the server would refuse as one item (over 600 s once decoded)."""
     if seconds > MAX_AUDIO_SECONDS:
-        raise BadAudioError(
+        raise AudioTooLongError(
             f"{label}: {seconds:.1f} s long; the server refuses audio over "
             f"{MAX_AUDIO_SECONDS:.0f} s per item: split it into shorter clips"
         )
@@ -201,6 +203,23 @@ def _check_encoded_size(size: int, label: str) -> None:
         )
 
 
+_warned_rate = False
+
+
+def _warn_assumed_rate(name: str) -> None:
+    """Once per process: an array without `sample_rate=` is taken as 16 kHz."""
+    global _warned_rate
+    if not _warned_rate:
+        _warned_rate = True
+        warnings.warn(
+            f"{name}: a numpy array without sample_rate= is taken as 16000 Hz; pass its rate "
+            "(sample_rate=44100, ...) or it will play at the wrong speed for the model "
+            "(this warning is given once)",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def _decode(source: object, sample_rate: int | None, name: str) -> tuple[PCM16, str]:
     if isinstance(source, Clip):
         return source.pcm, source.name
@@ -221,11 +240,8 @@ def _decode(source: object, sample_rate: int | None, name: str) -> tuple[PCM16, 
         if source.dtype == object:
             raise BadAudioError(f"{name}: an array of Python objects is not audio")
         if sample_rate is None:
-            raise BadAudioError(
-                f"{name}: a numpy array of samples needs its rate: pass sample_rate= (for "
-                "example sample_rate=16000); files and Utterances carry their own"
-            )
-        return to_pcm16(source, sample_rate, name=name), name
+            _warn_assumed_rate(name)
+        return to_pcm16(source, sample_rate or SAMPLE_RATE, name=name), name
     pcm = getattr(source, "pcm", None)
     rate = getattr(source, "sample_rate", None)
     if isinstance(pcm, np.ndarray) and isinstance(rate, int):

@@ -22,7 +22,7 @@ from mistral_common.protocol.instruct.chunk import AudioChunk, ContentChunk, Tex
 from mistral_common.protocol.instruct.messages import UserMessage
 
 from agent.clips import AUDIO_TOKENS_PER_30S, MAX_AUDIO_ITEMS, Clip
-from agent.errors import BadAudioError, InvalidRequestError
+from agent.errors import AudioTooLongError, InvalidRequestError
 
 if TYPE_CHECKING:
     from agent.backend import ToolCall
@@ -229,7 +229,7 @@ class History:
         audio = sum(clip.tokens for clip in current.clips)
         if total - audio <= budget:  # without its audio the turn would fit
             seconds = sum(clip.duration for clip in current.clips)
-            raise BadAudioError(audio_too_long(seconds, audio, budget - (total - audio)))
+            raise AudioTooLongError(audio_too_long(seconds, audio, budget - (total - audio)))
 
     def _audio_plan(self, records: Sequence[TurnRecord], current: TurnRecord | None) -> list[bool]:
         """Which records keep their audio: the newest ones, within `max_audio_items`."""

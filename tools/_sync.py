@@ -4,12 +4,15 @@
 the project (`Agent.run_sync`, `Agent.replay`, `Agent.transcribe_sync`, `Toolbox.call_sync`)
 goes through it, so all of them share one loop for the life of the process: clients and
 connections made in one call are reused by the next, and nothing is bound to a loop that has
-since closed. The thread is a daemon: it never holds the process's exit.
+since closed. The thread is a daemon: it never holds the process's exit; at exit the tasks
+still pending on the loop (a client's close-at-loop-end guard, say) are cancelled and given a
+moment to finish, so connections close cleanly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
 import functools
@@ -52,6 +55,28 @@ def sync_loop() -> asyncio.AbstractEventLoop:
             ready.wait()
             _loop = loop
         return _loop
+
+
+def _wind_down(seconds: float = 2.0) -> None:
+    """At exit: cancel what is left on the loop, wait for it (bounded), then stop the loop."""
+    loop = _loop
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+
+    async def cancel_the_rest() -> None:
+        current = asyncio.current_task()
+        rest = [task for task in asyncio.all_tasks() if task is not current]
+        for task in rest:
+            task.cancel()
+        if rest:
+            await asyncio.wait(rest, timeout=seconds)
+        loop.stop()
+
+    with contextlib.suppress(BaseException):
+        asyncio.run_coroutine_threadsafe(cancel_the_rest(), loop).result(timeout=seconds + 1)
+
+
+atexit.register(_wind_down)
 
 
 def run_sync(coroutine: Coroutine[Any, Any, _T], *, what: str, instead: str) -> _T:

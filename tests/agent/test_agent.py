@@ -171,7 +171,6 @@ async def test_five_failures_raise_and_leave_the_history_alone(scripted_server, 
     from agent import ServerError
 
     scripted_server.reply("first")
-    scripted_server.reply_tool_call("get_weather", {"city": "X"})
     scripted_server.fail(500, "engine died", times=5)
     scripted_server.reply("after")
     agent = make_agent()
@@ -182,6 +181,29 @@ async def test_five_failures_raise_and_leave_the_history_alone(scripted_server, 
     assert caught.value.status_code == 500
     assert agent.history == before
     assert (await agent.run(text="go on")).text == "after"
+    assert scripted_server.rejected == []
+
+
+async def test_a_failure_after_tools_ran_keeps_what_they_did(scripted_server, make_agent):
+    """Issue 8 (1.7): a turn whose side effects happened is recorded, also when it fails."""
+    from agent import ServerError
+
+    scripted_server.reply("first")
+    scripted_server.reply_tool_call("get_weather", {"city": "X"})
+    scripted_server.fail(500, "engine died", times=5)
+    scripted_server.reply("after")
+    agent = make_agent()
+    await agent.run(tone(0.3))
+    before = agent.history
+    with pytest.raises(ServerError, match="engine died"):
+        await agent.run(tone(0.3))
+    after = agent.history
+    assert after[: len(before)] == before
+    assert [m["role"] for m in after[len(before) :]] == ["user", "assistant", "tool"]
+    assert after[-1]["content"] == "sunny in X"
+    assert agent._history.records[-1].interrupted
+    assert (await agent.run(text="go on")).text == "after"
+    assert scripted_server.requests[-1].tool_messages[-1]["content"] == "sunny in X"
     assert scripted_server.rejected == []
 
 
@@ -225,6 +247,7 @@ async def test_older_audio_is_replaced_by_transcripts(scripted_server, make_agen
     agent = make_agent()
     for i in range(7):
         turn = await agent.run(tone(0.5))
+        await agent.wait_for_transcripts()  # made in the background, never delaying the reply
         assert turn.transcript == f"utterance {i}"
     last = scripted_server.requests[-1]
     assert last.audio_count == 5
@@ -374,7 +397,9 @@ async def test_tool_call_text_never_reaches_reply_events(scripted_server, make_a
 async def test_a_turn_serialises_for_jsonl_logs(scripted_server, make_agent) -> None:
     scripted_server.reply_tool_call("get_weather", {"city": "Kyiv"}).reply("Mild.")
     scripted_server.transcribe_as("weather in Kyiv")
-    turn = await make_agent().run(tone(0.5))
+    agent = make_agent()
+    turn = await agent.run(tone(0.5))
+    await agent.wait_for_transcripts()
     line = json.loads(json.dumps(turn.to_dict()))
     assert line["text"] == "Mild." and line["transcript"] == "weather in Kyiv"
     assert line["tool_results"][0]["name"] == "get_weather"
@@ -405,19 +430,79 @@ async def test_a_slow_server_times_out_and_is_retried(scripted_server, make_agen
 
 
 async def test_a_cancelled_turn_leaves_the_history_alone(scripted_server, make_agent) -> None:
-    scripted_server.reply("first").reply_tool_call("get_weather", {"city": "A"})
-    scripted_server.reply("never seen", delay=0.3).reply("after")
+    scripted_server.reply("first").hang().reply("after")
     agent = make_agent()
     await agent.run(text="one")
     before = agent.history
     task = asyncio.create_task(agent.run(text="two"))
-    await asyncio.sleep(0.15)  # the tool ran; the second model call is waiting for its answer
+    while len(scripted_server.requests) < 2:  # the model call is waiting for its answer
+        await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert agent.history == before
-    await asyncio.sleep(0.35)  # let the server finish the abandoned answer
     assert (await agent.run(text="three")).text == "after"
+
+
+async def test_a_turn_cancelled_after_its_tools_ran_keeps_their_results(
+    scripted_server, make_agent
+) -> None:
+    """Issue 8 (1.7): the timer was set, so the next turn's model must know."""
+    from agent import ToolCallFinished
+
+    scripted_server.reply("first").reply_tool_call("set_timer", {"minutes": 5})
+    scripted_server.hang().reply("after")
+    agent = make_agent()
+    await agent.run(text="one")
+    before = agent.history
+    finished = asyncio.Event()
+
+    def on_event(event) -> None:
+        if isinstance(event, ToolCallFinished):
+            finished.set()
+
+    task = asyncio.create_task(agent.run(text="two", on_event=on_event))
+    await finished.wait()
+    while len(scripted_server.requests) < 3:  # the second model call is waiting
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    kept = agent.history[len(before) :]
+    assert [m["role"] for m in kept] == ["user", "assistant", "tool"]
+    assert kept[-1]["content"] == "timer set for 5 min"
+    assert agent._history.records[-1].interrupted
+    assert (await agent.run(text="three")).text == "after"
+    assert scripted_server.requests[-1].tool_messages[-1]["content"] == "timer set for 5 min"
+
+
+async def test_cancelling_while_a_tool_runs_lets_it_finish_and_keeps_it(make_agent, scripted_server):
+    from tools import tool
+
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    @tool
+    async def slow_action() -> str:
+        """Does something that takes a while."""
+        started.set()
+        await release.wait()
+        return "done"
+
+    scripted_server.reply_tool_call("slow_action").reply("after")
+    agent = make_agent(tools=[slow_action])
+    task = asyncio.create_task(agent.run(text="go"))
+    await started.wait()
+    task.cancel()
+    await asyncio.sleep(0)  # the cancellation arrives while the tool still runs
+    assert not task.done()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert agent.history[-1] == {
+        "role": "tool", "tool_call_id": agent.history[-2]["tool_calls"][0]["id"], "content": "done"
+    }  # fmt: skip
+    assert (await agent.run(text="next")).text == "after"
 
 
 def test_the_fixture_fails_a_passing_test_that_left_steps_unused(tmp_path) -> None:
