@@ -201,9 +201,9 @@ async def test_a_hang_times_out_as_the_server_being_unreachable() -> None:
 async def test_an_endless_trickle_after_text_times_out_as_a_stream_error() -> None:
     backend = ScriptedBackend(timeout=0.1).trickle("la", every=0.01)
     seen: list[str] = []
-    with pytest.raises(StreamError, match="timed out"):
+    with pytest.raises(StreamError, match=r"within 0\.1 s") as caught:
         await backend.chat(model=MODEL, messages=HI, stream=True, on_text=seen.append)
-    assert seen and set(seen) == {"la"}
+    assert seen and set(seen) == {"la"} and caught.value.received == "".join(seen)
 
 
 async def test_a_finite_trickle_finishes() -> None:
@@ -267,7 +267,7 @@ async def test_server_info_and_the_probe() -> None:
 
 
 async def test_transcriptions_take_their_steps() -> None:
-    wav = load_clip(tone(0.5)).wav()
+    wav = load_clip(tone(0.5), sample_rate=16000).wav()
     backend = ScriptedBackend(transcript="default")
     backend.transcribe_as("one", "two").add_transcription(Step(kind="http_error", status=503))
     texts = [await backend.transcribe(wav, model=MODEL, language="fr") for _ in range(2)]
@@ -276,13 +276,11 @@ async def test_transcriptions_take_their_steps() -> None:
     assert texts == ["one", "two"]
     assert await backend.transcribe(wav, model=MODEL) == "default"
     assert backend.transcriptions[0].body["language"] == "fr"
-    with pytest.raises(RequestRejectedError, match="Invalid or unsupported audio"):
-        await backend.transcribe(b"junk", model=MODEL)
     backend.verify()
 
 
 async def test_transcriptions_in_flight_at_once_are_counted() -> None:
-    wav = load_clip(tone(0.5)).wav()
+    wav = load_clip(tone(0.5), sample_rate=16000).wav()
     backend = ScriptedBackend()
     backend.add_transcription(*(Step(content=t, delay=0.01) for t in "abc"))
     texts = await asyncio.gather(*(backend.transcribe(wav, model=MODEL) for _ in range(3)))
@@ -294,7 +292,7 @@ def test_the_fixture_gives_a_backend(scripted_backend: ScriptedBackend) -> None:
 
 
 def _audio_message(count: int = 1) -> list[dict]:
-    audio = load_clip(tone(0.5)).base64()
+    audio = load_clip(tone(0.5), sample_rate=16000).base64()
     part = {"type": "input_audio", "input_audio": {"data": audio, "format": "wav"}}
     return [{"role": "user", "content": [part] * count + [{"type": "text", "text": "what?"}]}]
 

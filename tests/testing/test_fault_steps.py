@@ -10,7 +10,7 @@ import pytest
 from agent.clips import load_clip
 from agent.testing import ScriptedServer, Step, tone
 
-WAV = load_clip(tone(1.5)).wav()
+WAV = load_clip(tone(1.5), sample_rate=16000).wav()
 HTML = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
@@ -275,7 +275,10 @@ def test_a_hung_transcription_ends_when_the_client_gives_up() -> None:
 
 
 def test_a_transcriber_answers_by_the_audio() -> None:
-    short, long = load_clip(tone(0.5)).wav(), load_clip(tone(2.5)).wav()
+    short, long = (
+        load_clip(tone(0.5), sample_rate=16000).wav(),
+        load_clip(tone(2.5), sample_rate=16000).wav(),
+    )
 
     def by_length(request) -> str:
         return "short" if len(request.body["file"]) < 40000 else "long"

@@ -1,6 +1,7 @@
 """The same script through `ScriptedServer` + `VoxtralClient` and through `ScriptedBackend`
 gives the same replies, the same exceptions and the same records."""
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,8 +15,8 @@ from agent.testing import ScriptedBackend, ScriptedCall, ScriptedServer, Step, t
 
 MODEL = "voxtral-scripted"
 HI = [{"role": "user", "content": "hi"}]
-AUDIO = load_clip(tone(0.5)).base64()
-WAV = load_clip(tone(0.5)).wav()
+AUDIO = load_clip(tone(0.5), sample_rate=16000).base64()
+WAV = load_clip(tone(0.5), sample_rate=16000).wav()
 TOOLS = [
     {
         "type": "function",
@@ -94,19 +95,22 @@ CASES = {
     "transcription": ([], _transcribe("fr")),
     "transcription error": ([Step(kind="http_error", status=503, message="busy")], _transcribe()),
     "transcription language": ([], _transcribe("english")),
-}
-"""Case name: (chat or transcription steps, the call)."""
-
-AFTER_ISSUE_8 = {
     "bad body": (
         [Step(kind="bad_body", body="<html>502</html>", content_type="text/html")],
         _chat(False),
     ),
+    "bad body streamed": ([Step(kind="bad_body", body="[]")], _chat(True)),
     "reset after text": ([Step(kind="reset", deltas=("Hello ", "wor"))], _chat(True)),
+    "reset before text": ([Step(kind="reset")], _chat(True)),
 }
-"""Cases where `VoxtralClient` does not yet do what issue 8 asks (§2: a `ServerError` for an
-unusable 200; §3: a `StreamError`, not replayed, once text reached the caller), and the
-backend already does."""
+"""Case name: (chat or transcription steps, the call)."""
+
+PAST_THE_DEADLINE = {
+    "hang": ([Step(kind="hang")], _chat(True), 0.2),
+    "hung transcription": ([Step(kind="hang")], _transcribe(), 0.2),
+    "endless trickle": ([Step(kind="trickle", chunk_delay=0.05)], _chat(True), 2.0),
+}
+"""Case name: (steps, the call, the client's `timeout`)."""
 
 
 async def _outcome(backend: Backend, steps: list[Step], call: Call, transcription: bool):
@@ -129,17 +133,18 @@ def _error(error: VoxagentError, base_url: str) -> tuple:
     said = getattr(error, "server_message", None)
     if isinstance(error, ServerUnavailableError):  # the transport's own words differ
         return type(error).__name__, error.base_url == base_url
-    return type(error).__name__, status, said, str(error).replace(base_url, "URL")
+    message = re.sub(r"\d+ characters", "N characters", str(error).replace(base_url, "URL"))
+    return type(error).__name__, status, said, message
 
 
 def _records(script: ScriptedServer | ScriptedBackend) -> list[tuple]:
     return [(r.path, r.body, r.status) for r in script.all_requests]
 
 
-async def _both(name: str, steps: list[Step], call: Call):
+async def _both(name: str, steps: list[Step], call: Call, timeout: float = 120.0):
     transcription = "transcri" in name
     server = ScriptedServer(transcript="said").start()
-    client = VoxtralClient(server.base_url, max_retries=0)
+    client = VoxtralClient(server.base_url, max_retries=0, timeout=timeout)
     try:
         for step in steps:
             (server.add_transcription if transcription else server.add)(step)
@@ -148,7 +153,7 @@ async def _both(name: str, steps: list[Step], call: Call):
     finally:
         await client.aclose()
         server.stop()
-    backend = ScriptedBackend(transcript="said")
+    backend = ScriptedBackend(transcript="said", timeout=timeout)
     in_process = await _outcome(backend, steps, call, transcription)
     return over_http, in_process, server_records, _records(backend)
 
@@ -160,16 +165,15 @@ async def test_the_backend_answers_as_the_server_and_client(name: str) -> None:
     assert backend_records == server_records
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="issue 8 §2/§3"))
-        for name in AFTER_ISSUE_8
-    ],
-)
-async def test_the_backend_answers_faults_as_issue_8_wants(name: str) -> None:
-    over_http, in_process, _, _ = await _both(name, *AFTER_ISSUE_8[name])
-    assert in_process == over_http
+@pytest.mark.parametrize("name", list(PAST_THE_DEADLINE))
+async def test_a_deadline_ends_both_the_same_way(name: str) -> None:
+    over_http, in_process, server_records, backend_records = await _both(
+        name, *PAST_THE_DEADLINE[name]
+    )
+    (error, seen), (error_over_http, seen_over_http) = in_process, over_http
+    assert error == error_over_http
+    assert set(seen) == set(seen_over_http)  # how many deltas came in time is the clock's
+    assert backend_records == server_records
 
 
 async def test_retries_give_the_same_records() -> None:
