@@ -151,7 +151,8 @@ class RecordedRequest:
     Attributes:
         path: the URL path (`/v1/chat/completions`, `/v1/audio/transcriptions`, ...).
         body: the JSON body (chat) or the form fields (transcription; the file as `file`).
-        status: the HTTP status the server answered.
+        status: the HTTP status the server answered (0: no answer, for a `disconnect` or a
+            `hang`; 200 for a `reset` or a `bad_body`, whose `error` says so).
         error: the error message the server answered with, if any.
     """
 
