@@ -303,3 +303,26 @@ def _call(call_id: str) -> dict:
         "type": "function",
         "function": {"name": "get_weather", "arguments": "{}"},
     }
+
+
+async def test_an_agent_runs_its_turns_on_the_backend(scripted_backend: ScriptedBackend) -> None:
+    from agent import Agent
+    from tools import tool
+
+    @tool
+    def get_weather(city: str) -> str:
+        """The weather in a city.
+
+        Args:
+            city: the city name
+        """
+        return f"sunny in {city}"
+
+    scripted_backend.reply_tool_call("get_weather", {"city": "Paris"}).reply("Sunny.")
+    async with Agent([get_weather], client=scripted_backend) as agent:
+        turn = await agent.run(text="weather in Paris?")
+    assert turn.text == "Sunny."
+    assert turn.tool_results[0].value == "sunny in Paris"
+    first, second = scripted_backend.requests
+    assert first.tool_names == ["get_weather"]
+    assert second.tool_messages[0]["content"] == "sunny in Paris"
