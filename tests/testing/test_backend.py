@@ -15,19 +15,7 @@ from agent.errors import (
     StreamError,
 )
 from agent.testing import ScriptedBackend, ScriptedCall, Step, tone
-
-MODEL = "voxtral-scripted"
-HI = [{"role": "user", "content": "hi"}]
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Weather",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-        },
-    }
-]
+from tests.testing.helpers import HI, MODEL, TOOLS
 
 
 @pytest.fixture(autouse=True)

@@ -12,21 +12,10 @@ from agent.client import VoxtralClient
 from agent.clips import load_clip
 from agent.errors import ServerUnavailableError, VoxagentError
 from agent.testing import ScriptedBackend, ScriptedCall, ScriptedServer, Step, tone
+from tests.testing.helpers import HI, MODEL, TOOLS
 
-MODEL = "voxtral-scripted"
-HI = [{"role": "user", "content": "hi"}]
 AUDIO = load_clip(tone(0.5), sample_rate=16000).base64()
 WAV = load_clip(tone(0.5), sample_rate=16000).wav()
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Weather",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-        },
-    }
-]
 CALLS = (ScriptedCall("get_weather", {"city": "Paris"}, id="a1b2c3d4e"),)
 NAMED = {"type": "function", "function": {"name": "get_weather"}}
 WITH_AUDIO = [
