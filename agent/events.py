@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from agent.audio.events import SpeechStarted, UtteranceDropped, UtteranceEnded
+from agent.speech.queue import SpeakingFinished, SpeakingInterrupted, SpeakingStarted
 
 if TYPE_CHECKING:
     from agent.audio import Utterance
@@ -21,6 +22,9 @@ __all__ = [
     "AgentEvent",
     "EventHandler",
     "ReplyText",
+    "SpeakingFinished",
+    "SpeakingInterrupted",
+    "SpeakingStarted",
     "SpeechStarted",
     "ToolCallFinished",
     "ToolCallStarted",
@@ -90,6 +94,9 @@ AgentEvent: TypeAlias = (
     | ReplyText
     | TurnFinished
     | TurnFailed
+    | SpeakingStarted
+    | SpeakingFinished
+    | SpeakingInterrupted
 )
 
 EventHandler: TypeAlias = Callable[[AgentEvent], Awaitable[None] | None]

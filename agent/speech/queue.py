@@ -151,6 +151,7 @@ class SpeechQueue:
         self._finished = False
         self._outcome: Spoken | None = None
         self._started = False
+        self._halted = False
 
     @property
     def text(self) -> str:
@@ -161,6 +162,16 @@ class SpeechQueue:
     def speaking(self) -> bool:
         """Whether the reply is still being synthesized or played."""
         return self._worker is not None and not self._worker.done()
+
+    @property
+    def sentence_count(self) -> int:
+        """Sentences queued so far (a mark for `heard(since=...)`)."""
+        return len(self._sentences)
+
+    @property
+    def synthesizing(self) -> bool:
+        """Whether a queued sentence has not been fully synthesized yet."""
+        return self.speaking and not all(s.synthesized for s in self._sentences)
 
     def feed(self, delta: str) -> None:
         """Add a piece of the reply's text (markdown and all); whole sentences are queued."""
@@ -176,6 +187,12 @@ class SpeechQueue:
         self._inbox.put_nowait(item)
         if self._worker is None:
             self._worker = asyncio.create_task(self._speak_all(), name="speech-queue")
+
+    def flush(self) -> None:
+        """Queue the text buffered so far as a sentence of its own (a message ended, though
+        the reply goes on: the next text starts a new sentence)."""
+        for sentence in self._text.flush():
+            self.say(sentence)
 
     def finish(self) -> None:
         """The reply's text is complete: speak what is buffered, then end."""
@@ -193,21 +210,31 @@ class SpeechQueue:
         if self._worker is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self._worker)
+        if self._halted:
+            return await self.interrupt()
         if self._outcome is None:
             self._outcome = Spoken(self.text, self.text, interrupted=False)
             self._emit(SpeakingFinished(self.text))
         return self._outcome
 
+    def halt(self) -> None:
+        """Stop playback and synthesis now, without waiting (e.g. from a barge-in detector);
+        `interrupt()` then gives the outcome."""
+        self._finished = True
+        self._halted = True
+        self.speaker.stop()  # freezes every playback's `played` where the sound stopped
+        if self._worker is not None:
+            # No chunk is scheduled after this: the worker only plays between its awaits.
+            self._worker.cancel()
+
     async def interrupt(self) -> Spoken:
         """Stop now (synthesis and playback); what was heard up to the last word played."""
         if self._outcome is not None:
             return self._outcome
-        self.speaker.stop()  # freezes every playback's `played` where the sound stopped
+        self.halt()
         if self._worker is not None:
-            self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-        self._finished = True
         heard = self.heard()
         if heard == self.text:
             self._outcome = Spoken(heard, self.text, interrupted=False)
@@ -217,12 +244,13 @@ class SpeechQueue:
             self._emit(SpeakingInterrupted(heard, self.text))
         return self._outcome
 
-    def heard(self) -> str:
-        """What has been played so far, up to the last word played."""
+    def heard(self, since: int = 0) -> str:
+        """What has been played so far, up to the last word played; from sentence `since`
+        on (a `sentence_count` taken earlier)."""
         ratio = self.speaker.sample_rate / self.voice.sample_rate
         per_character = self._samples_per_character()
         parts: list[str] = []
-        for sentence in self._sentences:
+        for sentence in self._sentences[since:]:
             part, whole = sentence.heard(per_character, ratio)
             if part:
                 parts.append(part)
