@@ -68,7 +68,8 @@ class SpokenReplies(Protocol):
         ...
 
     def mark(self) -> int:
-        """A new message begins (the previous one's text is complete); its mark."""
+        """The text so far is complete (a message ended): its last sentence is spoken too;
+        the mark of what comes next."""
         ...
 
     def heard(self, mark: int) -> str:
@@ -145,6 +146,8 @@ async def run_turn(
             await _record_reply(record, content, speech, mark)
             return turn
         record.add_tool_calls(content, calls)
+        if speech is not None:
+            speech.mark()  # the message is complete: its last sentence is spoken now
         if rounds_run == plan.max_tool_rounds:
             break
         await _run_tools(plan, record, turn, calls, on_event, speech)

@@ -151,7 +151,6 @@ class SpeechQueue:
         self._finished = False
         self._outcome: Spoken | None = None
         self._started = False
-        self._halted = False
 
     @property
     def text(self) -> str:
@@ -191,7 +190,7 @@ class SpeechQueue:
     def flush(self) -> None:
         """Queue the text buffered so far as a sentence of its own (a message ended, though
         the reply goes on: the next text starts a new sentence)."""
-        for sentence in self._text.flush():
+        for sentence in self._text.flush(final=False):
             self.say(sentence)
 
     def finish(self) -> None:
@@ -210,31 +209,21 @@ class SpeechQueue:
         if self._worker is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self._worker)
-        if self._halted:
-            return await self.interrupt()
         if self._outcome is None:
             self._outcome = Spoken(self.text, self.text, interrupted=False)
             self._emit(SpeakingFinished(self.text))
         return self._outcome
 
-    def halt(self) -> None:
+    def halt(self) -> Spoken:
         """Stop playback and synthesis now, without waiting (e.g. from a barge-in detector);
-        `interrupt()` then gives the outcome."""
+        what was heard up to the last word played (`SpeakingInterrupted` is sent now)."""
+        if self._outcome is not None:
+            return self._outcome
         self._finished = True
-        self._halted = True
         self.speaker.stop()  # freezes every playback's `played` where the sound stopped
         if self._worker is not None:
             # No chunk is scheduled after this: the worker only plays between its awaits.
             self._worker.cancel()
-
-    async def interrupt(self) -> Spoken:
-        """Stop now (synthesis and playback); what was heard up to the last word played."""
-        if self._outcome is not None:
-            return self._outcome
-        self.halt()
-        if self._worker is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
         heard = self.heard()
         if heard == self.text:
             self._outcome = Spoken(heard, self.text, interrupted=False)
@@ -243,6 +232,14 @@ class SpeechQueue:
             self._outcome = Spoken(heard, self.text, interrupted=True)
             self._emit(SpeakingInterrupted(heard, self.text))
         return self._outcome
+
+    async def interrupt(self) -> Spoken:
+        """Stop now (synthesis and playback); what was heard up to the last word played."""
+        outcome = self.halt()
+        if self._worker is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        return outcome
 
     def heard(self, since: int = 0) -> str:
         """What has been played so far, up to the last word played; from sentence `since`

@@ -86,18 +86,8 @@ class SpokenTurn:
         if self._outcome is not None:
             return self._outcome
         self.queue.finish()
-        played = asyncio.ensure_future(self.queue.wait())
-        barge_in = asyncio.ensure_future(self.barged_in.wait())
-        try:
-            await asyncio.wait({played, barge_in}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            barge_in.cancel()
-            if not played.done():
-                played.cancel()
-        if played.done() and not played.cancelled():
-            self._outcome = played.result()
-        else:
-            self._outcome = await self.queue.interrupt()
+        # A barge-in halts the queue: `wait` then returns at once with what was heard.
+        self._outcome = await self.queue.wait()
         return self._outcome
 
     async def abort(self) -> Spoken:
