@@ -99,7 +99,7 @@ async def listen(
     barge_in: bool = True,
     echo: EchoFilter | None = None,
     spoken_style: str = SPOKEN_STYLE,
-    _paced: bool = False,
+    stream_time: bool = False,
 ) -> AsyncGenerator[AgentEvent, None]:
     """Hear utterances from `source` and run one agent turn per utterance; yield the events.
 
@@ -136,6 +136,10 @@ async def listen(
             (the fallback without echo cancellation). None: no filtering (a headset, a
             recording, or a source the sound server already cleaned).
         spoken_style: the instruction sent with each request while a voice is on.
+        stream_time: for a source read faster than real time (a recording, a test) with a
+            voice: the source waits while the agent works and nothing plays, so the model and
+            the tools take no time on the input's timeline (what a `WavSink` following it
+            writes, and where a barge-in cuts, is the same on every run).
     """
     if max_queued is not None and max_queued < 1:
         raise ValueError(f"max_queued must be at least 1 (or None), got {max_queued}")
@@ -144,7 +148,9 @@ async def listen(
         endpointer.on_frame = _logged_on_failure(on_frame)
     endpointer.reset()
     speaking = _speaking(voice, speaker, echo, spoken_style)
-    loop = _ListeningLoop(agent, source, endpointer, max_queued, tool_choice, speaking, _paced)
+    loop = _ListeningLoop(
+        agent, source, endpointer, max_queued, tool_choice, speaking, stream_time
+    )
     if speaking is not None and barge_in:
         loop.listen_for_barge_in()
     # aclosing: closing this generator must close the inner one now, not at garbage collection
@@ -446,7 +452,7 @@ async def replay_async(
     events = listen(
         agent, source, tool_choice=tool_choice, endpointer=endpointer, max_queued=None,
         voice=voice, speaker=speaker, barge_in=barge_in, echo=echo, spoken_style=spoken_style,
-        _paced=not realtime,
+        stream_time=not realtime,
     )  # fmt: skip
     async with contextlib.aclosing(events):
         async for event in events:
