@@ -148,9 +148,7 @@ async def listen(
         endpointer.on_frame = _logged_on_failure(on_frame)
     endpointer.reset()
     speaking = _speaking(voice, speaker, echo, spoken_style)
-    loop = _ListeningLoop(
-        agent, source, endpointer, max_queued, tool_choice, speaking, stream_time
-    )
+    loop = _ListeningLoop(agent, source, endpointer, max_queued, tool_choice, speaking, stream_time)
     if speaking is not None and barge_in:
         loop.listen_for_barge_in()
     # aclosing: closing this generator must close the inner one now, not at garbage collection

@@ -50,7 +50,8 @@ def speech_spans(path: Path) -> list[tuple[float, float]]:
     """Where the file is not silent: (start, end) seconds, with gaps under 0.3 s bridged."""
     pcm, rate = sf.read(path, dtype="int16")
     frame = rate // 100
-    loud = [bool(np.abs(pcm[i : i + frame]).max(initial=0) > 300) for i in range(0, pcm.size, frame)]
+    starts = range(0, pcm.size, frame)
+    loud = [bool(np.abs(pcm[i : i + frame]).max(initial=0) > 300) for i in starts]
     spans: list[list[float]] = []
     for index, is_loud in enumerate(loud):
         at = index / 100
