@@ -22,18 +22,12 @@ from typing import TYPE_CHECKING, Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from agent.audio import vad as detectors
 from agent.audio._blocks import Reframer
 from agent.audio.convert import PCM16, SAMPLE_RATE
 from agent.audio.events import EndpointerEvent, SpeechStarted, UtteranceDropped, UtteranceEnded
 from agent.audio.utterance import Utterance
-from agent.audio.vad import (
-    SileroVad,
-    SpeechDetector,
-    SteadySound,
-    TwoStageVad,
-    WebRtcVad,
-    level_dbfs,
-)
+from agent.audio.vad import SpeechDetector, SteadySound, level_dbfs
 
 __all__ = ["Endpointer", "EndpointerConfig", "EndpointerEvent", "FrameHook", "VadMode"]
 
@@ -142,11 +136,12 @@ class EndpointerConfig:
     def make_detector(self) -> SpeechDetector:
         """Build the speech detector this configuration names."""
         if self.vad == "webrtc":
-            return WebRtcVad(self.aggressiveness, noise_margin_db=self.noise_margin_db)
+            return detectors.WebRtcVad(self.aggressiveness, noise_margin_db=self.noise_margin_db)
         if self.vad == "silero":
-            return SileroVad(self.silero_threshold)
-        return TwoStageVad(
-            WebRtcVad(self.aggressiveness, noise_margin_db=None), SileroVad(self.silero_threshold)
+            return detectors.SileroVad(self.silero_threshold)
+        return detectors.TwoStageVad(
+            detectors.WebRtcVad(self.aggressiveness, noise_margin_db=None),
+            detectors.SileroVad(self.silero_threshold),
         )
 
 
@@ -187,7 +182,7 @@ class Endpointer:
             if config.steady_change is None or detector is not None
             else SteadySound(config.steady_change, min_level_dbfs=config.min_level_dbfs)
         )
-        self._inline = isinstance(self.detector, WebRtcVad)  # microseconds: no thread hop
+        self._inline = isinstance(self.detector, detectors.WebRtcVad)  # microseconds: no thread hop
         self._feeding = False
         frame = config.frame_samples
         self._frame = frame

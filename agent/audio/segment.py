@@ -18,7 +18,7 @@ _BLOCK_FRAMES = 65_536
 """File frames read at once (at any rate): bounds memory, whatever the file's length."""
 
 
-def segment(
+def segment(  # 40+ lines, half of them its docstring
     audio: str | os.PathLike[str] | bytes | npt.ArrayLike,
     sample_rate: int | None = None,
     *,
