@@ -11,16 +11,17 @@ def test_audio_exports_exactly_the_public_names() -> None:
         "ArraySource", "AudioSource", "Endpointer", "EndpointerConfig", "EndpointerEvent",
         "FRAME_MS", "FRAME_SAMPLES", "FileReader", "FrameHook", "InputDevice", "Microphone",
         "MissingExtraError", "NoiseFloor", "PCM16", "Reframer", "SAMPLE_RATE", "SileroVad",
-        "SpeechDetector", "SpeechStarted", "SteadySound", "StreamConverter", "TwoStageVad",
+        "SmartTurn", "SpeechDetector", "SpeechStarted", "SteadySound", "StreamConverter",
+        "TurnDetectorName", "TurnModel", "TwoStageVad",
         "Utterance", "UtteranceDropped", "UtteranceEnded", "VadMode", "WavSource", "WebRtcVad",
         "decode_audio", "duration_seconds", "encode_wav", "input_devices", "level_dbfs",
-        "segment", "silero_model_path", "to_pcm16",
+        "segment", "silero_model_path", "smart_turn_model_path", "to_pcm16",
     ]  # fmt: skip
     assert len(set(agent.audio.__all__)) == len(agent.audio.__all__)
     assert all(hasattr(agent.audio, name) for name in agent.audio.__all__)
     public = {name for name in vars(agent.audio) if name.isidentifier() and name[0] != "_"}
     submodules = {"convert", "endpointer", "events", "extras", "microphone", "segment"}
-    submodules |= {"sources", "utterance", "vad"}
+    submodules |= {"smart_turn", "sources", "utterance", "vad"}
     assert public - set(agent.audio.__all__) <= submodules  # nothing public left unlisted
 
 
