@@ -187,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     detectors = {
         "silence": Endpointer(EndpointerConfig(vad=args.vad)),
         "smart-turn": Endpointer(EndpointerConfig(vad=args.vad, turn_detector="smart-turn")),
+        "smart-0.5": Endpointer(
+            EndpointerConfig(vad=args.vad, turn_detector="smart-turn", turn_commit_threshold=0.5)
+        ),
+        "smart-0.98": Endpointer(
+            EndpointerConfig(vad=args.vad, turn_detector="smart-turn", turn_commit_threshold=0.98)
+        ),
     }
     complete = sum(item.pause_s is None for item in clean)
     print(f"{complete} complete and {len(clean) - complete} paused turns; vad={args.vad}")
