@@ -136,6 +136,23 @@ class EndpointerConfig:
             raise ValueError(f"aggressiveness must be 0, 1, 2 or 3, got {self.aggressiveness}")
         if self.noise_margin_db is not None and self.noise_margin_db < 0:
             raise ValueError(f"noise_margin_db must be >= 0 or None, got {self.noise_margin_db}")
+        self._check_turn_settings()
+        if self.steady_change is not None and not 0.0 < self.steady_change < 1.0:
+            raise ValueError(f"steady_change must be in (0, 1) or None, got {self.steady_change}")
+        for name in ("speech_start_s", "silence_end_s", "pre_roll_s", "tail_s", "min_utterance_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)}")
+        if self.speech_start_s < self.frame_seconds:
+            raise ValueError(f"speech_start_s must be at least one frame ({self.frame_seconds} s)")
+        if self.silence_end_s < self.frame_seconds:
+            raise ValueError(f"silence_end_s must be at least one frame ({self.frame_seconds} s)")
+        if self.max_utterance_s < self.pre_roll_s + self.speech_start_s + self.frame_seconds:
+            raise ValueError(
+                f"max_utterance_s ({self.max_utterance_s} s) must leave room for the pre-roll "
+                "and the speech start"
+            )
+
+    def _check_turn_settings(self) -> None:
         if self.turn_detector not in ("silence", "smart-turn"):
             raise ValueError(
                 f"turn_detector must be 'silence' or 'smart-turn', got {self.turn_detector!r}"
@@ -154,20 +171,6 @@ class EndpointerConfig:
                 "the turn settings must grow: one frame <= turn_pause_s <= silence_end_s <= "
                 f"turn_max_wait_s, got {self.turn_pause_s}, {self.silence_end_s}, "
                 f"{self.turn_max_wait_s}"
-            )
-        if self.steady_change is not None and not 0.0 < self.steady_change < 1.0:
-            raise ValueError(f"steady_change must be in (0, 1) or None, got {self.steady_change}")
-        for name in ("speech_start_s", "silence_end_s", "pre_roll_s", "tail_s", "min_utterance_s"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0 seconds, got {getattr(self, name)}")
-        if self.speech_start_s < self.frame_seconds:
-            raise ValueError(f"speech_start_s must be at least one frame ({self.frame_seconds} s)")
-        if self.silence_end_s < self.frame_seconds:
-            raise ValueError(f"silence_end_s must be at least one frame ({self.frame_seconds} s)")
-        if self.max_utterance_s < self.pre_roll_s + self.speech_start_s + self.frame_seconds:
-            raise ValueError(
-                f"max_utterance_s ({self.max_utterance_s} s) must leave room for the pre-roll "
-                "and the speech start"
             )
 
     def with_overrides(self, **overrides: float | int | str | None) -> EndpointerConfig:

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.audio.convert import PCM16, SAMPLE_RATE
-from agent.audio.extras import MissingExtraError, wheel_file
+from agent.audio.extras import wheel_model
 
 __all__ = ["SmartTurn", "log_mel_features", "smart_turn_model_path"]
 
@@ -33,15 +33,7 @@ def smart_turn_model_path() -> Path:
     Raises:
         MissingExtraError: the wheel is not installed; the message says how to install it.
     """
-    path = wheel_file("pipecat-ai", "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx")
-    if path is None:
-        raise MissingExtraError(
-            "Smart Turn v3.2 (the smart-turn turn detector)",
-            extra="turn",
-            install=["pip install 'voxtral-agent[turn]'", "pip install --no-deps pipecat-ai"],
-            api_hint="SmartTurn(model_path=...) takes a smart-turn-v3.2-cpu.onnx file you have",
-        )
-    return path
+    return wheel_model("turn")
 
 
 def _slaney_mel(hertz: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.audio.convert import PCM16, SAMPLE_RATE
-from agent.audio.extras import MissingExtraError, wheel_file
+from agent.audio.extras import MissingExtraError, wheel_model
 from agent.errors import VoxagentError
 
 __all__ = [
@@ -250,15 +250,7 @@ def silero_model_path() -> Path:
     Raises:
         MissingExtraError: the wheel is not installed; the message says how to install it.
     """
-    path = wheel_file("silero-vad", "silero_vad/data/silero_vad.onnx")
-    if path is None:
-        raise MissingExtraError(
-            "Silero VAD",
-            extra="silero",
-            install=["pip install 'voxtral-agent[silero]'", "pip install --no-deps silero-vad"],
-            api_hint="SileroVad(model_path=...) takes a silero_vad.onnx file you have",
-        )
-    return path
+    return wheel_model("silero")
 
 
 class SileroVad:

@@ -11,19 +11,9 @@ import contextlib
 from pathlib import Path
 
 from agent import Agent
+from agent import events as ev
 from agent.audio import WavSource
 from agent.errors import RequestRejectedError
-from agent.events import (
-    AgentEvent,
-    ReplyText,
-    ToolCallFinished,
-    ToolCallStarted,
-    TurnFailed,
-    TurnFinished,
-    TurnStarted,
-    UtteranceDropped,
-    UtteranceEnded,
-)
 from agent.testing import ScriptedServer
 from agent.turn import Turn
 from tests.audio.conftest import first_utterances
@@ -42,7 +32,7 @@ def add_note(text: str) -> str:
     return "saved"
 
 
-def kinds(events: list[AgentEvent]) -> list[str]:
+def kinds(events: list[ev.AgentEvent]) -> list[str]:
     return [type(e).__name__ for e in events]
 
 
@@ -62,19 +52,19 @@ async def test_listen_emits_typed_events_in_order(corpus: Corpus, tmp_path: Path
         "TurnStarted", "ToolCallStarted", "ToolCallFinished", "ReplyText", "TurnFinished",
     ]  # fmt: skip
     assert first_turn[:2] == ["SpeechStarted", "UtteranceEnded"]
-    utterances = [e.utterance for e in events if isinstance(e, UtteranceEnded)]
+    utterances = [e.utterance for e in events if isinstance(e, ev.UtteranceEnded)]
     assert len(utterances) == len(truth)
-    started = [e for e in events if isinstance(e, TurnStarted)]
+    started = [e for e in events if isinstance(e, ev.TurnStarted)]
     assert [s.utterance for s in started] == utterances
-    assert [e.delta for e in events if isinstance(e, ReplyText)] == ["Noted.", "Second."]
-    finished = [e.turn for e in events if isinstance(e, TurnFinished)]
+    assert [e.delta for e in events if isinstance(e, ev.ReplyText)] == ["Noted.", "Second."]
+    finished = [e.turn for e in events if isinstance(e, ev.TurnFinished)]
     assert all(isinstance(t, Turn) for t in finished) and [t.text for t in finished] == [
         "Noted.",
         "Second.",
     ]
-    call = next(e for e in events if isinstance(e, ToolCallStarted))
+    call = next(e for e in events if isinstance(e, ev.ToolCallStarted))
     assert call.name == "add_note" and call.arguments == {"text": "milk"}
-    assert next(e for e in events if isinstance(e, ToolCallFinished)).result.ok
+    assert next(e for e in events if isinstance(e, ev.ToolCallFinished)).result.ok
 
 
 async def test_utterances_queue_in_order_while_a_turn_runs(corpus: Corpus, tmp_path: Path) -> None:
@@ -88,10 +78,14 @@ async def test_utterances_queue_in_order_while_a_turn_runs(corpus: Corpus, tmp_p
     names = kinds(events)
     # all three were heard while the first turn was still waiting for the model
     assert names[: names.index("TurnFinished")].count("UtteranceEnded") == 3
-    assert [e.turn.text for e in events if isinstance(e, TurnFinished)] == ["one", "two", "three"]
-    heard_in_order = [e.utterance for e in events if isinstance(e, UtteranceEnded)]
-    assert [e.utterance for e in events if isinstance(e, TurnStarted)] == heard_in_order
-    assert not any(isinstance(e, UtteranceDropped) for e in events)
+    assert [e.turn.text for e in events if isinstance(e, ev.TurnFinished)] == [
+        "one",
+        "two",
+        "three",
+    ]
+    heard_in_order = [e.utterance for e in events if isinstance(e, ev.UtteranceEnded)]
+    assert [e.utterance for e in events if isinstance(e, ev.TurnStarted)] == heard_in_order
+    assert not any(isinstance(e, ev.UtteranceDropped) for e in events)
 
 
 async def test_a_failed_turn_emits_turn_failed_with_its_utterance(
@@ -103,11 +97,11 @@ async def test_a_failed_turn_emits_turn_failed_with_its_utterance(
         agent = Agent(base_url=server.base_url, transcribe_turns=False)
         async with agent:
             events = [e async for e in agent.listen(WavSource(path))]
-    failed = [e for e in events if isinstance(e, TurnFailed)]
-    first = next(e.utterance for e in events if isinstance(e, UtteranceEnded))
+    failed = [e for e in events if isinstance(e, ev.TurnFailed)]
+    first = next(e.utterance for e in events if isinstance(e, ev.UtteranceEnded))
     assert len(failed) == 1 and failed[0].utterance is first
     assert isinstance(failed[0].error, RequestRejectedError)
-    assert [e.turn.text for e in events if isinstance(e, TurnFinished)] == ["after the failure"]
+    assert [e.turn.text for e in events if isinstance(e, ev.TurnFinished)] == ["after the failure"]
 
 
 async def test_cancelling_the_iteration_stops_the_source(corpus: Corpus) -> None:
@@ -115,7 +109,7 @@ async def test_cancelling_the_iteration_stops_the_source(corpus: Corpus) -> None
     with ScriptedServer() as server:
         server.reply("slow", delay=30.0)
         agent = Agent(base_url=server.base_url, transcribe_turns=False)
-        seen: list[AgentEvent] = []
+        seen: list[ev.AgentEvent] = []
 
         async def consume() -> None:
             async for event in agent.listen(source):
@@ -123,13 +117,13 @@ async def test_cancelling_the_iteration_stops_the_source(corpus: Corpus) -> None
 
         async with agent:
             task = asyncio.create_task(consume())
-            while not any(isinstance(e, TurnStarted) for e in seen):
+            while not any(isinstance(e, ev.TurnStarted) for e in seen):
                 await asyncio.sleep(0.05)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, 5.0)
     assert source.closed
-    assert not any(isinstance(e, TurnFinished) for e in seen)
+    assert not any(isinstance(e, ev.TurnFinished) for e in seen)
 
 
 def test_agent_replay_of_session_wav_returns_the_turns(session_wav: Path, corpus: Corpus) -> None:
