@@ -26,7 +26,6 @@ from agent.audio import (
 from agent.audio.convert import PCM16
 from agent.audio.smart_turn import log_mel_features
 from agent.errors import VoxagentError
-from tests.audio.conftest import without_site_packages
 
 RATE = 16_000
 
@@ -197,13 +196,3 @@ def test_turn_settings_are_checked() -> None:
         EndpointerConfig(turn_max_wait_s=0.5)
     with pytest.raises(ValueError, match="turn_commit_threshold"):
         EndpointerConfig(turn_commit_threshold=0.3)
-
-
-def test_a_missing_pipecat_wheel_says_how_to_install_it() -> None:
-    said = without_site_packages(
-        "import webrtcvad\nfrom agent.audio import Endpointer",
-        "Endpointer(turn_detector='smart-turn')",
-    )
-    extra, install, message = said.split(" | ")
-    assert extra == "turn"
-    assert "pip install --no-deps pipecat-ai" in install and "pip install" in message

@@ -16,7 +16,6 @@ from agent.audio import (
     level_dbfs,
 )
 from agent.audio.convert import PCM16
-from tests.audio.conftest import without_site_packages
 from tests.audio.corpus import Corpus
 
 RATE = 16_000
@@ -215,15 +214,3 @@ def test_quiet_frames_are_skipped_so_a_click_train_is_steady() -> None:
     assert detector.is_steady(np.zeros(480, dtype=np.int16), -120.0) is False
     with pytest.raises(ValueError, match="max_change"):
         SteadySound(max_change=1.5)
-
-
-def test_a_missing_silero_wheel_says_how_to_install_it() -> None:
-    said = without_site_packages(
-        "import webrtcvad\nfrom agent.audio import EndpointerConfig",
-        "EndpointerConfig(vad='silero').make_detector()",
-    )
-    extra, install, message = said.split(" | ")
-    assert extra == "silero"
-    assert "pip install 'voxtral-agent[silero]'" in install
-    assert "pip install --no-deps silero-vad" in install
-    assert message.index("pip install") < message.index("model_path=")  # the CLI way first
