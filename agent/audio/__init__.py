@@ -39,12 +39,14 @@ from agent.audio.vad import (
     level_dbfs,
     silero_model_path,
 )
+from agent.audio.wake import WAKE_WORDS, WakeWord
 
 __all__ = [
     "FRAME_MS",
     "FRAME_SAMPLES",
     "PCM16",
     "SAMPLE_RATE",
+    "WAKE_WORDS",
     "ArraySource",
     "AudioSource",
     "Endpointer",
@@ -70,6 +72,7 @@ __all__ = [
     "UtteranceDropped",
     "UtteranceEnded",
     "VadMode",
+    "WakeWord",
     "WavSource",
     "WebRtcVad",
     "decode_audio",

@@ -13,7 +13,8 @@ def test_audio_exports_exactly_the_public_names() -> None:
         "MissingExtraError", "NoiseFloor", "PCM16", "Reframer", "SAMPLE_RATE", "SileroVad",
         "SmartTurn", "SpeechDetector", "SpeechStarted", "SteadySound", "StreamConverter",
         "TurnDetectorName", "TurnModel", "TwoStageVad",
-        "Utterance", "UtteranceDropped", "UtteranceEnded", "VadMode", "WavSource", "WebRtcVad",
+        "Utterance", "UtteranceDropped", "UtteranceEnded", "VadMode", "WAKE_WORDS", "WakeWord",
+        "WavSource", "WebRtcVad",
         "decode_audio", "duration_seconds", "encode_wav", "input_devices", "level_dbfs",
         "segment", "silero_model_path", "smart_turn_model_path", "to_pcm16",
     ]  # fmt: skip
@@ -21,7 +22,7 @@ def test_audio_exports_exactly_the_public_names() -> None:
     assert all(hasattr(agent.audio, name) for name in agent.audio.__all__)
     public = {name for name in vars(agent.audio) if name.isidentifier() and name[0] != "_"}
     submodules = {"convert", "endpointer", "events", "extras", "microphone", "segment"}
-    submodules |= {"smart_turn", "sources", "utterance", "vad"}
+    submodules |= {"smart_turn", "sources", "utterance", "vad", "wake"}
     assert public - set(agent.audio.__all__) <= submodules  # nothing public left unlisted
 
 
