@@ -13,6 +13,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from agent._shadowing import check_not_shadowed
+
+check_not_shadowed()
+
 if TYPE_CHECKING:
     from agent.agent import Agent, ToolChoice
     from agent.backend import Backend, ModelReply, ServerInfo, ToolCall
@@ -27,12 +31,14 @@ if TYPE_CHECKING:
     )
     from agent.errors import (
         AudioDeviceError,
+        AudioTooLongError,
         BadAudioError,
         InvalidRequestError,
         RequestRejectedError,
         ServerError,
         ServerUnavailableError,
         StreamError,
+        TurnTimeoutError,
         VoxagentError,
     )
     from agent.events import (
@@ -59,6 +65,7 @@ __all__ = [
     "AgentEvent",
     "AudioDeviceError",
     "AudioInput",
+    "AudioTooLongError",
     "Backend",
     "BadAudioError",
     "Clip",
@@ -83,6 +90,7 @@ __all__ = [
     "TurnFinished",
     "TurnRecord",
     "TurnStarted",
+    "TurnTimeoutError",
     "Usage",
     "UtteranceDropped",
     "UtteranceEnded",
@@ -100,8 +108,9 @@ _HOMES = {
         "MAX_AUDIO_ITEMS", "MAX_AUDIO_SECONDS", "AudioInput", "Clip", "load_clip", "load_clips",
     ),
     "agent.errors": (
-        "AudioDeviceError", "BadAudioError", "InvalidRequestError", "RequestRejectedError",
-        "ServerError", "ServerUnavailableError", "StreamError", "VoxagentError",
+        "AudioDeviceError", "AudioTooLongError", "BadAudioError", "InvalidRequestError",
+        "RequestRejectedError", "ServerError", "ServerUnavailableError", "StreamError",
+        "TurnTimeoutError", "VoxagentError",
     ),
     "agent.events": (
         "AgentEvent", "EventHandler", "ReplyText", "SpeechStarted", "ToolCallFinished",

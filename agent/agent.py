@@ -1,46 +1,41 @@
-"""`Agent`: one voice conversation with Voxtral on vLLM, tools included."""
+"""`Agent`: the configuration of a voice agent plus its one conversation."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import inspect
 import json
-import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import httpx2
-import openai
-
-from agent._rules import RuleViolation, check_chat_request
-from agent._tool_calls import ensure_valid_ids, may_become_tool_calls, split_tool_calls
-from agent.client import ModelReply, ServerInfo, ToolCall, VoxtralClient
-from agent.clips import AudioInput, Clip, load_clips_async
-from agent.errors import InvalidRequestError
-from agent.events import AgentEvent, EventHandler, ReplyText, ToolCallFinished, ToolCallStarted
-from agent.history import History, TurnRecord, estimate_tokens
+from agent._backend_per_loop import BackendPerLoop
+from agent._transcripts import BackgroundTranscripts
+from agent.backend import Backend, ServerInfo
+from agent.clips import MAX_AUDIO_ITEMS, AudioInput, load_clips_async
+from agent.errors import AudioTooLongError, InvalidRequestError, TurnTimeoutError
+from agent.history import History, TurnRecord, audio_too_long, estimate_tokens
+from agent.tool_choice import ToolChoice, resolve_tool_choice
 from agent.turn import Turn
-from tools import Tool, Toolbox, ToolResult, parse_arguments
+from agent.turn_loop import TurnPlan, run_turn
+from tools import Tool, Toolbox
+from tools._sync import run_sync
 
 if TYPE_CHECKING:
     from os import PathLike
 
+    import httpx2
     import numpy as np
+    import openai
 
-    from agent.audio import AudioSource
+    from agent.audio import AudioSource, Endpointer, FrameHook
+    from agent.events import AgentEvent, EventHandler
 
     ReplayInput = str | PathLike[str] | bytes | np.ndarray[Any, Any]
 
 __all__ = ["Agent", "ToolChoice"]
 
-ToolChoice = Literal["auto", "none", "required"] | str | dict[str, Any]
-"""`"auto"`, `"none"`, `"required"`, a tool name, or an OpenAI named-function dict."""
-
-_log = logging.getLogger("agent")
-_T = TypeVar("_T")
 _DEFAULT_REPLY_RESERVE = 1024
 
 
@@ -59,17 +54,24 @@ class Agent:
         max_tokens: the most tokens per reply (None: the server's default).
         max_tool_rounds: the most rounds of tool calls in one turn; past it the turn ends with
             a note in `turn.text`.
+        tool_choice: the default for each turn's first model call (`"auto"`, `"none"`,
+            `"required"` or a tool name); `auto` once tools have run.
         stream: stream replies (text deltas reach `on_event` as they come).
         state: the object tools receive as `ToolContext.state`.
+        client: any `Backend` to talk to instead of a vLLM server over HTTP (for example
+            `agent.testing.ScriptedBackend`); then `base_url`, `api_key`, `http_client`,
+            `timeout` and the retry options are the backend's business.
         http_client: an `openai.AsyncOpenAI` or `httpx2.AsyncClient` to share between agents.
-        transcribe_turns: transcribe each turn's audio (concurrently with the chat request) so
-            the transcript can stand in for the audio in later requests.
+        transcribe_turns: transcribe each turn's audio in the background, so the transcript
+            can stand in for the audio in later requests (it never delays a reply).
         max_audio_items: the most audio items one request carries (1 to 5).
         language: the language hint for transcription (None: detected).
         reply_reserve: tokens kept free for the reply when trimming the history (default:
             `max_tokens`, else 1024).
         max_model_len: the context length; None asks the server.
-        timeout: seconds for one attempt of one HTTP request.
+        timeout: seconds for one attempt of one request: connecting and the whole answer.
+        turn_timeout: seconds for a whole turn, model calls and tools together (None: no
+            bound); past it the turn raises `TurnTimeoutError`.
         max_retries: retries per request after the first attempt (0 to 4).
         retry_backoff: seconds before the first retry, doubled each time.
     """
@@ -86,21 +88,26 @@ class Agent:
         top_p: float = 0.95,
         max_tokens: int | None = None,
         max_tool_rounds: int = 5,
+        tool_choice: ToolChoice = "auto",
         stream: bool = False,
         state: Any = None,
+        client: Backend | None = None,
         http_client: openai.AsyncOpenAI | httpx2.AsyncClient | None = None,
         transcribe_turns: bool = True,
-        max_audio_items: int = 5,
+        max_audio_items: int = MAX_AUDIO_ITEMS,
         language: str | None = None,
         reply_reserve: int | None = None,
         max_model_len: int | None = None,
         timeout: float = 120.0,
+        turn_timeout: float | None = 600.0,
         max_retries: int = 4,
         retry_backoff: float = 0.5,
     ) -> None:
         if max_tool_rounds < 0:
             raise ValueError("max_tool_rounds must be 0 or more")
         self.toolbox = tools if isinstance(tools, Toolbox) else Toolbox(list(tools))
+        resolve_tool_choice(tool_choice, self.toolbox.names)  # fails now, not at a turn
+        self.tool_choice = tool_choice
         self.model = model
         self.temperature = temperature
         self.top_p = top_p
@@ -114,27 +121,20 @@ class Agent:
             reply_reserve if reply_reserve is not None else max_tokens or _DEFAULT_REPLY_RESERVE
         )
         self.max_model_len = max_model_len
+        self.turn_timeout = turn_timeout
         self._history = History(instructions, max_audio_items=max_audio_items)
-        self._client_options: dict[str, Any] = {
-            "base_url": base_url,
-            "api_key": api_key,
-            "timeout": timeout,
-            "max_retries": max_retries,
-            "retry_backoff": retry_backoff,
-            "http_client": http_client,
-        }
-        # Fails now (bad max_retries) rather than at the first turn.
-        self._client: VoxtralClient | None = VoxtralClient(**self._client_options)
-        self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._backends = _backends(client, base_url, api_key, timeout, max_retries,
+                                   retry_backoff, http_client)  # fmt: skip
+        self._transcripts = BackgroundTranscripts()
         self._turn_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._server_checked = max_model_len is not None and model is not None
 
-    # --- properties ---------------------------------------------------------------------
+    # --- the conversation ---------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
-        """The server's API root."""
-        return self._get_client().base_url
+        """The server's API root (or the in-process backend's name)."""
+        return self._backends.peek().base_url
 
     @property
     def instructions(self) -> str | None:
@@ -161,7 +161,7 @@ class Agent:
         if not self._history:
             return []
         try:
-            return self._render(None)
+            return self._render(None, self.toolbox.schemas())
         except InvalidRequestError:
             return self._history.render()
 
@@ -173,6 +173,22 @@ class Agent:
     def reset(self) -> None:
         """Forget the conversation (the instructions and tools stay)."""
         self._history.clear()
+
+    async def wait_for_transcripts(self) -> None:
+        """Until the background transcripts of the turns so far have come (or failed).
+
+        Each turn's transcript is made beside it and lands on `turn.transcript` (and in the
+        history) when it comes; nothing waits for it unless asked to, here.
+        """
+        await self._transcripts.wait()
+
+    def wait_for_transcripts_sync(self) -> None:
+        """`wait_for_transcripts` for scripts (after `run_sync` or `replay`)."""
+        waiting = self.wait_for_transcripts()
+        run_sync(
+            waiting, what="Agent.wait_for_transcripts_sync()",
+            instead="await agent.wait_for_transcripts()",
+        )  # fmt: skip
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -188,11 +204,10 @@ class Agent:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP connections the agent opened (not a shared client's)."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-            self._client_loop = None
+        """Stop background transcripts; close the connections the agent opened (not a
+        shared client's, nor a backend passed as `client=`)."""
+        await self._transcripts.cancel()
+        await self._backends.aclose()
 
     async def check_server(self, *, probe_tools: bool = True) -> ServerInfo:
         """Ask the server what it serves; raises `ServerUnavailableError` if it is down.
@@ -200,12 +215,12 @@ class Agent:
         With `probe_tools`, also checks that `tool_choice="auto"` is enabled (a one-token
         request); `info.tool_calling` is False, with vLLM's explanation, when it is not.
         """
-        client = self._get_client()
-        info = await client.server_info(self.model)
+        backend = self._backends.get()
+        info = await backend.server_info(self.model)
         self._remember(info)
         if not probe_tools:
             return info
-        enabled, message = await client.probe_tool_calling(info.model)
+        enabled, message = await backend.probe_tool_calling(info.model)
         return dataclasses.replace(info, tool_calling=enabled, tool_calling_message=message)
 
     # --- turns --------------------------------------------------------------------------
@@ -216,7 +231,7 @@ class Agent:
         *,
         text: str | None = None,
         sample_rate: int | None = None,
-        tool_choice: ToolChoice = "auto",
+        tool_choice: ToolChoice | None = None,
         on_event: EventHandler | None = None,
     ) -> Turn:
         """Run one user turn: audio and/or text → model → tools → … → reply.
@@ -225,40 +240,54 @@ class Agent:
             audio: one clip or a list of up to 5 (paths, WAV bytes, arrays, `Audio`,
                 `Utterance`); converted to 16 kHz mono.
             text: text sent with the audio (or alone).
-            sample_rate: the rate of numpy arrays in `audio` (default 16000).
-            tool_choice: for the turn's first model call; `"auto"` once tools have run.
+            sample_rate: the rate of numpy arrays in `audio` (required for arrays).
+            tool_choice: for the turn's first model call (default: the agent's
+                `tool_choice`); `"auto"` once tools have run.
             on_event: gets `ToolCallStarted`, `ToolCallFinished` and `ReplyText` events.
 
         Raises:
-            BadAudioError: the audio is unusable (before anything is sent).
+            BadAudioError: the audio is unusable, or too long for the server (before anything
+                is sent).
             InvalidRequestError: the request would break Voxtral's rules.
-            ServerUnavailableError, ServerError, RequestRejectedError: the server failed;
-                the history is then as it was before the turn.
+            ServerUnavailableError, ServerError, RequestRejectedError: the server failed.
+            TurnTimeoutError: the turn ran past `turn_timeout`.
+            The history is then as it was before the turn, unless tools ran: a turn whose
+            side effects happened is recorded (marked interrupted), also when cancelled.
         """
         started = time.perf_counter()
         clips = await load_clips_async(audio, sample_rate=sample_rate) if audio is not None else []
         if not clips and not (text and text.strip()):
             raise ValueError("run() needs audio= or a non-empty text=")
         self._history.check_clip_count(len(clips))
-        choice = self._tool_choice(tool_choice)
+        choice = resolve_tool_choice(
+            self.tool_choice if tool_choice is None else tool_choice, self.toolbox.names
+        )
         async with self._lock():
-            client = self._get_client()
-            await self._ensure_server_facts(client)
+            backend = self._backends.get()
+            await self._ensure_server_facts(backend)
             record = TurnRecord(index=len(self._history), clips=clips, text=text)
-            transcription = None
-            if clips and self.transcribe_turns:
-                transcription = asyncio.ensure_future(self._transcribe_clips(client, clips))
+            turn = Turn(
+                index=record.index,
+                user_text=text,
+                audio_seconds=sum(clip.duration for clip in clips),
+            )
+            transcript = None
+            if clips and self.transcribe_turns:  # beside the turn, never in its way
+                assert self.model is not None
+                transcript = self._transcripts.start(
+                    backend, self.model, self.language, record, turn
+                )
             try:
-                turn = await self._converse(client, record, choice, on_event, started)
+                await self._run_bounded(self._plan(choice), backend, record, turn, on_event)
             except BaseException:
-                if transcription is not None:
-                    transcription.cancel()
+                if record.has_actions:  # tools ran: the next turn must know what they did
+                    record.interrupted = True
+                    self._history.commit(record)
+                elif transcript is not None:
+                    transcript.cancel()
                 raise
-            turn.timings.total = time.perf_counter() - started
-            if transcription is not None:
-                record.transcripts, turn.timings.transcription = await transcription
-                turn.transcript = record.transcript
             self._history.commit(record)
+            turn.timings.total = time.perf_counter() - started
             return turn
 
     def run_sync(
@@ -267,170 +296,144 @@ class Agent:
         *,
         text: str | None = None,
         sample_rate: int | None = None,
-        tool_choice: ToolChoice = "auto",
+        tool_choice: ToolChoice | None = None,
         on_event: EventHandler | None = None,
     ) -> Turn:
-        """`run` for scripts: runs its own event loop (not from inside a running loop)."""
-        return self._sync(
-            self.run(
-                audio, text=text, sample_rate=sample_rate, tool_choice=tool_choice,
-                on_event=on_event,
-            ),
-            "run_sync",
-        )  # fmt: skip
+        """`run` for scripts (not from inside a running event loop)."""
+        turn = self.run(
+            audio, text=text, sample_rate=sample_rate, tool_choice=tool_choice, on_event=on_event
+        )
+        return run_sync(turn, what="Agent.run_sync()", instead="await agent.run(...)")
 
-    async def transcribe(self, audio: AudioInput, *, language: str | None = None) -> str:
-        """The transcript of one clip (Voxtral's transcription mode); language optional."""
-        clips = await load_clips_async(audio)
+    async def transcribe(
+        self, audio: AudioInput, *, language: str | None = None, sample_rate: int | None = None
+    ) -> str:
+        """The transcript of one clip (Voxtral's transcription mode); language optional.
+
+        Raises:
+            BadAudioError: the audio is unusable, or longer than the server's context holds.
+        """
+        clips = await load_clips_async(audio, sample_rate=sample_rate)
         if len(clips) != 1:
             raise ValueError(f"transcribe() takes one clip, got {len(clips)}")
         clip = clips[0]
-        client = self._get_client()
-        await self._ensure_server_facts(client)
+        backend = self._backends.get()
+        await self._ensure_server_facts(backend)
+        if self.max_model_len is not None and clip.tokens > self.max_model_len:
+            raise AudioTooLongError(audio_too_long(clip.duration, clip.tokens, self.max_model_len))
         assert self.model is not None
-        return await client.transcribe(
+        return await backend.transcribe(
             clip.wav(), model=self.model, language=language or self.language
         )
 
-    def transcribe_sync(self, audio: AudioInput, *, language: str | None = None) -> str:
+    def transcribe_sync(
+        self, audio: AudioInput, *, language: str | None = None, sample_rate: int | None = None
+    ) -> str:
         """`transcribe` for scripts."""
-        return self._sync(self.transcribe(audio, language=language), "transcribe_sync")
+        transcript = self.transcribe(audio, language=language, sample_rate=sample_rate)
+        return run_sync(
+            transcript, what="Agent.transcribe_sync()", instead="await agent.transcribe(...)"
+        )
 
-    def listen(self, source: AudioSource, **options: Any) -> AsyncIterator[AgentEvent]:
+    # --- listening ----------------------------------------------------------------------
+
+    def listen(
+        self,
+        source: AudioSource,
+        *,
+        tool_choice: ToolChoice | None = None,
+        endpointer: Endpointer | None = None,
+        max_queued: int | None = 8,
+        on_frame: FrameHook | None = None,
+    ) -> AsyncIterator[AgentEvent]:
         """Hear `source` turn after turn and yield events; see `agent.listening.listen`."""
         from agent.listening import listen
 
-        return listen(self, source, **options)
+        return listen(
+            self, source, tool_choice=tool_choice, endpointer=endpointer,
+            max_queued=max_queued, on_frame=on_frame,
+        )  # fmt: skip
 
-    async def replay_async(self, audio: ReplayInput, **options: Any) -> list[Turn]:
+    async def replay_async(
+        self,
+        audio: ReplayInput,
+        *,
+        sample_rate: int | None = None,
+        tool_choice: ToolChoice | None = None,
+        endpointer: Endpointer | None = None,
+        realtime: bool = False,
+        on_event: EventHandler | None = None,
+        raise_on_error: bool = True,
+    ) -> list[Turn]:
         """Every utterance of a recording as one turn; see `agent.listening.replay_async`."""
         from agent.listening import replay_async
 
-        return await replay_async(self, audio, **options)
+        return await replay_async(
+            self, audio, sample_rate=sample_rate, tool_choice=tool_choice,
+            endpointer=endpointer, realtime=realtime, on_event=on_event,
+            raise_on_error=raise_on_error,
+        )  # fmt: skip
 
-    def replay(self, audio: ReplayInput, **options: Any) -> list[Turn]:
+    def replay(
+        self,
+        audio: ReplayInput,
+        *,
+        sample_rate: int | None = None,
+        tool_choice: ToolChoice | None = None,
+        endpointer: Endpointer | None = None,
+        realtime: bool = False,
+        on_event: EventHandler | None = None,
+        raise_on_error: bool = True,
+    ) -> list[Turn]:
         """`replay_async` for scripts (not from inside a running event loop)."""
-        return self._sync(self.replay_async(audio, **options), "replay")
+        turns = self.replay_async(
+            audio, sample_rate=sample_rate, tool_choice=tool_choice, endpointer=endpointer,
+            realtime=realtime, on_event=on_event, raise_on_error=raise_on_error,
+        )  # fmt: skip
+        return run_sync(turns, what="Agent.replay()", instead="await agent.replay_async(...)")
 
-    # --- the tool loop ------------------------------------------------------------------
+    # --- inside a turn ------------------------------------------------------------------
 
-    async def _converse(
-        self,
-        client: VoxtralClient,
-        record: TurnRecord,
-        choice: str | dict[str, Any],
-        on_event: EventHandler | None,
-        started: float,
-    ) -> Turn:
-        turn = Turn(
-            index=record.index,
-            user_text=record.text,
-            audio_seconds=sum(clip.duration for clip in record.clips),
-        )
-        tools = self.toolbox.schemas()
-        rounds_run = 0
-        while True:
-            reply = await self._call_model(client, record, tools, choice, on_event)
-            turn.rounds += 1
-            turn.usage.add(reply.prompt_tokens, reply.completion_tokens)
-            turn.timings.model += reply.duration
-            turn.finish_reason = reply.finish_reason
-            if turn.timings.time_to_first_token is None and reply.time_to_first_token is not None:
-                request_started = time.perf_counter() - reply.duration
-                turn.timings.time_to_first_token = (
-                    request_started - started + reply.time_to_first_token
-                )
-            calls = reply.tool_calls
-            content = reply.content
-            if not calls and content:
-                content, recovered = split_tool_calls(content)
-                if recovered is not None:
-                    _log.warning("recovered %d tool call(s) left in the reply text", len(recovered))
-                    calls = recovered
-            if not calls:
-                turn.text = content
-                if content.strip():
-                    record.replies.append({"role": "assistant", "content": content})
-                return turn
-            calls = ensure_valid_ids(calls)
-            record.replies.append(
-                {
-                    "role": "assistant",
-                    "content": content or None,
-                    "tool_calls": [call.to_openai() for call in calls],
-                }
-            )
-            if rounds_run >= self.max_tool_rounds:
-                note = (
-                    f"(Stopped: this turn reached its limit of {self.max_tool_rounds} tool "
-                    "rounds, so the last tool calls were not run.)"
-                )
-                _log.warning(
-                    "turn %d reached max_tool_rounds=%d; %d call(s) not run",
-                    record.index, self.max_tool_rounds, len(calls),
-                )  # fmt: skip
-                for call in calls:
-                    record.replies.append(
-                        {"role": "tool", "tool_call_id": call.id, "content": note}
-                    )
-                turn.text = f"{content.strip()}\n{note}".strip()
-                turn.hit_tool_round_limit = True
-                return turn
-            tools_started = time.perf_counter()
-            results = await self._run_tools(calls, on_event)
-            turn.timings.tools += time.perf_counter() - tools_started
-            turn.tool_results.extend(results)
-            for call, result in zip(calls, results, strict=True):
-                record.replies.append(
-                    {
-                        "role": "tool",
-                        "tool_call_id": call.id,
-                        "content": result.content or "(no output)",
-                    }
-                )
-            rounds_run += 1
-            choice = "auto"
-
-    async def _call_model(
-        self,
-        client: VoxtralClient,
-        record: TurnRecord,
-        tools: list[dict[str, Any]],
-        choice: str | dict[str, Any],
-        on_event: EventHandler | None,
-    ) -> ModelReply:
-        messages = self._render(record, tools)
-        try:
-            check_chat_request(messages, tools or None, max_audio_items=self.max_audio_items)
-        except RuleViolation as error:
-            raise InvalidRequestError(
-                f"the request would be refused by Voxtral's tokenizer: {error}"
-            ) from error
+    def _plan(self, choice: str | dict[str, Any]) -> TurnPlan:
         sampling: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p}
         if self.max_tokens is not None:
             sampling["max_tokens"] = self.max_tokens
-
-        gate = _ReplyTextGate(on_event) if on_event is not None else None
         assert self.model is not None
-        reply = await client.chat(
+        return TurnPlan(
             model=self.model,
-            messages=messages,
-            tools=tools or None,
-            tool_choice=choice if tools else None,
+            toolbox=self.toolbox,
+            tools=self.toolbox.schemas(),
+            tool_choice=choice,
+            max_tool_rounds=self.max_tool_rounds,
             stream=self.stream,
-            on_text=gate.feed if gate is not None and self.stream else None,
-            **sampling,
+            sampling=sampling,
+            # No agent state: the toolbox's own `state` applies.
+            state={} if self.state is None else {"state": self.state},
+            render=self._render,
+            max_audio_items=self.max_audio_items,
         )
-        if gate is not None:
-            await gate.finish(reply)
-        return reply
+
+    async def _run_bounded(
+        self,
+        plan: TurnPlan,
+        backend: Backend,
+        record: TurnRecord,
+        turn: Turn,
+        on_event: EventHandler | None,
+    ) -> None:
+        try:
+            async with asyncio.timeout(self.turn_timeout):
+                await run_turn(plan, backend, record, turn, on_event)
+        except TimeoutError as error:
+            raise TurnTimeoutError(
+                f"turn {record.index} took longer than turn_timeout={self.turn_timeout:g} s "
+                "(model calls and tools together); raise turn_timeout= or check the server"
+            ) from error
 
     def _render(
-        self, record: TurnRecord | None, tools: list[dict[str, Any]] | None = None
+        self, record: TurnRecord | None, tools: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """The messages for a request: audio policy, then the token budget."""
-        if tools is None:
-            tools = self.toolbox.schemas()
         budget = None
         if self.max_model_len is not None:
             budget = self.max_model_len - self.reply_reserve
@@ -440,102 +443,16 @@ class Agent:
             fixed_tokens=estimate_tokens(json.dumps(tools)) if tools else 0,
         )
 
-    async def _run_tools(
-        self, calls: Sequence[ToolCall], on_event: EventHandler | None
-    ) -> list[ToolResult]:
-        # No agent state: the toolbox's own `state` applies.
-        state = {} if self.state is None else {"state": self.state}
-
-        async def run_one(call: ToolCall) -> ToolResult:
-            if on_event is not None:
-                await _emit(on_event, ToolCallStarted(call.id, call.name, _parse(call.arguments)))
-            try:
-                result = await self.toolbox.call(
-                    call.name, call.arguments, call_id=call.id, **state
-                )
-            except Exception as error:  # the toolbox should not raise; never let it kill a turn
-                _log.exception("toolbox failed on %s", call.name)
-                result = ToolResult(
-                    ok=False,
-                    content=f"Error: {call.name} failed: {error}",
-                    error=str(error),
-                    name=call.name,
-                    arguments=_parse(call.arguments),
-                    call_id=call.id,
-                    error_kind="exception",
-                )
-            if on_event is not None:
-                await _emit(on_event, ToolCallFinished(result))
-            return result
-
-        return list(await asyncio.gather(*(run_one(call) for call in calls)))
-
-    # --- helpers ------------------------------------------------------------------------
-
-    async def _transcribe_clips(
-        self, client: VoxtralClient, clips: Sequence[Clip]
-    ) -> tuple[list[str] | None, float | None]:
-        """Transcripts of the clips; None (and a warning) if transcription failed."""
-        started = time.perf_counter()
-        assert self.model is not None
-        model = self.model
-        try:
-            texts = await asyncio.gather(
-                *(
-                    client.transcribe(clip.wav(), model=model, language=self.language)
-                    for clip in clips
-                )
-            )
-        except Exception as error:
-            _log.warning("transcription failed (%s); the turn keeps a text stand-in", error)
-            return None, time.perf_counter() - started
-        return list(texts), time.perf_counter() - started
-
-    def _tool_choice(self, choice: ToolChoice) -> str | dict[str, Any]:
-        if isinstance(choice, dict):
-            name = choice.get("function", {}).get("name")
-            if name not in self.toolbox.names:
-                raise ValueError(f"tool_choice names {name!r}, which is not one of the tools")
-            return choice
-        if choice in ("auto", "none", "required"):
-            if choice == "required" and not self.toolbox.names:
-                raise ValueError('tool_choice="required" needs at least one tool')
-            return choice
-        if choice in self.toolbox.names:
-            return {"type": "function", "function": {"name": choice}}
-        raise ValueError(
-            f"tool_choice must be 'auto', 'none', 'required' or a tool name "
-            f"({', '.join(self.toolbox.names) or 'no tools'}), got {choice!r}"
-        )
-
-    def _get_client(self) -> VoxtralClient:
-        """The client, re-created when a new event loop runs (each `run_sync` has its own)."""
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if self._client is None or (
-            loop is not None
-            and self._client_loop is not None
-            and loop is not self._client_loop
-            and self._client_options["http_client"] is None
-        ):
-            self._client = VoxtralClient(**self._client_options)
-            self._client_loop = None
-        if loop is not None and self._client_loop is None:
-            self._client_loop = loop
-        return self._client
-
     def _lock(self) -> asyncio.Lock:
+        """One turn at a time per conversation (a lock for each event loop that runs turns)."""
         loop = asyncio.get_running_loop()
         if self._turn_lock is None or self._turn_lock[0] is not loop:
             self._turn_lock = (loop, asyncio.Lock())
         return self._turn_lock[1]
 
-    async def _ensure_server_facts(self, client: VoxtralClient) -> None:
-        if self._server_checked:
-            return
-        self._remember(await client.server_info(self.model))
+    async def _ensure_server_facts(self, backend: Backend) -> None:
+        if not self._server_checked:
+            self._remember(await backend.server_info(self.model))
 
     def _remember(self, info: ServerInfo) -> None:
         self.model = info.model
@@ -543,85 +460,28 @@ class Agent:
             self.max_model_len = info.max_model_len
         self._server_checked = True
 
-    def _sync(self, coroutine: Coroutine[Any, Any, _T], name: str) -> _T:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            coroutine.close()
-            raise RuntimeError(
-                f"{name}() cannot run inside a running event loop; use "
-                f"`await agent.{_async_name(name)}(...)` there instead"
-            )
 
-        async def with_cleanup() -> _T:
-            try:
-                return await coroutine
-            finally:
-                if self._client_options["http_client"] is None:
-                    await self.aclose()  # its connections belong to the loop that ends here
+def _backends(
+    client: Backend | None,
+    base_url: str | None,
+    api_key: str,
+    timeout: float,
+    max_retries: int,
+    retry_backoff: float,
+    http_client: openai.AsyncOpenAI | httpx2.AsyncClient | None,
+) -> BackendPerLoop:
+    """The agent's backend: the one given, else a `VoxtralClient` per event loop."""
+    from agent.client import VoxtralClient
 
-        return asyncio.run(with_cleanup())
+    def make() -> Backend:
+        return VoxtralClient(
+            base_url, api_key=api_key, timeout=timeout, max_retries=max_retries,
+            retry_backoff=retry_backoff, http_client=http_client,
+        )  # fmt: skip
 
-
-class _ReplyTextGate:
-    """Passes reply text to the event handler, holding back text that may be a tool-call list.
-
-    When the server's parser fails, the calls arrive as plain text (`[TOOL_CALLS][{"name": ...`
-    or `[{"name": ...`, maybe after some words); that must not reach a UI or a speech
-    synthesiser. Text up to a `[` goes out at once; from a `[` that may start a call list, it
-    waits for the end of the reply and goes out only if it is not one.
-    """
-
-    def __init__(self, handler: EventHandler) -> None:
-        self._handler = handler
-        self._held = ""
-        self._fed = False
-
-    async def feed(self, delta: str) -> None:
-        """One streamed delta."""
-        self._fed = True
-        text = self._held + delta
-        while text:
-            bracket = text.find("[")
-            if bracket < 0:
-                ready, text = text, ""
-            elif bracket > 0:
-                ready, text = text[:bracket], text[bracket:]
-            elif may_become_tool_calls(text):
-                break
-            else:  # a `[` that starts no call list ("[laughs]"): up to the next one goes out
-                following = text.find("[", 1)
-                cut = following if following > 0 else len(text)
-                ready, text = text[:cut], text[cut:]
-            await _emit(self._handler, ReplyText(ready))
-        self._held = text
-
-    async def finish(self, reply: ModelReply) -> None:
-        """The reply is complete: send what was held (or the whole text when not streamed)."""
-        if not self._fed and reply.content:
-            await self.feed(reply.content)
-        held, self._held = self._held, ""
-        if held and split_tool_calls(held)[1] is None:
-            await _emit(self._handler, ReplyText(held))
-
-
-async def _emit(handler: EventHandler, event: AgentEvent) -> None:
-    """Deliver one event; a failing handler is logged, never fatal to the turn."""
-    try:
-        result = handler(event)
-        if inspect.isawaitable(result):
-            await result
-    except Exception:
-        _log.exception("event handler failed on %s", type(event).__name__)
-
-
-def _parse(arguments: str) -> dict[str, Any]:
-    """The call's arguments as the toolbox reads them, `{}` when they are not an object."""
-    parsed = parse_arguments(arguments)
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def _async_name(name: str) -> str:
-    return name.removesuffix("_sync") if name.endswith("_sync") else f"{name}_async"
+    if client is not None:
+        return BackendPerLoop(make, given=client)
+    first = make()  # fails now (bad max_retries) rather than at the first turn
+    if http_client is not None:  # a shared client lives on its own loop: never re-made
+        return BackendPerLoop(make, given=first)
+    return BackendPerLoop(make, first=first)

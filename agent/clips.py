@@ -7,7 +7,6 @@ any request is sent, so a bad clip is a local `BadAudioError` (a `ValueError`), 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import math
@@ -21,8 +20,16 @@ import numpy.typing as npt
 import soundfile as sf
 from mistral_common.tokens.tokenizers.audio import Audio
 
-from agent.audio.convert import PCM16, SAMPLE_RATE, decode_audio, encode_wav, to_pcm16
-from agent.errors import BadAudioError
+from agent.audio.convert import (
+    PCM16,
+    SAMPLE_RATE,
+    decode_audio,
+    encode_wav,
+    require_rate,
+    to_pcm16,
+)
+from agent.errors import AudioTooLongError, BadAudioError
+from tools._threads import run_blocking
 
 if TYPE_CHECKING:
     from agent.audio.utterance import Utterance
@@ -132,7 +139,7 @@ async def load_clips_async(audio: AudioInput, *, sample_rate: int | None = None)
             clip.base64()
         return clips
 
-    return await asyncio.to_thread(prepare)
+    return await run_blocking(prepare)
 
 
 def _is_light(audio: object, sample_rate: int | None) -> bool:
@@ -158,7 +165,8 @@ def load_clip(source: ClipSource, *, sample_rate: int | None = None, name: str =
         source: a path (WAV/FLAC/OGG/MP3), the bytes of such a file, a numpy array
             (int16 or float32, shape `(n,)` or `(n, channels)`), a mistral-common `Audio`,
             or an object with `pcm` and `sample_rate` (an `Utterance`).
-        sample_rate: the rate of a numpy array (default 16000); ignored for files.
+        sample_rate: the rate of a numpy array (required: samples do not carry their rate);
+            ignored for files.
         name: how to call the clip in error messages.
     """
     pcm, label = _decode(source, sample_rate, name)
@@ -174,7 +182,7 @@ def load_clip(source: ClipSource, *, sample_rate: int | None = None, name: str =
 def _check_duration(seconds: float, label: str) -> None:
     """Refuse audio the server would refuse as one item (over 600 s once decoded)."""
     if seconds > MAX_AUDIO_SECONDS:
-        raise BadAudioError(
+        raise AudioTooLongError(
             f"{label}: {seconds:.1f} s long; the server refuses audio over "
             f"{MAX_AUDIO_SECONDS:.0f} s per item: split it into shorter clips"
         )
@@ -220,7 +228,7 @@ def _decode(source: object, sample_rate: int | None, name: str) -> tuple[PCM16, 
     if isinstance(source, np.ndarray):
         if source.dtype == object:
             raise BadAudioError(f"{name}: an array of Python objects is not audio")
-        return to_pcm16(source, sample_rate or SAMPLE_RATE, name=name), name
+        return to_pcm16(source, require_rate(sample_rate, name=name), name=name), name
     pcm = getattr(source, "pcm", None)
     rate = getattr(source, "sample_rate", None)
     if isinstance(pcm, np.ndarray) and isinstance(rate, int):

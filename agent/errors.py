@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "AudioDeviceError",
+    "AudioTooLongError",
     "BadAudioError",
     "InvalidRequestError",
     "RequestRejectedError",
@@ -29,6 +30,11 @@ class AudioDeviceError(VoxagentError):
 
 class InvalidRequestError(VoxagentError, ValueError):
     """A request broke one of Voxtral's rules; caught locally before anything was sent."""
+
+
+class AudioTooLongError(BadAudioError, InvalidRequestError):
+    """Audio longer than the server takes: over one item's limit, or more than its context
+    holds. Checked locally wherever the server's limits are known."""
 
 
 class ServerUnavailableError(VoxagentError):

@@ -16,19 +16,34 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mistral_common.protocol.instruct.chunk import AudioChunk, ContentChunk, TextChunk
 from mistral_common.protocol.instruct.messages import UserMessage
 
-from agent.clips import MAX_AUDIO_ITEMS, Clip
-from agent.errors import InvalidRequestError
+from agent.clips import AUDIO_TOKENS_PER_30S, MAX_AUDIO_ITEMS, Clip
+from agent.errors import AudioTooLongError, InvalidRequestError
 
-__all__ = ["History", "TurnRecord", "estimate_tokens"]
+if TYPE_CHECKING:
+    from agent.backend import ToolCall
+    from tools import ToolResult
+
+__all__ = ["History", "TurnRecord", "audio_too_long", "estimate_tokens"]
 
 _CHARS_PER_TOKEN = 3.0
 """A deliberately low estimate of characters per token, so the budget errs on the safe side."""
 _TOKENS_PER_MESSAGE = 4
+
+
+def audio_too_long(seconds: float, needed: int, available: int) -> str:
+    """Why `seconds` of audio (costing `needed` tokens) cannot go to a server with `available`
+    prompt tokens left for it, and how much would fit."""
+    fits = max(0, available) // AUDIO_TOKENS_PER_30S * 30
+    return (
+        f"{seconds:.1f} s of audio needs about {needed} prompt tokens, but this server's context "
+        f"leaves {max(0, available)} for it (about {fits // 60} min {fits % 60} s of audio): "
+        "send a shorter recording, or start vLLM with a larger --max-model-len"
+    )
 
 
 def estimate_tokens(text: str) -> int:
@@ -46,7 +61,9 @@ class TurnRecord:
         text: the text the caller sent with the turn (None for audio only).
         transcripts: one transcript per clip once transcription finished (None if not made).
         replies: assistant and tool messages of the turn, in order (OpenAI format); never an
-            empty assistant message.
+            empty assistant message. Written only through the `add_*` methods.
+        interrupted: the turn was cut short (cancelled, timed out, or the user barged in);
+            what it holds is what happened up to then.
     """
 
     index: int
@@ -54,6 +71,7 @@ class TurnRecord:
     text: str | None = None
     transcripts: list[str] | None = None
     replies: list[dict[str, Any]] = field(default_factory=list)
+    interrupted: bool = False
     _with_audio: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -62,6 +80,30 @@ class TurnRecord:
         if self.transcripts is None:
             return None
         return " ".join(part.strip() for part in self.transcripts if part.strip())
+
+    @property
+    def has_actions(self) -> bool:
+        """Whether a tool ran in this turn (its side effects happened: the turn must be kept)."""
+        return any(message["role"] == "tool" for message in self.replies)
+
+    def add_reply(self, content: str) -> None:
+        """The assistant's text reply (nothing is recorded for an empty one)."""
+        if content.strip():
+            self.replies.append({"role": "assistant", "content": content})
+
+    def add_tool_calls(self, content: str, calls: Sequence[ToolCall]) -> None:
+        """The assistant message that makes `calls` (ids as the server gave them)."""
+        self.replies.append(
+            {
+                "role": "assistant",
+                "content": content or None,
+                "tool_calls": [call.to_openai() for call in calls],
+            }
+        )
+
+    def add_tool_results(self, results: Sequence[ToolResult]) -> None:
+        """One tool message per call, in the order of the calls."""
+        self.replies.extend(result.to_message() for result in results)
 
     def user_message(self, *, with_audio: bool) -> dict[str, Any]:
         """The user message, with the audio itself or with text standing in for it."""
@@ -164,6 +206,7 @@ class History:
                 total -= costs[start]
                 start += 1
             if total > token_budget:
+                self._refuse_long_audio(current, token_budget, total)
                 raise InvalidRequestError(
                     f"this turn needs about {total} prompt tokens but only {token_budget} fit "
                     "the server's context (max_model_len minus the reply reserve): send "
@@ -177,6 +220,16 @@ class History:
             messages.append(record.user_message(with_audio=keep))
             messages.extend(record.replies)
         return messages
+
+    @staticmethod
+    def _refuse_long_audio(current: TurnRecord | None, budget: int, total: int) -> None:
+        """`BadAudioError` when it is the current turn's audio that does not fit."""
+        if current is None or not current.clips:
+            return
+        audio = sum(clip.tokens for clip in current.clips)
+        if total - audio <= budget:  # without its audio the turn would fit
+            seconds = sum(clip.duration for clip in current.clips)
+            raise AudioTooLongError(audio_too_long(seconds, audio, budget - (total - audio)))
 
     def _audio_plan(self, records: Sequence[TurnRecord], current: TurnRecord | None) -> list[bool]:
         """Which records keep their audio: the newest ones, within `max_audio_items`."""

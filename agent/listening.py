@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
+import logging
 import os
 from collections import deque
 from collections.abc import AsyncGenerator
@@ -40,9 +40,15 @@ from agent.events import (
     UtteranceDropped,
     UtteranceEnded,
 )
+from agent.reply_text import emit
+from agent.tool_choice import ToolChoice
 from agent.turn import Turn
+from tools._sync import run_sync
+from tools._threads import run_blocking
 
 __all__ = ["TurnRunner", "listen", "replay", "replay_async"]
+
+_log = logging.getLogger("agent")
 
 
 class TurnRunner(Protocol):
@@ -53,6 +59,7 @@ class TurnRunner(Protocol):
         audio: Any = None,
         *,
         sample_rate: int | None = None,
+        tool_choice: ToolChoice | None = None,
         on_event: EventHandler | None = None,
     ) -> Turn:
         """Run one user turn on `audio`, emitting tool and reply events through `on_event`."""
@@ -66,6 +73,7 @@ async def listen(
     agent: TurnRunner,
     source: AudioSource,
     *,
+    tool_choice: ToolChoice | None = None,
     endpointer: Endpointer | None = None,
     max_queued: int | None = 8,
     on_frame: FrameHook | None = None,
@@ -82,21 +90,22 @@ async def listen(
     Args:
         agent: the agent (anything with `Agent.run`'s signature).
         source: where the audio comes from (`Microphone`, `WavSource`, `ArraySource`, ...).
+        tool_choice: for each turn's first model call (default: the agent's own).
         endpointer: how utterances are cut (it is reset first); default `Endpointer()`.
         max_queued: utterances that may wait while a turn runs.
         on_frame: called for every frame with its level (dBFS) and speech decision (for level
-            meters); replaces the endpointer's own `on_frame`.
+            meters); replaces the endpointer's own `on_frame`. Like event handlers, a hook
+            that raises is logged, never fatal to listening.
     """
     if max_queued is not None and max_queued < 1:
         raise ValueError(f"max_queued must be at least 1 (or None), got {max_queued}")
     endpointer = endpointer if endpointer is not None else Endpointer()
     if on_frame is not None:
-        endpointer.on_frame = on_frame
+        endpointer.on_frame = _logged_on_failure(on_frame)
     endpointer.reset()
+    loop = _ListeningLoop(agent, source, endpointer, max_queued, tool_choice)
     # aclosing: closing this generator must close the inner one now, not at garbage collection
-    async with contextlib.aclosing(
-        _ListeningLoop(agent, source, endpointer, max_queued).run()
-    ) as events:
+    async with contextlib.aclosing(loop.run()) as events:
         async for event in events:
             yield event
 
@@ -112,8 +121,10 @@ class _ListeningLoop:
         source: AudioSource,
         endpointer: Endpointer,
         max_queued: int | None,
+        tool_choice: ToolChoice | None,
     ) -> None:
         self._agent = agent
+        self._tool_choice = tool_choice
         self._source = source
         self._endpointer = endpointer
         self._max_queued = max_queued
@@ -196,7 +207,10 @@ class _ListeningLoop:
 
         try:
             turn = await self._agent.run(
-                audio=utterance.pcm, sample_rate=utterance.sample_rate, on_event=forward
+                audio=utterance.pcm,
+                sample_rate=utterance.sample_rate,
+                tool_choice=self._tool_choice,
+                on_event=forward,
             )
         except Exception as exc:
             self._events.put_nowait(TurnFailed(error=exc, utterance=utterance))
@@ -209,6 +223,7 @@ async def replay_async(
     audio: str | os.PathLike[str] | bytes | np.ndarray[Any, Any],
     *,
     sample_rate: int | None = None,
+    tool_choice: ToolChoice | None = None,
     endpointer: Endpointer | None = None,
     realtime: bool = False,
     on_event: EventHandler | None = None,
@@ -220,7 +235,8 @@ async def replay_async(
 
     Args:
         agent: the agent.
-        audio: a file path, the bytes of a file, or samples (`sample_rate`, default 16000).
+        audio: a file path, the bytes of a file, or samples (with their `sample_rate`).
+        tool_choice: for each turn's first model call (default: the agent's own).
         endpointer: how utterances are cut; default `Endpointer()`.
         realtime: read the file at the pace of a microphone instead of as fast as possible.
         on_event: called with every event, as `listen` yields it.
@@ -228,15 +244,12 @@ async def replay_async(
             utterance); False: skip failed turns (they still reach `on_event`).
     """
     # Decoding bytes and resampling a long array take a while: not on the event loop.
-    source = await asyncio.to_thread(_recording_source, audio, sample_rate, realtime)
+    source = await run_blocking(lambda: _recording_source(audio, sample_rate, realtime))
     turns: list[Turn] = []
-    events = listen(agent, source, endpointer=endpointer, max_queued=None)
+    events = listen(agent, source, tool_choice=tool_choice, endpointer=endpointer, max_queued=None)
     async with contextlib.aclosing(events):
         async for event in events:
-            if on_event is not None:
-                result = on_event(event)
-                if inspect.isawaitable(result):
-                    await result
+            await emit(on_event, event)
             if isinstance(event, TurnFinished):
                 turns.append(event.turn)
             elif isinstance(event, TurnFailed) and raise_on_error:
@@ -262,17 +275,29 @@ def _recording_source(
     return ArraySource(audio, sample_rate or SAMPLE_RATE, realtime=realtime)
 
 
+def _logged_on_failure(hook: FrameHook) -> FrameHook:
+    """`hook`, with what it raises logged (once per kind of error) instead of ending listening."""
+    failed: set[type[BaseException]] = set()
+
+    def safe(*args: Any) -> None:
+        try:
+            hook(*args)
+        except Exception as error:
+            if type(error) not in failed:
+                failed.add(type(error))
+                _log.exception("on_frame hook failed (logged once per error type)")
+
+    return safe
+
+
 def replay(
     agent: TurnRunner,
     audio: str | os.PathLike[str] | bytes | np.ndarray[Any, Any],
     **options: Any,
 ) -> list[Turn]:
-    """Blocking `replay_async`, for scripts; refuses to run inside a running event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(replay_async(agent, audio, **options))
-    raise RuntimeError(
-        "replay() blocks, so it cannot run inside a running event loop; "
-        "use `await replay_async(...)` (or `await agent.replay_async(...)`) instead"
+    """Blocking `replay_async` (same options), for scripts; not inside a running event loop."""
+    return run_sync(
+        replay_async(agent, audio, **options),
+        what="replay()",
+        instead="await replay_async(...)` (or `await agent.replay_async(...)",
     )

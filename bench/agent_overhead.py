@@ -76,7 +76,7 @@ async def bare_turn(client: openai.AsyncOpenAI, model: str, user_message: dict[s
 
 async def agent_turn(agent: Agent, pcm: Any) -> None:
     """The Agent's turn; the history is reset so every request carries the same data."""
-    turn = await agent.run(pcm)
+    turn = await agent.run(pcm, sample_rate=16000)
     assert turn.text == "It is noon." and turn.tool_results[0].ok, turn
     agent.reset()
 
@@ -88,7 +88,10 @@ async def paired(server: ScriptedServer, turns: int) -> tuple[list[float], list[
         "content": [
             {
                 "type": "input_audio",
-                "input_audio": {"data": load_clip(pcm).base64(), "format": "wav"},
+                "input_audio": {
+                    "data": load_clip(pcm, sample_rate=16000).base64(),
+                    "format": "wav",
+                },
             }
         ],
     }
@@ -119,7 +122,10 @@ async def concurrent(server: ScriptedServer, agents: int, turns_each: int) -> tu
         "content": [
             {
                 "type": "input_audio",
-                "input_audio": {"data": load_clip(pcm).base64(), "format": "wav"},
+                "input_audio": {
+                    "data": load_clip(pcm, sample_rate=16000).base64(),
+                    "format": "wav",
+                },
             }
         ],
     }

@@ -4,19 +4,21 @@
     python examples/desktop_assistant.py                # talk into the microphone
     python examples/desktop_assistant.py --replay examples/audio/timer.wav
 
-`voxagent run` is the full version of this (live console, --tools, --log, ...).
+`voxagent run` is the full version of this (live console, --tools, --log, ...). Errors are
+handled as `voxagent` handles them (`agent.cli.run_app`): one line, and the exit status
+`voxagent --help` lists (3: no server, 4: unusable audio, 5: no microphone, 1: a turn failed).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import sys
 from typing import Any
 
-from agent import Agent, ServerUnavailableError, ToolCallFinished, TurnFailed, TurnFinished
+from agent import ToolCallFinished, TurnFailed, TurnFinished
 from agent.audio import AudioSource, Microphone, WavSource
+from agent.cli import ExitCode, checked_agent, run_app
 from tools import Toolbox, ToolError, tool
 from tools.builtin import Timer, TimerService, default_tools
 
@@ -52,21 +54,18 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replay", help="a recording to use instead of the microphone")
     args = parser.parse_args(argv)
 
+    source: AudioSource = WavSource(args.replay) if args.replay else Microphone()
     timers = TimerService(on_fire=ring)
     toolbox = Toolbox([*default_tools(timers=timers), roll_dice], approve=ask_user)
-    agent = Agent(
+    # Checked as `voxagent run` checks it: a missing server fails at once, with the cause.
+    agent = await checked_agent(
         toolbox,
         base_url=args.base_url,
         instructions="You are a helpful desktop assistant. Answer in one or two sentences.",
     )
-    source: AudioSource = WavSource(args.replay) if args.replay else Microphone()
+    failed = 0
     async with agent:
-        try:
-            info = await agent.check_server()
-        except ServerUnavailableError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 3
-        print(f"Listening (model {info.model}). Ctrl-C quits.", flush=True)
+        print(f"Listening (model {agent.model}). Ctrl-C quits.", flush=True)
         async for event in agent.listen(source):
             if isinstance(event, ToolCallFinished):
                 print(f"  [{event.result.name}] {event.result.content}", flush=True)
@@ -74,13 +73,11 @@ async def main(argv: list[str] | None = None) -> int:
                 print(f"you said: {event.turn.transcript or '(audio)'}", flush=True)
                 print(f"assistant: {event.turn.text}", flush=True)
             elif isinstance(event, TurnFailed):
+                failed += 1
                 print(f"(that turn failed: {event.error})", flush=True)
     timers.cancel_all()
-    return 0
+    return ExitCode.FAILURE if failed else ExitCode.OK
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(asyncio.run(main()))
-    except KeyboardInterrupt:
-        sys.exit(130)
+    sys.exit(run_app(main()))

@@ -5,12 +5,13 @@ the agent's event stream (here it redraws a status line; a real app would update
 the reply).
 
     python examples/embed_in_app.py --replay examples/audio/kitchen_lights.wav
+
+Errors end the app as they end `voxagent` (`agent.cli.run_app`): one line and an exit status.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from dataclasses import dataclass, field
 from typing import Literal
@@ -25,6 +26,7 @@ from agent import (
     TurnFinished,
 )
 from agent.audio import AudioSource, Microphone, WavSource
+from agent.cli import ExitCode, checked_agent, run_app
 from tools import ToolContext, ToolError, tool
 
 Room = Literal["kitchen", "living room", "bedroom"]
@@ -75,14 +77,22 @@ def home_status(context: ToolContext[Home]) -> dict[str, object]:
 class HomeController:
     """The app: its state, its voice agent, and what it does with each event."""
 
-    def __init__(self, base_url: str | None = None) -> None:
-        self.home = Home()
-        self.agent = Agent(
+    def __init__(self, agent: Agent, home: Home) -> None:
+        self.agent = agent
+        self.home = home
+        self.failed_turns = 0
+
+    @classmethod
+    async def connect(cls, base_url: str | None = None) -> HomeController:
+        """The controller, once the server is checked (a missing one fails at once)."""
+        home = Home()
+        agent = await checked_agent(
             [set_light, set_thermostat, home_status],
             base_url=base_url,
-            state=self.home,
+            state=home,
             instructions="You control the user's home. Confirm what you did in a few words.",
         )
+        return cls(agent, home)
 
     def status_line(self) -> str:
         lights = ", ".join(
@@ -100,6 +110,7 @@ class HomeController:
         elif isinstance(event, TurnFinished):
             print(f"[say] {event.turn.text}", flush=True)
         elif isinstance(event, TurnFailed):
+            self.failed_turns += 1
             print(f"[app] sorry, that did not work: {event.error}", flush=True)
 
     async def run(self, source: AudioSource) -> None:
@@ -115,12 +126,10 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replay", help="a recording to use instead of the microphone")
     args = parser.parse_args(argv)
     source: AudioSource = WavSource(args.replay) if args.replay else Microphone()
-    await HomeController(args.base_url).run(source)
-    return 0
+    controller = await HomeController.connect(args.base_url)
+    await controller.run(source)
+    return ExitCode.FAILURE if controller.failed_turns else ExitCode.OK
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(asyncio.run(main()))
-    except KeyboardInterrupt:
-        sys.exit(130)
+    sys.exit(run_app(main()))

@@ -8,21 +8,25 @@ from tools._calls import ToolCallSpec, parse_arguments
 from tools._content import DONE
 from tools._context import ToolContext
 from tools._errors import ToolError, ToolRetry
-from tools._result import ErrorKind, ToolResult
+from tools._fanout import ToolFinishedHook, ToolStartedHook
+from tools._result import NO_OUTPUT, ErrorKind, ToolResult
 from tools._tool import NAME_PATTERN, Tool, tool
 from tools._toolbox import Approver, Toolbox
 
 __all__ = [
     "DONE",
     "NAME_PATTERN",
+    "NO_OUTPUT",
     "Approver",
     "ErrorKind",
     "Tool",
     "ToolCallSpec",
     "ToolContext",
     "ToolError",
+    "ToolFinishedHook",
     "ToolResult",
     "ToolRetry",
+    "ToolStartedHook",
     "Toolbox",
     "parse_arguments",
     "tool",

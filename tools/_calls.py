@@ -6,6 +6,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeAlias
 
+from tools._printing import safe_repr
+
 __all__ = ["Arguments", "ToolCallSpec", "parse_arguments", "read_call"]
 
 Arguments: TypeAlias = str | Mapping[str, Any] | None
@@ -26,12 +28,26 @@ class _ToolCallObject(Protocol):
     def function(self) -> _FunctionCall: ...
 
 
+class _FlatToolCall(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def arguments(self) -> str: ...
+
+
 ToolCallSpec: TypeAlias = (
-    tuple[str, Arguments] | tuple[str, Arguments, str] | Mapping[str, Any] | _ToolCallObject
+    tuple[str, Arguments]
+    | tuple[str, Arguments, str]
+    | Mapping[str, Any]
+    | _ToolCallObject
+    | _FlatToolCall
 )
 """One call for `Toolbox.call_many`: ``(name, arguments)``, ``(name, arguments, call_id)``, an
-OpenAI-style tool call dict (``{"id", "function": {"name", "arguments"}}``) or an object with
-``.id`` and ``.function.name``/``.function.arguments`` (as the openai client returns)."""
+OpenAI-style tool call dict (``{"id", "function": {"name", "arguments"}}``), an object with
+``.id`` and ``.function.name``/``.function.arguments`` (as the openai client returns), or one
+with ``.id``, ``.name`` and ``.arguments`` (as `agent.backend.ToolCall`)."""
 
 
 def parse_arguments(arguments: Arguments) -> dict[str, Any] | str:
@@ -89,8 +105,17 @@ def read_call(item: ToolCallSpec) -> tuple[str, Arguments, str]:
         raise ValueError(f"a call is (name, arguments[, call_id]), got {len(item)} items")
     if isinstance(item, Mapping):
         function = item.get("function", item)
+        if not isinstance(function, Mapping) or "name" not in function:
+            raise ValueError(
+                "a tool call dict is {'id': ..., 'function': {'name': ..., 'arguments': ...}}, "
+                f"got {safe_repr(item)}"
+            )
         return str(function["name"]), function.get("arguments"), str(item.get("id") or "")
+    call_id = str(getattr(item, "id", "") or "")
     function = getattr(item, "function", None)
     if function is not None:
-        return str(function.name), function.arguments, str(getattr(item, "id", "") or "")
-    raise TypeError(f"cannot read a tool call from {item!r}")
+        return str(function.name), function.arguments, call_id
+    name = getattr(item, "name", None)
+    if isinstance(name, str) and hasattr(item, "arguments"):
+        return name, getattr(item, "arguments"), call_id  # noqa: B009 (typed as Any here)
+    raise TypeError(f"cannot read a tool call from {safe_repr(item)}")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import PydanticSerializationError, to_json
+from pydantic_core import to_json
 
-__all__ = ["DONE", "describe_validation_error", "render_value", "truncate"]
+from tools._printing import safe_repr, safe_str
+
+__all__ = ["DONE", "describe_validation_error", "location", "render_value", "truncate"]
 
 DONE = "Done."
 """The content sent back when a tool returns None."""
@@ -22,30 +24,31 @@ def render_value(value: Any) -> str:
     """Text for a returned value: str as is, None as `DONE`, anything else as compact JSON.
 
     An object with no JSON form becomes its ``str()``; inside a container, a JSON string of it.
+    Never raises: a value that cannot be printed at all becomes ``<TypeName object>``.
     """
     if isinstance(value, str):
-        return value
+        return str.__str__(value)  # a plain str, whatever a subclass does
     if value is None:
         return DONE
     try:
         return to_json(value).decode()
-    except (PydanticSerializationError, ValueError, TypeError, RecursionError):
+    except Exception:  # no JSON form (or its serializer raised): try the next way
         pass
     if _is_container(value):
         try:
-            return to_json(value, fallback=str).decode()
-        except (PydanticSerializationError, ValueError, TypeError, RecursionError):
+            return to_json(value, fallback=safe_str).decode()
+        except Exception:
             pass
-    try:
-        return str(value)
-    except Exception:
-        return f"<{type(value).__name__} object>"
+    return safe_str(value)
 
 
 def _is_container(value: Any) -> bool:
-    return isinstance(value, Mapping | list | tuple | set | frozenset | BaseModel) or (
-        dataclasses.is_dataclass(value) and not isinstance(value, type)
-    )
+    try:  # an object may even lie about its class, and raise doing so
+        return isinstance(value, Mapping | list | tuple | set | frozenset | BaseModel) or (
+            dataclasses.is_dataclass(value) and not isinstance(value, type)
+        )
+    except Exception:
+        return False
 
 
 def truncate(text: str, limit: int) -> str:
@@ -68,14 +71,14 @@ def describe_validation_error(error: ValidationError) -> str:
     problems = []
     details = error.errors(include_url=False, include_context=False)
     for detail in details[:_MAX_ERRORS_SHOWN]:
-        where = _location(detail["loc"])
+        where = location(detail["loc"])
         kind = detail["type"]
         if kind == "missing":
             problem = "missing (required)"
         elif kind == "extra_forbidden":
             problem = "unexpected argument (not in the schema)"
         else:
-            given = repr(detail["input"])
+            given = safe_repr(detail["input"])
             if len(given) > _MAX_INPUT_REPR:
                 given = given[: _MAX_INPUT_REPR - 3] + "..."
             problem = f"{_lower_first(detail['msg'])}, got {given}"
@@ -85,7 +88,8 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
+def location(loc: Iterable[int | str]) -> str:
+    """Where in the arguments: ``items[0].quantity``."""
     text = ""
     for part in loc:
         if isinstance(part, int):

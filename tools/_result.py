@@ -7,7 +7,12 @@ from typing import Any, Literal
 
 from pydantic_core import to_jsonable_python
 
-__all__ = ["ErrorKind", "ToolResult"]
+from tools._printing import safe_repr
+
+__all__ = ["NO_OUTPUT", "ErrorKind", "ToolResult"]
+
+NO_OUTPUT = "(no output)"
+"""The tool message's content when a tool's text is empty: no empty tool message is sent."""
 
 ErrorKind = Literal[
     "unknown_tool",
@@ -16,6 +21,7 @@ ErrorKind = Literal[
     "exception",
     "timeout",
     "not_approved",
+    "not_run",
 ]
 """Why a call failed, for programs (``ToolResult.error`` is the message for people and models).
 
@@ -25,6 +31,8 @@ ErrorKind = Literal[
 - ``exception``: the tool raised any other exception.
 - ``timeout``: the tool ran past its timeout.
 - ``not_approved``: approval was refused, no approver was configured, or the approver failed.
+- ``not_run``: the call was never started (the turn hit its tool-round limit, or was
+  interrupted before the call began).
 """
 
 
@@ -59,15 +67,30 @@ class ToolResult:
         return {
             "call_id": self.call_id,
             "name": self.name,
-            "arguments": to_jsonable_python(self.arguments, fallback=repr),
+            "arguments": _jsonable(self.arguments),
             "ok": self.ok,
             "content": self.content,
-            "value": to_jsonable_python(self.value, fallback=repr),
+            "value": _jsonable(self.value),
             "error": self.error,
             "error_kind": self.error_kind,
             "duration": self.duration,
         }
 
     def to_message(self) -> dict[str, str]:
-        """The OpenAI-style tool message that answers this call."""
-        return {"role": "tool", "tool_call_id": self.call_id, "content": self.content}
+        """The OpenAI-style tool message that answers this call: the one place one is made.
+
+        Its content is ``content``, or `NO_OUTPUT` when that is empty (an empty tool message
+        reads as a missing answer, and some servers refuse it).
+        """
+        return {
+            "role": "tool",
+            "tool_call_id": self.call_id,
+            "content": self.content if self.content.strip() else NO_OUTPUT,
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return to_jsonable_python(value, fallback=safe_repr)
+    except Exception:  # a circular reference, a serializer that raises...
+        return safe_repr(value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["RecursiveSchemaError", "self_contained_draft7"]
+__all__ = ["RecursiveSchemaError", "UnsupportedSchemaError", "self_contained_draft7"]
 
 # Keywords whose value is a map from names to schemas.
 _SCHEMA_MAPS = frozenset({"properties", "patternProperties", "dependentSchemas"})
@@ -24,27 +24,40 @@ _SCHEMA_LISTS = frozenset({"anyOf", "allOf", "oneOf", "prefixItems"})
 # Keywords dropped from the output: references (inlined), noise, OpenAPI-only keys, and
 # `uniqueItems` (sets), which vLLM's structured output refuses ("Unimplemented keys", HTTP 400);
 # the tool's validation still gives it a set.
-_DROPPED = frozenset({"$defs", "definitions", "title", "discriminator", "uniqueItems"})
+_DROPPED = frozenset(
+    {"$defs", "definitions", "title", "discriminator", "uniqueItems", "$schema", "$id", "$comment"}
+)
+# Keywords that cannot be inlined: a schema using them cannot be offered to the model.
+_REFUSED = frozenset({"$dynamicRef", "$recursiveRef", "$dynamicAnchor", "$recursiveAnchor"})
 # String formats vLLM's structured output (xgrammar) knows; any other (pydantic's "binary",
 # "password", "path"...) makes it refuse the request, so those are dropped.
 _KNOWN_FORMATS = frozenset(
     {"date-time", "date", "time", "duration", "email", "hostname", "ipv4", "ipv6", "uri",
      "uri-reference", "uri-template", "json-pointer", "relative-json-pointer", "uuid"}
 )  # fmt: skip
-_DEFS_PREFIX = "#/$defs/"
+_REFERENCE_PREFIXES = ("#/$defs/", "#/definitions/")
 
 
-class RecursiveSchemaError(TypeError):
+class UnsupportedSchemaError(TypeError):
+    """A schema uses a keyword that cannot be written out self-contained (the message names it)."""
+
+
+class RecursiveSchemaError(UnsupportedSchemaError):
     """A type refers to itself, so its schema cannot be written out without references."""
 
 
 def self_contained_draft7(schema: dict[str, Any]) -> dict[str, Any]:
     """Return ``schema`` (pydantic output) with references inlined, titles dropped, draft 7.
 
+    Definitions may be under ``$defs`` or (draft 7) ``definitions``; a draft-7 tuple
+    (``items`` as a list) becomes a uniform array like a ``prefixItems`` one.
+
     Raises:
         RecursiveSchemaError: a definition refers to itself (directly or not).
+        UnsupportedSchemaError: a reference that is not to a local definition, or a dynamic
+            reference (``$dynamicRef``, ``$recursiveRef``); the message names the keyword.
     """
-    definitions: dict[str, Any] = schema.get("$defs", {})
+    definitions: dict[str, Any] = {**schema.get("definitions", {}), **schema.get("$defs", {})}
     rewritten: dict[str, Any] = _rewrite(schema, definitions, ())
     return rewritten
 
@@ -56,6 +69,8 @@ def _rewrite(node: Any, definitions: dict[str, Any], expanding: tuple[str, ...])
         return _inline_reference(node, definitions, expanding)
     out: dict[str, Any] = {}
     for key, value in node.items():
+        if key in _REFUSED:
+            raise UnsupportedSchemaError(f"{key} cannot be written out without references")
         if key in _DROPPED or (key == "format" and value not in _KNOWN_FORMATS):
             continue
         if key in _SCHEMA_MAPS:
@@ -68,6 +83,11 @@ def _rewrite(node: Any, definitions: dict[str, Any], expanding: tuple[str, ...])
             out[key] = _rewrite(value, definitions, expanding)
         else:
             out[key] = value  # data: default, enum, const, examples, description...
+    if isinstance(out.get("items"), list):  # the draft-7 tuple: its tail is additionalItems
+        out["prefixItems"] = out.pop("items")
+        tail = out.pop("additionalItems", None)
+        if isinstance(tail, dict):
+            out["items"] = tail
     if "prefixItems" in out:
         _tuple_as_uniform_array(out)
     return out
@@ -95,14 +115,18 @@ def _inline_reference(
     node: dict[str, Any], definitions: dict[str, Any], expanding: tuple[str, ...]
 ) -> dict[str, Any]:
     reference = node["$ref"]
-    name = reference.removeprefix(_DEFS_PREFIX)
-    if not reference.startswith(_DEFS_PREFIX) or name not in definitions:
-        raise TypeError(f"unexpected JSON schema reference {reference!r}")
+    prefix = next((p for p in _REFERENCE_PREFIXES if str(reference).startswith(p)), None)
+    name = str(reference).removeprefix(prefix or "")
+    if prefix is None or name not in definitions:
+        raise UnsupportedSchemaError(
+            f"unexpected JSON schema reference $ref {reference!r}: only a local definition "
+            "('#/$defs/NAME' or '#/definitions/NAME') can be inlined"
+        )
     if name in expanding:
         cycle = " -> ".join((*expanding[expanding.index(name) :], name))
         raise RecursiveSchemaError(
-            f"recursive type {name!r} ({cycle}) cannot be described without references; "
-            "use a non-recursive type (for example a list of flat items)"
+            f"recursive type {name!r} ({cycle}) cannot be described without references "
+            "($ref); use a non-recursive type (for example a list of flat items)"
         )
     target = _rewrite(definitions[name], definitions, (*expanding, name))
     siblings = {key: value for key, value in node.items() if key != "$ref"}

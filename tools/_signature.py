@@ -86,31 +86,12 @@ class Signature:
         for index, parameter in enumerate(signature.parameters.values()):
             if skip_self and index == 0:
                 continue
-            _check_kind(parameter, label)
             annotation = hints.get(parameter.name, parameter.annotation)
-            if annotation is inspect.Parameter.empty:
-                hint = " (for a method, pass the bound method: tool(obj.method))"
-                raise TypeError(
-                    f"{label}: parameter {parameter.name!r} has no type annotation; the model "
-                    "needs a type to fill it" + (hint if parameter.name in ("self", "cls") else "")
-                )
-            positional_only = parameter.kind is parameter.POSITIONAL_ONLY
-            default = parameter.default
-            if _is_context(annotation):
-                parameters.append(_Parameter(parameter.name, None, positional_only, True))
-                continue
-            if isinstance(default, FieldInfo):
-                # `x: int = Field(3, description=...)`: pydantic's spelling of a described
-                # default. The function itself would get the FieldInfo: always pass the value.
-                annotation = typing.Annotated[annotation, default]
-                default = inspect.Parameter.empty
-            field = f"p{index}"  # the parameter name is the alias: any name works, even `json`
-            fields[field] = (
-                portable_annotation(annotation),
-                _field_info(annotation, parameter.name, default, documented.get(parameter.name)),
-            )
-            omit_when_unset = default is not inspect.Parameter.empty
-            parameters.append(_Parameter(parameter.name, field, positional_only, omit_when_unset))
+            name = f"p{index}"
+            read, field = _read_parameter(parameter, annotation, name, label, documented)
+            parameters.append(read)
+            if field is not None:
+                fields[name] = field
         model = _arguments_model(label, fields)
         null_is_default = frozenset(
             info.alias or name
@@ -153,6 +134,43 @@ class Signature:
             ):
                 kwargs[parameter.name] = value
         return args, kwargs
+
+
+def _read_parameter(
+    parameter: inspect.Parameter,
+    annotation: Any,
+    field: str,
+    label: str,
+    documented: Mapping[str, str],
+) -> tuple[_Parameter, tuple[Any, FieldInfo] | None]:
+    """How one parameter is filled, and its field of the arguments model (None: the context).
+
+    ``field`` is the field's name: the parameter name is its alias, so any name works, even
+    one pydantic reserves (``json``, ``schema``).
+
+    Raises:
+        TypeError: ``*args``/``**kwargs``, or no annotation.
+    """
+    _check_kind(parameter, label)
+    if annotation is inspect.Parameter.empty:
+        hint = " (for a method, pass the bound method: tool(obj.method))"
+        raise TypeError(
+            f"{label}: parameter {parameter.name!r} has no type annotation; the model "
+            "needs a type to fill it" + (hint if parameter.name in ("self", "cls") else "")
+        )
+    positional_only = parameter.kind is parameter.POSITIONAL_ONLY
+    if _is_context(annotation):
+        return _Parameter(parameter.name, None, positional_only, True), None
+    default = parameter.default
+    if isinstance(default, FieldInfo):
+        # `x: int = Field(3, description=...)`: pydantic's spelling of a described
+        # default. The function itself would get the FieldInfo: always pass the value.
+        annotation = typing.Annotated[annotation, default]
+        default = inspect.Parameter.empty
+    info = _field_info(annotation, parameter.name, default, documented.get(parameter.name))
+    omit_when_unset = default is not inspect.Parameter.empty
+    read = _Parameter(parameter.name, field, positional_only, omit_when_unset)
+    return read, (portable_annotation(annotation), info)
 
 
 def unwrap_partial(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -4,13 +4,19 @@
 the project (`Agent.run_sync`, `Agent.replay`, `Agent.transcribe_sync`, `Toolbox.call_sync`)
 goes through it, so all of them share one loop for the life of the process: clients and
 connections made in one call are reused by the next, and nothing is bound to a loop that has
-since closed. The thread is a daemon: it never holds the process's exit.
+since closed. The thread is a daemon: it never holds the process's exit; at exit the tasks
+still pending on the loop (a client's close-at-loop-end guard, say) are cancelled and given a
+moment to finish, so connections close cleanly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import concurrent.futures
 import contextlib
+import functools
+import os
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -20,6 +26,16 @@ __all__ = ["run_sync", "sync_loop"]
 _T = TypeVar("_T")
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
+
+
+def _forget_loop() -> None:
+    """In a forked child: the parent's loop thread is not there, so start a new one on use."""
+    global _lock, _loop
+    _lock = threading.Lock()
+    _loop = None
+
+
+os.register_at_fork(after_in_child=_forget_loop)
 
 
 def sync_loop() -> asyncio.AbstractEventLoop:
@@ -41,6 +57,28 @@ def sync_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+def _wind_down(seconds: float = 2.0) -> None:
+    """At exit: cancel what is left on the loop, wait for it (bounded), then stop the loop."""
+    loop = _loop
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+
+    async def cancel_the_rest() -> None:
+        current = asyncio.current_task()
+        rest = [task for task in asyncio.all_tasks() if task is not current]
+        for task in rest:
+            task.cancel()
+        if rest:
+            await asyncio.wait(rest, timeout=seconds)
+        loop.stop()
+
+    with contextlib.suppress(BaseException):
+        asyncio.run_coroutine_threadsafe(cancel_the_rest(), loop).result(timeout=seconds + 1)
+
+
+atexit.register(_wind_down)
+
+
 def run_sync(coroutine: Coroutine[Any, Any, _T], *, what: str, instead: str) -> _T:
     """Run `coroutine` to its end on the background loop and return (or raise) its result.
 
@@ -48,8 +86,12 @@ def run_sync(coroutine: Coroutine[Any, Any, _T], *, what: str, instead: str) -> 
         what: the sync call, for the error (`"Agent.run_sync()"`).
         instead: what to write inside async code (`"await agent.run(...)"`).
 
+    Ctrl-C (`KeyboardInterrupt`) while it waits cancels the coroutine, gives it up to 5 s to
+    finish, and goes on as `KeyboardInterrupt`.
+
     Raises:
-        RuntimeError: called where an event loop runs in this thread (it would block it).
+        RuntimeError: called where an event loop runs in this thread (it would block it); the
+            message names ``instead``.
     """
     try:
         asyncio.get_running_loop()
@@ -62,12 +104,30 @@ def run_sync(coroutine: Coroutine[Any, Any, _T], *, what: str, instead: str) -> 
             f"use `{instead}` there instead"
         )
     loop = sync_loop()
-    future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+    outcome: concurrent.futures.Future[_T] = concurrent.futures.Future()
+    started: list[asyncio.Task[_T]] = []
+
+    def start() -> None:
+        task = loop.create_task(coroutine)
+        started.append(task)
+        task.add_done_callback(functools.partial(_copy_outcome, outcome))
+
     try:
-        return future.result()
+        loop.call_soon_threadsafe(start)
+        return outcome.result()
     except KeyboardInterrupt:
-        # Ctrl-C in the caller's thread: stop the coroutine too, then let the interrupt go on.
-        future.cancel()
+        # Ctrl-C in the caller's thread: cancel the coroutine (`start` has run by then: the
+        # loop runs its callbacks in order), let it clean up, then let the interrupt go on.
+        loop.call_soon_threadsafe(lambda: started and started[0].cancel())
         with contextlib.suppress(BaseException):
-            future.result(timeout=5)
+            outcome.result(timeout=5)
         raise
+
+
+def _copy_outcome(outcome: concurrent.futures.Future[_T], task: asyncio.Task[_T]) -> None:
+    if task.cancelled():
+        outcome.cancel()
+    elif (error := task.exception()) is not None:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(task.result())

@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeAlias, TypeVar
 
+from tools._printing import describe_error, safe_repr
+
 __all__ = ["WorkerInterrupted", "WorkerThreads", "run_blocking"]
 
 T = TypeVar("T")
@@ -28,8 +30,14 @@ class WorkerInterrupted(Exception):
     wrapped as an ordinary error. The original is ``error``."""
 
     def __init__(self, error: BaseException) -> None:
-        super().__init__(f"{type(error).__name__}: {error}")
+        super().__init__(error)
         self.error = error
+
+    def __str__(self) -> str:
+        return describe_error(self.error)
+
+    def __repr__(self) -> str:
+        return f"WorkerInterrupted({safe_repr(self.error)})"
 
 
 class WorkerThreads:
@@ -37,7 +45,9 @@ class WorkerThreads:
 
     A job goes to an idle thread, else to a new one while there are fewer than ``max_threads``,
     else waits for a thread to come free. Threads live as long as the process, like a thread
-    pool's, but never delay its exit.
+    pool's, but never delay its exit. A thread is back in the idle set before its job's result
+    reaches the caller, so a job started after another one's result came back reuses its
+    thread (no race between the two).
     """
 
     def __init__(self, max_threads: int, name: str) -> None:
@@ -52,6 +62,11 @@ class WorkerThreads:
         self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
         self._started = 0
+
+    @property
+    def thread_count(self) -> int:
+        """How many threads have been started (they live as long as the process)."""
+        return self._started
 
     async def run(self, job: Callable[[], T]) -> T:
         """Run ``job()`` in a worker thread and return (or raise) what it gives.
@@ -81,23 +96,23 @@ class WorkerThreads:
     def _work(self) -> None:
         while True:
             loop, future, job = self._jobs.get()
-            if not future.cancelled():
-                _run_job(loop, future, job)
-            del loop, future, job  # hold no result or frame while idle
+            outcome = None if future.cancelled() else _outcome(job)
+            # Idle again before the caller hears the result: a job it starts next, once it
+            # has this one's result, finds this thread free (deterministic reuse).
             self._idle.release()
+            if outcome is not None:
+                _deliver(loop, future, *outcome)
+            del loop, future, job, outcome  # hold no result or frame while idle
 
 
-def _run_job(
-    loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], job: Callable[[], Any]
-) -> None:
+def _outcome(job: Callable[[], Any]) -> tuple[Any, Exception | None]:
+    """``(value, None)`` or ``(None, error)``: what ``job()`` gave; never raises."""
     try:
-        value = job()
+        return job(), None
     except Exception as error:
-        _deliver(loop, future, None, error)
+        return None, error
     except BaseException as error:  # not a signal in this thread: report it, keep the thread
-        _deliver(loop, future, None, WorkerInterrupted(error))
-    else:
-        _deliver(loop, future, value, None)
+        return None, WorkerInterrupted(error)
 
 
 def _deliver(

@@ -8,6 +8,7 @@ import inspect
 import re
 import sys
 import types
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
@@ -15,6 +16,7 @@ import docstring_parser
 from pydantic import BaseModel
 
 from tools._context import ToolContext
+from tools._schema_arguments import SchemaArguments
 from tools._signature import Signature, unwrap_partial
 
 __all__ = ["NAME_PATTERN", "Tool", "tool"]
@@ -42,7 +44,8 @@ class Tool(Generic[P, R]):
         requires_approval: Whether the `Toolbox` asks its approver before every call.
         is_async: Whether calling ``function`` gives an awaitable (runs on the event loop);
             a sync tool runs in a worker thread.
-        arguments_model: The pydantic model that validates the model's arguments.
+        arguments_model: The pydantic model that validates the model's arguments (None for a
+            tool made with `from_schema`: its JSON schema validates them).
     """
 
     function: Callable[P, R]
@@ -52,7 +55,8 @@ class Tool(Generic[P, R]):
     timeout: float | None
     requires_approval: bool
     is_async: bool
-    arguments_model: type[BaseModel]
+    arguments_model: type[BaseModel] | None
+    _arguments: Signature | SchemaArguments
 
     def __init__(
         self,
@@ -63,11 +67,64 @@ class Tool(Generic[P, R]):
         timeout: float | None = None,
         requires_approval: bool = False,
     ) -> None:
+        self._unbound_method = _is_method(function)
+        label = self._adopt(function, name, timeout, requires_approval)
+        docstring = _parse_docstring(function)
+        self.description = (
+            description if description is not None else (docstring.description or "").strip()
+        )
+        documented = {p.arg_name: p.description for p in docstring.params if p.description}
+        signature = Signature.read(function, label, documented, skip_self=self._unbound_method)
+        self._arguments = signature
+        self.arguments_model = signature.model
+
+    @classmethod
+    def from_schema(
+        cls,
+        name: str,
+        description: str,
+        parameters: Mapping[str, Any],
+        function: Callable[[dict[str, Any]], Any],
+        *,
+        timeout: float | None = None,
+        requires_approval: bool = False,
+    ) -> Tool[[dict[str, Any]], Any]:
+        """A tool whose arguments a JSON schema describes (from a config file, an MCP server...).
+
+        The model's arguments are validated against ``parameters`` with ``jsonschema`` (as
+        given: strict, no coercion), and ``function`` (sync or async) gets them as one dict.
+        The schema offered to the model is ``parameters`` made what vLLM's structured output
+        accepts (references inlined, no ``uniqueItems``, tuples as uniform arrays, unknown
+        formats dropped). Everything `Toolbox` does holds: failures as results, timeouts,
+        approval.
+
+        Raises:
+            ValueError: an invalid name, timeout or schema; a schema that does not describe an
+                object, or that cannot be offered (the message names the keyword).
+            TypeError: ``function`` is not callable, or ``parameters`` is not a mapping.
+        """
+        made: Tool[[dict[str, Any]], Any] = object.__new__(Tool)
+        made._unbound_method = False
+        label = made._adopt(function, name, timeout, requires_approval)
+        if not isinstance(description, str):
+            raise TypeError(f"{label}: description must be a str, not {type(description).__name__}")
+        made.description = description
+        made._arguments = SchemaArguments.read(parameters, label)
+        made.arguments_model = None
+        return made
+
+    def _adopt(
+        self,
+        function: Callable[..., Any],
+        name: str | None,
+        timeout: float | None,
+        requires_approval: bool,
+    ) -> str:
+        """Take ``function`` and the options every tool has; return how errors name the tool."""
         if not callable(function):
             raise TypeError(f"tool() needs a function, got {function!r}")
         functools.update_wrapper(self, function)
         self.function = function
-        self._unbound_method = _is_method(function)
         self.name = _tool_name(function, name)
         label = _label(function, self.name)
         if timeout is not None and not timeout > 0:
@@ -83,15 +140,7 @@ class Tool(Generic[P, R]):
             self.__kwdefaults__ = function.__kwdefaults__
         elif self.is_async and sys.version_info >= (3, 12):
             inspect.markcoroutinefunction(self)
-        docstring = _parse_docstring(function)
-        self.description = (
-            description if description is not None else (docstring.description or "").strip()
-        )
-        documented = {p.arg_name: p.description for p in docstring.params if p.description}
-        self._signature = Signature.read(
-            function, label, documented, skip_self=self._unbound_method
-        )
-        self.arguments_model = self._signature.model
+        return label
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.function(*args, **kwargs)
@@ -112,7 +161,7 @@ class Tool(Generic[P, R]):
     @property
     def parameters(self) -> dict[str, Any]:
         """The JSON schema (draft 7, self-contained) of the arguments (a fresh copy)."""
-        return copy.deepcopy(self._signature.schema)
+        return copy.deepcopy(self._arguments.schema)
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -135,7 +184,7 @@ class Tool(Generic[P, R]):
     @property
     def wants_context(self) -> bool:
         """Whether the function has a `ToolContext` parameter to fill in."""
-        return self._signature.wants_context
+        return self._arguments.wants_context
 
     def bind(
         self, arguments: Mapping[str, Any], context: ToolContext[Any] | None = None
@@ -147,8 +196,9 @@ class Tool(Generic[P, R]):
 
         Raises:
             pydantic.ValidationError: the arguments do not fit the schema.
+            InvalidArgumentsError: (a `from_schema` tool: ``ValueError``) they do not fit it.
         """
-        return self._signature.bind(arguments, context)
+        return self._arguments.bind(arguments, context)
 
 
 @overload
@@ -193,6 +243,16 @@ def tool(
         if isinstance(target, Tool):
             if function is not None:
                 return target  # tool(already_a_tool): nothing to change
+            if isinstance(target._arguments, SchemaArguments):  # no signature to read again
+                remade: Any = Tool.from_schema(
+                    name if name is not None else target.name,
+                    description if description is not None else target.description,
+                    target._arguments.original,
+                    target.function,
+                    timeout=timeout if timeout is not None else target.timeout,
+                    requires_approval=requires_approval or target.requires_approval,
+                )
+                return typing.cast(Tool[P, R], remade)
             return Tool(
                 target.function,
                 name=name if name is not None else target.name,

@@ -17,7 +17,11 @@ from tools._calls import Arguments, ToolCallSpec, parse_arguments, read_call
 from tools._content import describe_validation_error, render_value, truncate
 from tools._context import ToolContext
 from tools._errors import ToolError
+from tools._fanout import ToolFinishedHook, ToolStartedHook, fan_out, is_cancelling
+from tools._printing import describe_error, log_failure, safe_repr, safe_str, type_name
 from tools._result import ErrorKind, ToolResult
+from tools._schema_arguments import InvalidArgumentsError
+from tools._sync import run_sync
 from tools._threads import WorkerInterrupted, WorkerThreads
 from tools._tool import Tool, tool
 
@@ -47,7 +51,8 @@ class Toolbox:
     `call` never raises for anything the model or a tool did: every failure (unknown tool, bad
     JSON, invalid arguments, the tool raising, a timeout, a refused approval) becomes a
     `ToolResult` with ``ok=False`` and a short message the model can act on. Cancelling the
-    calling task still cancels the call.
+    task that awaits `call` cancels the call; `call_many`, cancelled, lets the calls it has
+    already dispatched finish (see there).
 
     Sync tools run in worker threads, async tools on the event loop. A sync tool that runs past
     its timeout gets a timeout result but cannot be stopped: it finishes in its thread and its
@@ -163,6 +168,10 @@ class Toolbox:
     ) -> ToolResult:
         """Run one tool call from the model and return its result; never raises for a failure.
 
+        Whatever the tool, its validators or the approver raise (any exception object, even
+        one that cannot be printed, a `BaseException` included) becomes a failed result; only
+        the cancellation of the calling task goes through (and cancels the call).
+
         Args:
             name: The tool name the model gave. When no tool has exactly that name, the only
                 one that matches it but for case, ``-``/``_`` and spaces is called.
@@ -170,56 +179,60 @@ class Toolbox:
             call_id: The server's id for this call (copied into the result).
             state: The agent state for `ToolContext` (default: the box's ``state``).
         """
-        started = time.perf_counter()
-        call = _Call(self, name, call_id, started)
-        parsed = parse_arguments(arguments)
-        if isinstance(parsed, dict):
-            call.arguments = parsed
-        member = self._find(name)
-        if member is None:
-            available = ", ".join(self._tools) or "none"
-            return call.failed(
-                "unknown_tool", f"Unknown tool {name!r}. Available tools: {available}."
-            )
-        call.name = name = member.name
-        if isinstance(parsed, str):
-            return call.failed("invalid_arguments", f"Invalid arguments for {name}: {parsed}.")
-        context = None
-        if member.wants_context:
-            context = ToolContext(
-                call_id=call_id,
-                tool_name=name,
-                state=self.state if state is _UNSET else state,
-                arguments=dict(parsed),
-            )
+        call = _Call(self, name, call_id)
         try:
-            args, kwargs = member.bind(parsed, context)
-        except ValidationError as error:
-            summary = describe_validation_error(error)
-            return call.failed("invalid_arguments", f"Invalid arguments for {name}: {summary}.")
-        except Exception as error:  # a custom validator raising something pydantic does not wrap
-            logger.warning("validating arguments of %s raised", name, exc_info=True)
-            reason = _describe(error)
-            return call.failed("invalid_arguments", f"Invalid arguments for {name}: {reason}.")
-        if member.requires_approval:
-            refusal = await self._ask_approval(name, dict(parsed))
-            if refusal is not None:
-                return call.failed("not_approved", refusal)
-        return await self._run(call, member, args, kwargs)
+            return await self._dispatch(call, arguments, state)
+        except BaseException as error:  # a last net: every expected failure is handled inside
+            _reraise_cancellation(error)
+            return self._raised(call, error)
 
     async def call_many(
-        self, calls: Iterable[ToolCallSpec], *, state: Any = _UNSET
+        self,
+        calls: Iterable[ToolCallSpec],
+        *,
+        state: Any = _UNSET,
+        on_started: ToolStartedHook | None = None,
+        on_finished: ToolFinishedHook | None = None,
     ) -> list[ToolResult]:
-        """Run several calls concurrently; the results come in the order of ``calls``.
+        """Run several calls concurrently; one result per call, in the order of ``calls``.
 
         Each call is ``(name, arguments)``, ``(name, arguments, call_id)``, an OpenAI-style tool
-        call dict, or a tool call object from the openai client.
+        call dict, or an object with ``.id``, ``.name`` and ``.arguments`` (or ``.id`` and
+        ``.function``, as the openai client returns). Like `call`, it never raises for what a
+        tool did.
+
+        Args:
+            state: The agent state for `ToolContext` (default: the box's ``state``).
+            on_started: ``on_started(call_id, name, arguments)``, right before each call is
+                dispatched (``arguments`` as the toolbox reads them: ``{}`` when not an object).
+            on_finished: ``on_finished(result)``, right after each call finishes.
+
+        Each hook may be sync or async; one that raises is logged (logger ``"tools"``) and
+        changes nothing. Cancelled, ``call_many`` starts no further call, lets the calls already
+        dispatched run to their end (their ``on_finished`` still runs, so their side effects
+        are known) and then raises `asyncio.CancelledError`; a second cancellation stops that
+        wait (the calls still finish, unobserved but for their hooks).
+
+        Raises:
+            ValueError, TypeError: an item of ``calls`` is no tool call (before any call runs).
         """
         specs = [read_call(item) for item in calls]
-        runs = [
-            self.call(name, arguments, call_id=id_, state=state) for name, arguments, id_ in specs
-        ]
-        return list(await asyncio.gather(*runs))
+        call_one = functools.partial(self.call, state=state)
+        return await fan_out(call_one, specs, on_started, on_finished)
+
+    def call_sync(
+        self, name: str, arguments: Arguments = None, call_id: str = "", *, state: Any = _UNSET
+    ) -> ToolResult:
+        """`call` for code with no event loop running (it runs on the sync wrappers' loop).
+
+        Raises:
+            RuntimeError: called while an event loop runs in this thread (``await call`` there).
+        """
+        return run_sync(
+            self.call(name, arguments, call_id, state=state),
+            what="Toolbox.call_sync()",
+            instead="await box.call(...)",
+        )
 
     def _find(self, name: str) -> Tool[..., Any] | None:
         """The tool ``name`` means: exactly that name, else the only one that matches it but
@@ -232,24 +245,46 @@ class Toolbox:
                 member = matches[0]
         return member
 
-    def call_sync(
-        self,
-        name: str,
-        arguments: Arguments = None,
-        call_id: str = "",
-        *,
-        state: Any = _UNSET,
-    ) -> ToolResult:
-        """`call` for scripts with no event loop running (it runs one).
+    async def _dispatch(self, call: _Call, arguments: Arguments, state: Any) -> ToolResult:
+        parsed = parse_arguments(arguments)
+        if isinstance(parsed, dict):
+            call.arguments = parsed
+        member = self._find(call.name)
+        if member is None:
+            available = ", ".join(self._tools) or "none"
+            message = f"Unknown tool {call.name!r}. Available tools: {available}."
+            return call.failed("unknown_tool", message)
+        call.name = name = member.name
+        if isinstance(parsed, str):
+            return call.failed("invalid_arguments", f"Invalid arguments for {name}: {parsed}.")
+        bound = self._bind(call, member, parsed, self.state if state is _UNSET else state)
+        if isinstance(bound, ToolResult):
+            return bound
+        if member.requires_approval:
+            refusal = await self._ask_approval(name, dict(parsed))
+            if refusal is not None:
+                return call.failed("not_approved", refusal)
+        return await self._run(call, member, *bound)
 
-        Raises:
-            RuntimeError: called while an event loop runs in this thread (``await call`` there).
-        """
+    def _bind(
+        self, call: _Call, member: Tool[..., Any], parsed: dict[str, Any], state: Any
+    ) -> tuple[list[Any], dict[str, Any]] | ToolResult:
+        """The call's args and kwargs, or the failed result saying what is wrong with them."""
+        context = None
+        if member.wants_context:
+            context = ToolContext(
+                call_id=call.call_id, tool_name=member.name, state=state, arguments=dict(parsed)
+            )
         try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self.call(name, arguments, call_id=call_id, state=state))
-        raise RuntimeError("Toolbox.call_sync inside a running event loop: await box.call(...)")
+            return member.bind(parsed, context)
+        except ValidationError as error:
+            reason = describe_validation_error(error)
+        except InvalidArgumentsError as error:  # a `from_schema` tool's: already a summary
+            reason = str(error)
+        except BaseException as error:  # a custom validator raising anything (sync: no cancel)
+            log_failure(logger, error, "validating arguments of %s raised", member.name)
+            reason = describe_error(error)
+        return call.failed("invalid_arguments", f"Invalid arguments for {member.name}: {reason}.")
 
     async def _ask_approval(self, name: str, arguments: dict[str, Any]) -> str | None:
         """None when the call may run, else why not (for the model)."""
@@ -259,21 +294,17 @@ class Toolbox:
                 "configured, so it did not run."
             )
         try:
-            if inspect.iscoroutinefunction(self.approve):
-                answer = await self.approve(name, arguments)
-            else:
-                # A sync approver may block on the user (input()): keep it off the loop.
-                answer = await _threads.run(functools.partial(self.approve, name, arguments))
-                if inspect.isawaitable(answer):
-                    answer = await answer
-        except Exception as error:
+            answer = await _answer(self.approve, name, arguments)
+        except BaseException as error:
+            _reraise_cancellation(error)
             cause = _unwrap(error)
-            logger.warning("approver failed for tool %s", name, exc_info=cause)
-            reason = _describe(cause)
+            log_failure(logger, cause, "approver failed for tool %s", name)
+            reason = describe_error(cause)
             return f"Approval refused: asking about {name} failed ({reason}), so it did not run."
         if answer is not True:  # only a clear yes: "no", 1 or None must not run a side effect
             if answer is not False:
-                logger.warning("approver answered %r for tool %s, not True: refused", answer, name)
+                shown = safe_repr(answer)
+                logger.warning("approver answered %s for tool %s, not True: refused", shown, name)
             return f"Approval refused: the user did not approve {name}, so it did not run."
         return None
 
@@ -284,38 +315,26 @@ class Toolbox:
         deadline = asyncio.timeout(limit)
         try:
             async with deadline:
-                if member.is_async:
-                    value = await member.function(*args, **kwargs)
-                else:
-                    context = contextvars.copy_context()
-                    value = await _threads.run(
-                        functools.partial(context.run, member.function, *args, **kwargs)
-                    )
-                    if inspect.isawaitable(value):
-                        value = await value
+                value = await _invoke(member, args, kwargs)
         except ToolError as error:
-            logger.info("tool %s reported: %s", member.name, error.message)
-            return call.failed("tool_error", error.message)
+            message = _tool_error_message(error)
+            logger.info("tool %s reported: %s", member.name, message)
+            return call.failed("tool_error", message)
         except TimeoutError as error:
-            if deadline.expired():
-                logger.warning("tool %s timed out after %s s", member.name, limit)
-                message = f"{member.name} timed out: no result within its {limit:g} s timeout."
-                return call.failed("timeout", message)
-            return self._raised(call, member, error)
-        except asyncio.CancelledError as error:
-            task = asyncio.current_task()
-            if task is None or task.cancelling():
-                raise  # the caller is being cancelled: so is the call
-            # The tool's own: it awaited something that was cancelled. A failure like any other.
-            return self._raised(call, member, error)
-        except (Exception, SystemExit) as error:
-            return self._raised(call, member, error)
+            if not deadline.expired():  # the tool's own TimeoutError: a failure like any other
+                return self._raised(call, error)
+            logger.warning("tool %s timed out after %s s", member.name, limit)
+            message = f"{member.name} timed out: no result within its {limit:g} s timeout."
+            return call.failed("timeout", message)
+        except BaseException as error:  # anything, even a CancelledError of the tool's own
+            _reraise_cancellation(error)
+            return self._raised(call, error)
         return call.succeeded(value)
 
-    def _raised(self, call: _Call, member: Tool[..., Any], error: BaseException) -> ToolResult:
+    def _raised(self, call: _Call, error: BaseException) -> ToolResult:
         error = _unwrap(error)
-        logger.warning("tool %s raised %s", member.name, type(error).__name__, exc_info=error)
-        return call.failed("exception", f"{member.name} failed: {_describe(error)}")
+        log_failure(logger, error, "tool %s raised %s", call.name, type_name(error))
+        return call.failed("exception", f"{call.name} failed: {describe_error(error)}")
 
 
 class _Call:
@@ -323,14 +342,16 @@ class _Call:
 
     __slots__ = ("arguments", "box", "call_id", "name", "started")
 
-    def __init__(self, box: Toolbox, name: str, call_id: str, started: float) -> None:
+    def __init__(self, box: Toolbox, name: str, call_id: str) -> None:
         self.box = box
         self.name = name
         self.call_id = call_id
-        self.started = started
+        self.started = time.perf_counter()
         self.arguments: dict[str, Any] = {}
 
     def failed(self, kind: ErrorKind, message: str) -> ToolResult:
+        if not message.strip():
+            message = f"{self.name} failed without saying why."
         content = truncate(message, self.box.max_result_chars)
         return ToolResult(
             ok=False,
@@ -355,14 +376,47 @@ class _Call:
         )
 
 
+async def _invoke(member: Tool[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """Call the tool: an async one on the loop, a sync one in a worker thread."""
+    if member.is_async:
+        return await member.function(*args, **kwargs)
+    context = contextvars.copy_context()
+    value = await _threads.run(functools.partial(context.run, member.function, *args, **kwargs))
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+async def _answer(approve: Approver, name: str, arguments: dict[str, Any]) -> Any:
+    """The approver's answer: an async one awaited, a sync one run in a worker thread (it may
+    block on the user: ``input()``)."""
+    if inspect.iscoroutinefunction(approve):
+        answer: Any = await approve(name, arguments)
+    else:
+        answer = await _threads.run(functools.partial(approve, name, arguments))
+    if inspect.isawaitable(answer):
+        answer = await answer
+    return answer
+
+
+def _reraise_cancellation(error: BaseException) -> None:
+    """Raise ``error`` again when it is the running task's cancellation (it must go on)."""
+    if isinstance(error, asyncio.CancelledError) and is_cancelling():
+        raise error
+
+
+def _tool_error_message(error: ToolError) -> str:
+    """The message of a `ToolError` as plain text, however oddly it was made."""
+    try:
+        message = error.message
+    except Exception:  # a subclass that never set it, or a property that raises
+        return describe_error(error)
+    return str.__str__(message) if isinstance(message, str) else safe_str(message)
+
+
 def _unwrap(error: BaseException) -> BaseException:
     """The error a job raised in its worker thread (KeyboardInterrupt there comes wrapped)."""
     return error.error if isinstance(error, WorkerInterrupted) else error
-
-
-def _describe(error: BaseException) -> str:
-    message = str(error).strip()
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def _loose(name: str) -> str:

@@ -1,4 +1,8 @@
-"""What the commands share: the toolbox and options checked up front, the agent, the audio."""
+"""What the commands share: the toolbox and options checked up front, the agent, the audio.
+
+`agent_for` is the one way the commands (and, through `agent.cli.checked_agent`, the
+examples) build an `Agent` once `check_server` has checked the server.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +13,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.agent import Agent, ToolChoice
-from agent.audio import AudioSource, Endpointer, Microphone, VadMode, WavSource, input_devices
+from agent.audio import AudioSource, Endpointer, InputDevice, Microphone, VadMode, WavSource
+from agent.cli._budget import check_context
 from agent.cli._console import LiveConsole
-from agent.cli._exit import CliError, ExitCode
+from agent.cli._devices import NO_DEVICE, query_input_devices
+from agent.cli._exit import CliError, ExitCode, as_cli_error
 from agent.cli._tools_loader import load_tools
 from agent.cli._transcript_log import TranscriptLog
 from agent.client import ServerInfo
-from agent.errors import AudioDeviceError, BadAudioError, VoxagentError
-from agent.events import EventHandler
-from agent.turn import Turn
+from agent.errors import BadAudioError, VoxagentError
+from agent.tool_choice import resolve_tool_choice
 from tools import Toolbox
+from tools._threads import run_blocking
 from tools.builtin import TimerService, default_tools
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
+    "SILERO_INSTALL",
     "AgentKit",
-    "TurnsWithToolChoice",
     "agent_for",
+    "check_context",
     "make_endpointer",
     "open_recording",
     "open_source",
@@ -38,6 +45,8 @@ DEFAULT_INSTRUCTIONS = (
     "user speaks, as your words may be read aloud. Use the tools whenever they help (for the "
     "time, timers, sums, notes, this computer) and say what you did."
 )
+SILERO_INSTALL = "pip install 'voxtral-agent[silero]' and pip install --no-deps silero-vad"
+"""How a command-line user installs what `--vad silero` needs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,24 +59,40 @@ class AgentKit:
     tool_choice: ToolChoice
     log: TranscriptLog | None
 
-    @contextlib.asynccontextmanager
-    async def running(
-        self, args: argparse.Namespace, info: ServerInfo, console: LiveConsole
-    ) -> AsyncIterator[TurnsWithToolChoice]:
-        """The agent for a checked server, with `console` asking for approvals (unless the
-        toolbox has its own approver) and announcing timers; on the way out the pending
-        timers are cancelled and the agent is closed."""
-        if self.toolbox.approve is None:
-            self.toolbox.approve = console.approve
-        self.timers.add_listener(console.timer_rang)
-        agent = agent_for(
+    def agent(self, args: argparse.Namespace, info: ServerInfo, **options: Any) -> Agent:
+        """The agent `run`, `replay` and `doctor` use for a checked server (`options` go to
+        `Agent`)."""
+        return agent_for(
             info,
             timeout=args.timeout,
             tools=self.toolbox,
+            tool_choice=self.tool_choice,
             instructions=args.instructions or DEFAULT_INSTRUCTIONS,
+            **options,
         )
+
+    @contextlib.asynccontextmanager
+    async def running(
+        self, args: argparse.Namespace, info: ServerInfo, console: LiveConsole
+    ) -> AsyncIterator[Agent]:
+        """The agent for a checked server, with `console` asking for approvals (unless the
+        toolbox has its own approver) and announcing timers; on the way out the pending
+        timers are cancelled and the agent is closed.
+
+        Raises:
+            CliError: the tools and instructions leave the server's context no room for speech.
+        """
+        agent = self.agent(args, info)
         try:
-            yield TurnsWithToolChoice(agent, self.tool_choice)
+            check_context(agent)
+        except BaseException:
+            await agent.aclose()
+            raise
+        if self.toolbox.approve is None:
+            self.toolbox.approve = console.approve
+        self.timers.add_listener(console.timer_rang)
+        try:
+            yield agent
         finally:
             self.timers.cancel_all()
             await agent.aclose()
@@ -80,19 +105,21 @@ def prepare_agent(args: argparse.Namespace) -> AgentKit:
         box = load_tools(args.tools)
     else:
         box = Toolbox(default_tools(notes=args.notes_db, timers=timers))
-    known = ("auto", "none", "required", *box.names)
-    if args.tool_choice not in known:
-        raise CliError(
-            f"--tool-choice {args.tool_choice}: use auto, none, required or a tool name "
-            f"({', '.join(box.names) or 'no tools'})",
-            ExitCode.USAGE,
-        )
+    try:
+        resolve_tool_choice(args.tool_choice, box.names)
+    except ValueError as error:
+        raise CliError(f"--tool-choice {args.tool_choice}: {error}", ExitCode.USAGE) from None
     log = TranscriptLog(args.log) if args.log else None
     return AgentKit(box, timers, args.tool_choice, log)
 
 
 def agent_for(info: ServerInfo, *, timeout: float, **options: Any) -> Agent:
-    """An `Agent` for a checked server (its model and context length are known already)."""
+    """An `Agent` for a checked server (its model and context length are known already).
+
+    Its turns get the library's retries (`Agent`'s defaults: up to 5 attempts with backoff);
+    the server check before it made one attempt (`check_server`): see the README's CLI
+    section for why.
+    """
     return Agent(
         base_url=info.base_url,
         model=info.model,
@@ -103,32 +130,40 @@ def agent_for(info: ServerInfo, *, timeout: float, **options: Any) -> Agent:
 
 
 def make_endpointer(vad: VadMode) -> Endpointer:
-    """The endpointer with the `--vad` detector; `CliError` if Silero cannot run here."""
+    """The endpointer with the `--vad` detector; `CliError` if Silero cannot run here, saying
+    how a command-line user installs it (the library's message speaks to programmers)."""
     try:
         return Endpointer(vad=vad)
     except VoxagentError as error:
-        raise CliError(f"--vad {vad}: {error}", ExitCode.NOT_INSTALLED) from None
+        missing = "onnxruntime" if "onnxruntime" in str(error) else "its model file (silero-vad)"
+        raise CliError(
+            f"--vad {vad}: Silero VAD cannot run here, {missing} is missing: install it with "
+            f"{SILERO_INSTALL}; or use --vad webrtc",
+            ExitCode.NOT_INSTALLED,
+        ) from None
 
 
-def open_recording(path: str, *, realtime: bool) -> WavSource:
-    """A recording as a source; `CliError` (bad input) if it cannot be read."""
+async def open_recording(path: str, *, realtime: bool) -> WavSource:
+    """A recording as a source (its header read in a worker thread); `CliError` (bad input)
+    if it cannot be read."""
     try:
-        return WavSource(path, realtime=realtime)
+        return await run_blocking(lambda: WavSource(path, realtime=realtime))
     except BadAudioError as error:
-        raise CliError(str(error), ExitCode.BAD_INPUT) from None
+        raise as_cli_error(error) from None
     except OSError as error:
         raise CliError(f"cannot read {path}: {error.strerror}", ExitCode.BAD_INPUT) from None
 
 
-def open_source(args: argparse.Namespace) -> AudioSource:
+async def open_source(args: argparse.Namespace) -> AudioSource:
     """`--replay FILE` at real time (or `--fast`), else the microphone `--device`.
 
-    The microphone is looked up now, so a missing one fails before a server is started.
+    The microphone is looked up now (off the event loop), so a missing one fails before a
+    server is started.
     """
     if args.replay:
-        return open_recording(args.replay, realtime=not args.fast)
+        return await open_recording(args.replay, realtime=not args.fast)
     device = parse_device(args.device)
-    _check_device(device)
+    _check_device(device, await query_input_devices())
     return Microphone(device)
 
 
@@ -137,17 +172,9 @@ def parse_device(text: str | None) -> int | str | None:
     return int(text) if text is not None and text.strip().isdigit() else text
 
 
-def _check_device(device: int | str | None) -> None:
-    try:
-        devices = input_devices()
-    except AudioDeviceError as error:
-        raise CliError(str(error), ExitCode.AUDIO_DEVICE) from None
+def _check_device(device: int | str | None, devices: list[InputDevice]) -> None:
     if not devices:
-        raise CliError(
-            "no audio input device found: plug in a microphone (or start PulseAudio/PipeWire), "
-            "or use --replay FILE",
-            ExitCode.AUDIO_DEVICE,
-        )
+        raise CliError(f"{NO_DEVICE}, or use --replay FILE", ExitCode.AUDIO_DEVICE)
     if device is None:
         return
     if isinstance(device, int):
@@ -159,28 +186,4 @@ def _check_device(device: int | str | None) -> None:
         raise CliError(
             f"no input device {device!r}; the input devices are {names} (`voxagent devices`)",
             ExitCode.AUDIO_DEVICE,
-        )
-
-
-class TurnsWithToolChoice:
-    """An agent whose spoken turns all start with `tool_choice` (`--tool-choice`).
-
-    `listen` runs turns as ``agent.run(audio, ...)``; this passes the choice along, so
-    ``required`` (or a tool name) makes the first model call of every turn call a tool.
-    """
-
-    def __init__(self, agent: Agent, tool_choice: ToolChoice) -> None:
-        self.agent = agent
-        self.tool_choice = tool_choice
-
-    async def run(
-        self,
-        audio: Any = None,
-        *,
-        sample_rate: int | None = None,
-        on_event: EventHandler | None = None,
-    ) -> Turn:
-        """`Agent.run` with the tool choice."""
-        return await self.agent.run(
-            audio, sample_rate=sample_rate, tool_choice=self.tool_choice, on_event=on_event
         )

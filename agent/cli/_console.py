@@ -2,16 +2,17 @@
 
 Finished things (your turn, each tool call with its result, the reply, a timer ringing) are
 printed as lines that scroll; below them a live panel shows the current state (listening,
-hearing, thinking, running a tool) and the input level meter.
+hearing, thinking, running a tool) and the input level meter. While the panel is shown, log
+records (a retry warning, say) are printed through the same console, above the panel: written
+straight to the terminal they would split it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import logging
 import sys
-import threading
 from types import TracebackType
 from typing import Any
 
@@ -22,7 +23,7 @@ from rich.panel import Panel
 from rich.spinner import Spinner
 from rich.text import Text
 
-from agent.cli._exit import one_line
+from agent.cli._exit import describe, one_line
 from agent.events import (
     AgentEvent,
     ReplyText,
@@ -36,6 +37,7 @@ from agent.events import (
     UtteranceEnded,
 )
 from tools import ToolResult
+from tools._threads import run_blocking
 from tools.builtin import Timer, TimerService
 
 __all__ = ["LiveConsole", "format_arguments", "format_tool_result"]
@@ -84,11 +86,14 @@ class LiveConsole:
         self._running: dict[str, str] = {}
         self._reply = ""
         self._approval_lock = asyncio.Lock()
+        self._logs = _LogsAbovePanel(console)
         self.turns = 0
         self.failures = 0
 
     def __enter__(self) -> LiveConsole:
         if self._live is not None:
+            if self.console.is_terminal:
+                self._logs.install()
             self._live.start()
         return self
 
@@ -100,6 +105,7 @@ class LiveConsole:
     ) -> None:
         if self._live is not None:
             self._live.stop()
+            self._logs.remove()
 
     # -- inputs -------------------------------------------------------------------------
 
@@ -235,27 +241,47 @@ class LiveConsole:
 
 
 async def _ask(console: Console, prompt: str) -> str:
-    """Read a line in a daemon thread: a Ctrl-C while the user is asked must not wait for them.
+    """Read a line in a daemon worker thread: a Ctrl-C while the user is asked must not wait
+    for them (`asyncio.to_thread`'s executor is joined when `asyncio.run` ends)."""
 
-    (`asyncio.to_thread` would use the default executor, which `asyncio.run` waits for on exit.)
-    """
-    loop = asyncio.get_running_loop()
-    answer: asyncio.Future[str] = loop.create_future()
-
-    def settle(text: str) -> None:
-        if not answer.done():
-            answer.set_result(text)
-
-    def read() -> None:
+    def read() -> str:
         try:
-            text = console.input(prompt)
+            return console.input(prompt)
         except (EOFError, OSError):
-            text = ""
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(settle, text)
+            return ""
 
-    threading.Thread(target=read, name="voxagent-approval", daemon=True).start()
-    return await answer
+    return await run_blocking(read)
+
+
+class _LogsAbovePanel(logging.Handler):
+    """Stands in for the root logger's handlers while the live panel is shown: each record is
+    printed by the panel's console (above the panel), formatted as those handlers would."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self._console = console
+        self._replaced: list[logging.Handler] = []
+
+    def install(self) -> None:
+        root = logging.getLogger()
+        self._replaced = list(root.handlers)
+        formatter = next((h.formatter for h in self._replaced if h.formatter), None)
+        self.setFormatter(formatter or logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.setLevel(min((h.level for h in self._replaced), default=logging.NOTSET))
+        root.handlers = [self]
+
+    def remove(self) -> None:
+        root = logging.getLogger()
+        if self in root.handlers:
+            root.handlers = self._replaced
+        self._replaced = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = Text(self.format(record), style="yellow" if record.levelno >= 30 else "dim")
+            self._console.print(line)
+        except Exception:
+            self.handleError(record)
 
 
 class _Panel:
@@ -312,7 +338,7 @@ def _clip(text: str) -> str:
 
 def _explain(error: BaseException) -> str:
     """The error in one line, with the fix where the server's words do not give it."""
-    text = one_line(str(error)) or type(error).__name__
+    text = describe(error)
     if "maximum context length" in text:
         text += (
             " (the tool schemas, instructions and audio do not fit the server's context: "

@@ -1,4 +1,5 @@
-"""`voxagent devices`: the audio input devices PortAudio can open."""
+"""`voxagent devices`: the audio input devices PortAudio can open; the query every command
+makes of them (off the event loop: PortAudio may take a while to scan the devices)."""
 
 from __future__ import annotations
 
@@ -6,29 +7,34 @@ import argparse
 import json
 from dataclasses import asdict
 
-from agent.audio import input_devices
-from agent.cli._exit import CliError, ExitCode
+from agent.audio import InputDevice, input_devices
+from agent.cli._exit import CliError, ExitCode, as_cli_error
 from agent.errors import AudioDeviceError
+from tools._threads import run_blocking
 
-__all__ = ["devices_command"]
+__all__ = ["NO_DEVICE", "devices_command", "query_input_devices"]
+
+NO_DEVICE = "no audio input device found: plug in a microphone (or start PulseAudio/PipeWire)"
+
+
+async def query_input_devices() -> list[InputDevice]:
+    """The input devices, asked of PortAudio in a worker thread; `CliError` (audio device) if
+    PortAudio cannot be used."""
+    try:
+        return await run_blocking(input_devices)
+    except AudioDeviceError as error:
+        raise as_cli_error(error) from None
 
 
 async def devices_command(args: argparse.Namespace) -> ExitCode:
     """Print one line (or JSON object) per input device; the default one is marked with *."""
-    try:
-        devices = input_devices()
-    except AudioDeviceError as error:
-        raise CliError(str(error), ExitCode.AUDIO_DEVICE) from None
+    devices = await query_input_devices()
     if args.json:
         for device in devices:
             print(json.dumps(asdict(device)))
         return ExitCode.OK
     if not devices:
-        raise CliError(
-            "no audio input device found: plug in a microphone (or start PulseAudio/PipeWire), "
-            "or use `voxagent run --replay FILE`",
-            ExitCode.AUDIO_DEVICE,
-        )
+        raise CliError(f"{NO_DEVICE}, or use `voxagent run --replay FILE`", ExitCode.AUDIO_DEVICE)
     for device in devices:
         mark = "*" if device.is_default else " "
         print(

@@ -15,14 +15,19 @@ import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
-from agent.audio import Microphone, input_devices, level_dbfs
-from agent.cli._agent_setup import agent_for, parse_device
-from agent.cli._exit import CliError, ExitCode, one_line
+from agent.agent import Agent
+from agent.audio import Microphone, level_dbfs
+from agent.cli._agent_setup import AgentKit, parse_device, prepare_agent
+from agent.cli._budget import PromptBudget
+from agent.cli._devices import query_input_devices
+from agent.cli._exit import CliError, ExitCode, describe
 from agent.cli._server import check_server
 from agent.cli._vllm import VllmNotFoundError, find_gpus, find_vllm
+from agent.cli._words import count
 from agent.client import ServerInfo
 from agent.errors import AudioDeviceError, VoxagentError
 from agent.testing.audio import silence, tone
+from tools._threads import run_blocking
 
 __all__ = ["doctor_command"]
 
@@ -44,6 +49,7 @@ class Check:
 
 async def doctor_command(args: argparse.Namespace) -> ExitCode:
     """Run every check in order, printing each as it completes; 1 if any failed."""
+    kit = prepare_agent(args)  # a bad --tools is a usage problem, not a check
     console = Console(highlight=False, soft_wrap=True)
     checks: list[Check] = []
 
@@ -57,25 +63,61 @@ async def doctor_command(args: argparse.Namespace) -> ExitCode:
     report(_packages())
     report(_vllm_here())
     report(await _gpu())
-    portaudio = _portaudio()
-    report(portaudio)
-    if portaudio.outcome == "ok":
-        report(await _microphone(args.device))
-    else:
-        report(Check("microphone", "skip", "needs PortAudio"))
+    for check in await _audio_input(args):
+        report(check)
     info, server_checks = await _server(args)
     for check in server_checks:
         report(check)
-    if info is not None:
-        report(await _guarded_check(_round_trip(args, info), "round trip"))
-    else:
-        report(Check("round trip", "skip", "needs the server"))
+    for check in await _with_the_tools(args, kit, info):
+        report(check)
+    kit.timers.cancel_all()
     failed = [check.name for check in checks if check.outcome == "fail"]
     if failed:
-        console.print(f"[red]{len(failed)} problem(s): {', '.join(failed)}[/]")
+        console.print(f"[red]{count(len(failed), 'problem')}: {', '.join(failed)}[/]")
         return ExitCode.FAILURE
-    console.print("[green]everything `voxagent run` needs works[/]")
+    use = "`voxagent run --replay`" if args.no_mic else "`voxagent run`"
+    console.print(f"[green]everything {use} needs works[/]")
     return ExitCode.OK
+
+
+async def _with_the_tools(
+    args: argparse.Namespace, kit: AgentKit, info: ServerInfo | None
+) -> list[Check]:
+    """The tools' share of the context, then a round trip with them (as `run` sends them)."""
+    if info is None:
+        return [
+            Check("tools", "skip", "needs the server (its context length)"),
+            Check("round trip", "skip", "needs the server"),
+        ]
+    async with kit.agent(args, info, transcribe_turns=False, max_retries=0) as agent:
+        tools = _tools(PromptBudget.of(agent))
+        if tools.outcome == "fail":
+            return [tools, Check("round trip", "skip", "the tools leave no room for speech")]
+        return [tools, await _guarded_check(_round_trip(agent), "round trip")]
+
+
+async def _audio_input(args: argparse.Namespace) -> list[Check]:
+    """PortAudio and the microphone; with --no-mic both are skipped."""
+    if args.no_mic:
+        reason = "--no-mic (recordings only: voxagent run --replay FILE)"
+        return [Check("portaudio", "skip", reason), Check("microphone", "skip", reason)]
+    portaudio = _portaudio()
+    if portaudio.outcome != "ok":
+        return [portaudio, Check("microphone", "skip", "needs PortAudio")]
+    return [portaudio, await _microphone(args.device)]
+
+
+def _tools(budget: PromptBudget) -> Check:
+    """The tools and instructions that every request carries, against the context."""
+    if budget.fits_speech:
+        return Check("tools", "ok", budget.describe())
+    return Check(
+        "tools",
+        "fail",
+        f"no room for speech in the context: {budget.describe()}",
+        "give fewer tools with --tools (or shorter --instructions), or start vLLM with a "
+        "larger --max-model-len (voxagent serve uses 32768)",
+    )
 
 
 def _packages() -> Check:
@@ -112,7 +154,7 @@ def _vllm_here() -> Check:
 
 
 async def _gpu() -> Check:
-    gpus = await asyncio.to_thread(find_gpus)
+    gpus = await run_blocking(find_gpus)
     if not gpus:
         return Check("gpu", "skip", "no NVIDIA GPU found (needed only to serve on this machine)")
     names = ", ".join(
@@ -146,25 +188,20 @@ def _portaudio() -> Check:
 async def _microphone(device: str | None) -> Check:
     choice = parse_device(device)
     try:
-        devices = await asyncio.to_thread(input_devices)
-    except AudioDeviceError as error:
-        return Check("microphone", "fail", str(error), "see `voxagent devices`")
+        devices = await query_input_devices()
+    except CliError as error:
+        return Check("microphone", "fail", error.message, "see `voxagent devices`")
     if not devices:
         return Check(
             "microphone",
             "fail",
             "no input device found",
             "plug in a microphone or start PulseAudio/PipeWire; without one, use "
-            "`voxagent run --replay FILE`",
+            "`voxagent run --replay FILE` (and `voxagent doctor --no-mic`)",
         )
     mic = Microphone(choice, start_timeout_s=5.0, watchdog_s=2.0)
-    levels: list[float] = []
     try:
-        async with asyncio.timeout(4.0):
-            async for frame in mic:
-                levels.append(level_dbfs(frame))
-                if len(levels) >= 25:  # 0.75 s
-                    break
+        levels = await _record_levels(mic)
     except AudioDeviceError as error:
         return Check(
             "microphone", "fail", str(error), "pick another with --device (see `voxagent devices`)"
@@ -176,8 +213,6 @@ async def _microphone(device: str | None) -> Check:
             "no audio within 4 s",
             "check that the device is not muted or busy",
         )
-    finally:
-        await mic.aclose()
     name = mic.device_name or str(choice or "default")
     peak = max(levels) if levels else -100.0
     if peak <= -90.0:
@@ -188,6 +223,20 @@ async def _microphone(device: str | None) -> Check:
             "unmute it or raise its input volume",
         )
     return Check("microphone", "ok", f"{name}: records (loudest {peak:.0f} dBFS in 0.75 s)")
+
+
+async def _record_levels(mic: Microphone) -> list[float]:
+    """The level of each of the first 25 frames (0.75 s); `TimeoutError` after 4 s."""
+    levels: list[float] = []
+    try:
+        async with asyncio.timeout(4.0):
+            async for frame in mic:
+                levels.append(level_dbfs(frame))
+                if len(levels) >= 25:
+                    break
+    finally:
+        await mic.aclose()
+    return levels
 
 
 async def _server(args: argparse.Namespace) -> tuple[ServerInfo | None, list[Check]]:
@@ -223,22 +272,20 @@ async def _server(args: argparse.Namespace) -> tuple[ServerInfo | None, list[Che
     return info, checks
 
 
-async def _round_trip(args: argparse.Namespace, info: ServerInfo) -> Check:
+async def _round_trip(agent: Agent) -> Check:
+    """A turn with the tools `run` sends (tool choice none: no tool runs), and a transcription."""
     clip = np.concatenate([silence(0.3), tone(1.0, frequency=330.0), silence(0.3)])
-    async with agent_for(
-        info, timeout=args.timeout, transcribe_turns=False, max_retries=0
-    ) as agent:
-        started = time.perf_counter()
-        turn = await agent.run(clip, text="Reply with one word: OK.")
-        chat = time.perf_counter() - started
-        started = time.perf_counter()
-        await agent.transcribe(clip)
-        transcription = time.perf_counter() - started
+    started = time.perf_counter()
+    turn = await agent.run(clip, text="Reply with one word: OK.", tool_choice="none")
+    chat = time.perf_counter() - started
+    started = time.perf_counter()
+    await agent.transcribe(clip)
+    transcription = time.perf_counter() - started
     return Check(
         "round trip",
         "ok",
-        f"a 1.6 s clip: chat reply in {chat:.2f} s ({turn.usage.prompt_tokens} prompt "
-        f"tokens), transcription in {transcription:.2f} s",
+        f"a 1.6 s clip: chat reply in {chat:.2f} s with {count(len(agent.toolbox), 'tool')} "
+        f"({turn.usage.prompt_tokens} prompt tokens), transcription in {transcription:.2f} s",
     )
 
 
@@ -246,4 +293,4 @@ async def _guarded_check(work: Awaitable[Check], name: str) -> Check:
     try:
         return await work
     except VoxagentError as error:
-        return Check(name, "fail", one_line(str(error)), "look at the server's log")
+        return Check(name, "fail", describe(error), "look at the server's log")

@@ -11,13 +11,21 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from agent.agent import Agent
 from agent.audio import AudioSource, Endpointer
-from agent.cli._agent_setup import AgentKit, make_endpointer, open_source, prepare_agent
+from agent.cli._agent_setup import (
+    AgentKit,
+    make_endpointer,
+    open_source,
+    prepare_agent,
+)
 from agent.cli._console import LiveConsole
-from agent.cli._exit import CliError, ExitCode
+from agent.cli._exit import CliError, ExitCode, as_cli_error
 from agent.cli._serve import prepare_start, serve_options, start_server, stop_server
 from agent.cli._server import check_server
+from agent.cli._transcript_log import TurnRecords
 from agent.cli._vllm import ServeOptions, server_healthy
+from agent.cli._words import count
 from agent.client import ServerInfo
 from agent.errors import AudioDeviceError, BadAudioError
 from agent.listening import listen
@@ -31,7 +39,7 @@ async def run_command(args: argparse.Namespace) -> ExitCode:
     # Everything that can fail at once does, before any server is contacted or started
     # (a start takes minutes): --serve's GPU and vLLM first, then the audio and the log.
     serving = await _plan_serving(args, status)
-    setup = _Setup(open_source(args), make_endpointer(args.vad), prepare_agent(args))
+    setup = _Setup(await open_source(args), make_endpointer(args.vad), prepare_agent(args))
     console = Console(highlight=False, soft_wrap=True)
     async with _server(args, serving, status) as base_url:
         info = await check_server(base_url, args.model, tool_calling=True)
@@ -92,40 +100,48 @@ async def _converse(
     args: argparse.Namespace, info: ServerInfo, setup: _Setup, console: Console
 ) -> ExitCode:
     kit = setup.kit
-    title = f"voxagent · {info.model} @ {info.base_url}"
     idle = f"replaying {Path(args.replay).name}" if args.replay else "speak when you are ready"
     live = LiveConsole(
-        console, title=title, auto_approve=args.yes, timers=kit.timers, idle_hint=idle
+        console,
+        title=f"voxagent · {info.model} @ {info.base_url}",
+        auto_approve=args.yes,
+        timers=kit.timers,
+        idle_hint=idle,
     )
     where = f"replaying {args.replay}" if args.replay else f"microphone {args.device or 'default'}"
     console.print(
         f"[bold]voxagent[/] · model [bold]{escape(info.model)}[/] at {escape(info.base_url)}"
         f" (context {info.max_model_len or '?'} tokens, tool calling on) · "
-        f"{len(kit.toolbox)} tools · {escape(where)}"
+        f"{count(len(kit.toolbox), 'tool')} · {escape(where)}"
         + (f" · log {escape(args.log)}" if args.log else "")
     )
     name = args.replay or "microphone"
     async with kit.running(args, info, live) as runner:
         try:
             with live:
-                events = listen(
-                    runner, setup.source, endpointer=setup.endpointer, on_frame=live.level
-                )
-                async with contextlib.aclosing(events):
-                    async for event in events:
-                        live.show(event)
-                        if kit.log is not None:
-                            await kit.log.record(event, source=name)
-        except AudioDeviceError as error:
-            raise CliError(str(error), ExitCode.AUDIO_DEVICE) from None
-        except BadAudioError as error:
-            raise CliError(str(error), ExitCode.BAD_INPUT) from None
+                await _show_events(runner, setup, live, name)
         finally:
             pending = kit.timers.pending()  # before `running` cancels them
     if pending:
         labels = ", ".join(timer.label or timer.kind for timer in pending)
-        console.print(f"[dim]cancelled {len(pending)} pending timer(s): {escape(labels)}[/]")
+        console.print(f"[dim]cancelled {count(len(pending), 'pending timer')}: {escape(labels)}[/]")
     console.print(
-        f"[dim]end of {escape(name)}: {live.turns} turn(s) answered, {live.failures} failed[/]"
+        f"[dim]end of {escape(name)}: {count(live.turns, 'turn')} answered, "
+        f"{live.failures} failed[/]"
     )
     return ExitCode.FAILURE if live.failures else ExitCode.OK
+
+
+async def _show_events(runner: Agent, setup: _Setup, live: LiveConsole, name: str) -> None:
+    """Listen to the source until it ends: each event shown, each turn logged (--log)."""
+    records = TurnRecords(name)
+    events = listen(runner, setup.source, endpointer=setup.endpointer, on_frame=live.level)
+    try:
+        async with contextlib.aclosing(events):
+            async for event in events:
+                live.show(event)
+                record = records.record(event)
+                if setup.kit.log is not None and record is not None:
+                    await setup.kit.log.append(record)
+    except (AudioDeviceError, BadAudioError) as error:
+        raise as_cli_error(error) from None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import shlex
@@ -28,6 +27,7 @@ from agent.cli._vllm import (
     find_vllm,
     server_healthy,
 )
+from tools._threads import run_blocking
 
 __all__ = ["prepare_start", "serve_command", "serve_options", "start_server", "stop_server"]
 
@@ -116,7 +116,7 @@ async def prepare_start(
             "(or $VOXAGENT_VLLM); or use a server elsewhere with --base-url",
             ExitCode.NOT_INSTALLED,
         ) from None
-    if await asyncio.to_thread(_port_taken, options.host, options.port):
+    if await run_blocking(lambda: _port_taken(options.host, options.port)):
         raise CliError(
             f"port {options.port} on {options.host} is taken by another program; "
             "pick another with --port",
@@ -157,14 +157,15 @@ async def start_server(
 
 
 async def stop_server(process: VllmProcess, console: Console) -> None:
-    """Stop vLLM if it runs, saying so (it may take a few seconds to free the GPU)."""
+    """Stop vLLM if it runs, saying so (it may take a few seconds to free the GPU); a second
+    Ctrl-C meanwhile kills it at once. Its process group is killed in any case."""
     if process.running:
         console.print("[dim]stopping vLLM...[/]")
-        await asyncio.shield(process.stop())
+    await process.stop()
 
 
 async def _check_gpu(console: Console, *, from_run: bool) -> None:
-    gpus = await asyncio.to_thread(find_gpus)  # nvidia-smi may take seconds
+    gpus = await run_blocking(find_gpus)  # nvidia-smi may take seconds
     if not gpus:
         elsewhere = (
             "use a server on another machine with --base-url URL (instead of --serve)"

@@ -1,10 +1,14 @@
-"""The check every server command makes first: is the server there, and is it ready?"""
+"""The check every server command makes first: is the server there, and is it ready?
+
+One attempt per request, no retries: a server that is not there at the start is a setup
+fault to report at once (with its root cause), not a transient one to wait out.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
-from agent.cli._exit import CliError, ExitCode, one_line
+from agent.cli._exit import CliError, ExitCode, one_line, root_cause
 from agent.client import ServerInfo, VoxtralClient
 from agent.errors import (
     RequestRejectedError,
@@ -44,32 +48,8 @@ async def check_server(base_url: str, model: str | None, *, tool_calling: bool) 
         if not tool_calling:
             return info
         enabled, message = await client.probe_tool_calling(info.model)
-    except ServerUnavailableError:
-        raise CliError(f"no vLLM server answers at {url}: {_START_HINT}", _UNAVAILABLE) from None
-    except RequestRejectedError as error:
-        if error.status_code == 404:
-            raise CliError(
-                f"{url} is not a vLLM API root (HTTP 404 for {url}/models): the URL usually "
-                "ends in /v1, such as http://127.0.0.1:8000/v1",
-                _UNAVAILABLE,
-            ) from None
-        raise CliError(
-            f"the server at {url} refused the check (HTTP {error.status_code}: "
-            f"{_short(error.server_message)}); is it a vLLM server?",
-            _UNAVAILABLE,
-        ) from None
-    except ServerError as error:
-        if error.status_code in (None, 502, 503, 504):
-            raise CliError(
-                f"the server at {url} is not ready (HTTP {error.status_code}); wait until "
-                "`voxagent serve` says it is ready, or look at its log",
-                _UNAVAILABLE,
-            ) from None
-        raise CliError(
-            f"the server at {url} failed the check with HTTP {error.status_code}; is it a "
-            "vLLM server? Look at its log",
-            _UNAVAILABLE,
-        ) from None
+    except (ServerError, ServerUnavailableError) as error:
+        raise _check_failed(error, url) from None
     finally:
         await client.aclose()
     if not enabled:
@@ -82,8 +62,45 @@ async def check_server(base_url: str, model: str | None, *, tool_calling: bool) 
     return dataclasses.replace(info, tool_calling=True)
 
 
+def _check_failed(error: ServerError | ServerUnavailableError, url: str) -> CliError:
+    """What a failed check means for the user, with the fix."""
+    if isinstance(error, ServerUnavailableError):
+        text = f"no vLLM server answers at {url}{_why(error, url)}: {_START_HINT}"
+    elif isinstance(error, RequestRejectedError) and error.status_code == 404:
+        text = (
+            f"{url} is not a vLLM API root (HTTP 404 for {url}/models): the URL usually ends "
+            "in /v1, such as http://127.0.0.1:8000/v1"
+        )
+    elif isinstance(error, RequestRejectedError):
+        text = (
+            f"the server at {url} refused the check (HTTP {error.status_code}: "
+            f"{_short(error.server_message)}); is it a vLLM server?"
+        )
+    elif error.status_code in (None, 502, 503, 504):
+        text = (
+            f"the server at {url} is not ready (HTTP {error.status_code}); wait until "
+            "`voxagent serve` says it is ready, or look at its log"
+        )
+    else:
+        text = (
+            f"the server at {url} failed the check with HTTP {error.status_code}; is it a "
+            "vLLM server? Look at its log"
+        )
+    return CliError(text, _UNAVAILABLE)
+
+
 _UNAVAILABLE = ExitCode.SERVER_UNAVAILABLE
 
 
 def _short(text: str) -> str:
     return one_line(text, 160)
+
+
+def _why(error: ServerUnavailableError, url: str) -> str:
+    """`` (Name or service not known)``: the root cause, so the one line says what to fix."""
+    cause = root_cause(error)
+    if cause is None:
+        return ""
+    if cause.startswith("TLS/SSL") and url.startswith("https://"):
+        cause += "; is the server plain http://?"
+    return f" ({cause})"

@@ -2,12 +2,17 @@
 
 The flags come from the wire facts of Voxtral on vLLM: only the Mistral formats load it, tool
 calls need both the auto tool choice and the mistral parser, `--max-model-len` must be given
-(the model is trained for 32k), and the audio limit per prompt is 5.
+(the model is trained for 32k), and the audio limit per prompt is `agent.clips.MAX_AUDIO_ITEMS`.
+
+Stopping is the part that must not fail: `VllmProcess.stop` cannot be cancelled half-way,
+a second Ctrl-C while it runs kills the whole process group at once, and it always ends
+with the group killed, so no vLLM worker outlives the command that started it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -18,11 +23,13 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
-import httpx
+if TYPE_CHECKING:
+    import httpx2
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -42,7 +49,9 @@ __all__ = [
 DEFAULT_MODEL = "RedHatAI/Voxtral-Mini-3B-2507-FP8-dynamic"
 DEFAULT_SERVED_NAME = "voxtral"
 DEFAULT_PORT = 8000
+"""The port `voxagent serve` binds; `agent.client.DEFAULT_BASE_URL` points at it."""
 DEFAULT_MAX_MODEL_LEN = 32768
+_T = TypeVar("_T")
 VLLM_ENV = "VOXAGENT_VLLM"
 """Environment variable naming the command that runs vLLM's CLI (for example a venv's `vllm`)."""
 
@@ -69,7 +78,8 @@ class ServeOptions:
     port: int = DEFAULT_PORT
     max_model_len: int = DEFAULT_MAX_MODEL_LEN
     gpu_memory_utilization: float | None = None
-    max_audio_items: int = 5
+    max_audio_items: int | None = None
+    """None: Voxtral's limit, `agent.clips.MAX_AUDIO_ITEMS`."""
     extra_args: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -131,7 +141,7 @@ def build_command(options: ServeOptions, launcher: Sequence[str] = ("vllm",)) ->
         "--max-model-len",
         str(options.max_model_len),
         "--limit-mm-per-prompt",
-        json.dumps({"audio": options.max_audio_items}),
+        json.dumps({"audio": options.max_audio_items or _max_audio_items()}),
         "--served-model-name",
         options.served_model_name,
         "--host",
@@ -142,6 +152,12 @@ def build_command(options: ServeOptions, launcher: Sequence[str] = ("vllm",)) ->
     if options.gpu_memory_utilization is not None:
         command += ["--gpu-memory-utilization", str(options.gpu_memory_utilization)]
     return command + list(options.extra_args)
+
+
+def _max_audio_items() -> int:
+    from agent.clips import MAX_AUDIO_ITEMS  # imported on use: it loads the audio stack
+
+    return MAX_AUDIO_ITEMS
 
 
 def find_gpus() -> list[GpuInfo]:
@@ -220,23 +236,28 @@ class VllmProcess:
             )
 
     async def wait_ready(self, timeout: float, progress: ProgressCallback | None = None) -> None:
-        """Wait until `GET /health` answers 200; `VllmStartError` if vLLM exits or times out."""
+        """Wait until `GET /health` answers 200; `VllmStartError` if vLLM exits or times out
+        (the message then says why the last health check failed)."""
+        import httpx2
+
         health_url = _health_url(self.base_url)
         started = time.monotonic()
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        async with httpx2.AsyncClient(timeout=2.0) as client:
             while True:
                 if not self.running:
                     code = self._process.returncode if self._process else None
                     raise VllmStartError(f"vLLM exited with status {code}", self.log_tail())
-                if await _healthy(client, health_url):
+                problem = await _health_problem(client, health_url)
+                if problem is None:
                     return
                 waited = time.monotonic() - started
                 if waited > timeout:
                     raise VllmStartError(
-                        f"vLLM was not healthy after {timeout:.0f} s", self.log_tail()
+                        f"vLLM was not healthy after {timeout:.0f} s ({health_url}: {problem})",
+                        self.log_tail(),
                     )
                 if progress is not None:
-                    tail = await asyncio.to_thread(self.log_tail, 1)
+                    tail = await _run_blocking(lambda: self.log_tail(1))
                     progress(waited, tail[0] if tail else "")
                 await asyncio.sleep(1.0)
 
@@ -248,20 +269,62 @@ class VllmProcess:
         return self._process.returncode
 
     async def stop(self, grace: float = 20.0) -> None:
-        """End vLLM and its workers: SIGINT, then SIGTERM, then SIGKILL after `grace` s each."""
+        """End vLLM and its workers: SIGINT, then SIGTERM, then SIGKILL after `grace` s each,
+        and SIGKILL for whatever of its process group is left.
+
+        It runs to the end even if the caller is cancelled (the cancellation is raised once
+        vLLM is gone), and a Ctrl-C meanwhile sends SIGKILL to the group at once.
+        """
+        if self._process is None:
+            return
+        stopping = asyncio.ensure_future(self._stop_in_steps(grace))
+        cancelled = False
+        with self._ctrl_c_kills():
+            while not stopping.done():
+                try:
+                    await asyncio.shield(stopping)
+                except asyncio.CancelledError:
+                    cancelled = True  # finish first: a cancelled stop would leave vLLM running
+                    self.kill()
+        stopping.result()
+        if cancelled:
+            raise asyncio.CancelledError
+
+    def kill(self) -> None:
+        """SIGKILL vLLM's whole process group now."""
+        if self._process is not None:
+            _signal_group(self._process.pid, signal.SIGKILL)
+
+    async def _stop_in_steps(self, grace: float) -> None:
+        assert self._process is not None
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-            if not self.running:
-                return
-            assert self._process is not None
-            try:
-                os.killpg(self._process.pid, sig)
-            except ProcessLookupError:
-                return
+            if not self.running or not _signal_group(self._process.pid, sig):
+                break
             deadline = time.monotonic() + grace
             while self.running and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
-        if self._process is not None:
-            await asyncio.to_thread(self._process.wait)
+        _signal_group(self._process.pid, signal.SIGKILL)  # workers the leader left behind
+        await _run_blocking(self._process.wait)
+
+    @contextlib.contextmanager
+    def _ctrl_c_kills(self) -> Iterator[None]:
+        """While stopping: SIGINT (a second Ctrl-C) kills the group instead of interrupting
+        the stop half-way (asyncio's own handler would raise KeyboardInterrupt).
+
+        A plain `signal.signal` handler, not the loop's: the Ctrl-C that started this stop
+        may still sit in the loop's signal pipe, and the loop would hand it to a handler of
+        its own installed now.
+        """
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            signal.signal(signal.SIGINT, lambda signum, frame: self.kill())
+        except ValueError:  # not the main thread: nothing to take over
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def log_tail(self, lines: int = 20) -> list[str]:
         """The last non-empty lines of the log file."""
@@ -281,8 +344,10 @@ class VllmProcess:
 
 async def server_healthy(base_url: str) -> bool:
     """Whether `GET /health` next to the API root `base_url` answers 200."""
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        return await _healthy(client, _health_url(base_url))
+    import httpx2
+
+    async with httpx2.AsyncClient(timeout=2.0) as client:
+        return await _health_problem(client, _health_url(base_url)) is None
 
 
 def _health_url(base_url: str) -> str:
@@ -290,9 +355,30 @@ def _health_url(base_url: str) -> str:
     return base_url.rstrip("/").removesuffix("/v1") + "/health"
 
 
-async def _healthy(client: httpx.AsyncClient, url: str) -> bool:
+async def _health_problem(client: httpx2.AsyncClient, url: str) -> str | None:
+    """None if `url` answers 200; else why not (the root cause of a connection failure)."""
+    import httpx2
+
+    from agent.cli._exit import root_cause
+
     try:
         response = await client.get(url)
-    except httpx.HTTPError:
+    except httpx2.HTTPError as error:
+        return root_cause(error) or str(error) or type(error).__name__
+    return None if response.status_code == 200 else f"HTTP {response.status_code}"
+
+
+async def _run_blocking(job: Callable[[], _T]) -> _T:
+    # Imported on use: `tools` loads pydantic, which `voxagent --help` need not pay for.
+    from tools._threads import run_blocking
+
+    return await run_blocking(job)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> bool:
+    """Send `sig` to the process group `pid` leads; False if none of it is left."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
         return False
-    return response.status_code == 200
+    return True

@@ -33,7 +33,7 @@ async def test_a_text_turn_sends_instructions_as_user_text(scripted_server, make
 async def test_a_tool_round_sends_the_server_ids_back_unchanged(scripted_server, make_agent):
     scripted_server.reply_tool_call("get_weather", {"city": "Paris"}).reply("Sunny.")
     agent = make_agent()
-    turn = await agent.run(tone(1.0), tool_choice="required")
+    turn = await agent.run(tone(1.0), tool_choice="required", sample_rate=16000)
     assert turn.text == "Sunny."
     assert [result.content for result in turn.tool_results] == ["sunny in Paris"]
     first, second = scripted_server.requests
@@ -93,7 +93,9 @@ async def test_streamed_text_arrives_as_deltas(scripted_server, make_agent) -> N
     deltas: list[str] = []
     agent = make_agent(stream=True)
     turn = await agent.run(
-        tone(0.5), on_event=lambda e: deltas.append(e.delta) if isinstance(e, ReplyText) else None
+        tone(0.5),
+        on_event=lambda e: deltas.append(e.delta) if isinstance(e, ReplyText) else None,
+        sample_rate=16000,
     )
     assert len(deltas) > 1 and "".join(deltas) == turn.text
     assert turn.tool_results[0].content == "sunny in Lima"
@@ -129,10 +131,10 @@ async def test_max_tool_rounds_ends_the_turn_with_a_note(scripted_server, make_a
 async def test_an_empty_reply_is_never_replayed(scripted_server, make_agent) -> None:
     scripted_server.reply("").reply("second")
     agent = make_agent()
-    first = await agent.run(tone(0.5))
+    first = await agent.run(tone(0.5), sample_rate=16000)
     assert first.text == ""
     assert all(m["role"] != "assistant" for m in agent.history)
-    assert (await agent.run(tone(0.5))).text == "second"
+    assert (await agent.run(tone(0.5), sample_rate=16000)).text == "second"
     assert scripted_server.rejected == []
 
 
@@ -171,17 +173,39 @@ async def test_five_failures_raise_and_leave_the_history_alone(scripted_server, 
     from agent import ServerError
 
     scripted_server.reply("first")
+    scripted_server.fail(500, "engine died", times=5)
+    scripted_server.reply("after")
+    agent = make_agent()
+    await agent.run(tone(0.3), sample_rate=16000)
+    before = agent.history
+    with pytest.raises(ServerError, match="engine died") as caught:
+        await agent.run(tone(0.3), sample_rate=16000)
+    assert caught.value.status_code == 500
+    assert agent.history == before
+    assert (await agent.run(text="go on")).text == "after"
+    assert scripted_server.rejected == []
+
+
+async def test_a_failure_after_tools_ran_keeps_what_they_did(scripted_server, make_agent):
+    """Issue 8 (1.7): a turn whose side effects happened is recorded, also when it fails."""
+    from agent import ServerError
+
+    scripted_server.reply("first")
     scripted_server.reply_tool_call("get_weather", {"city": "X"})
     scripted_server.fail(500, "engine died", times=5)
     scripted_server.reply("after")
     agent = make_agent()
-    await agent.run(tone(0.3))
+    await agent.run(tone(0.3), sample_rate=16000)
     before = agent.history
-    with pytest.raises(ServerError, match="engine died") as caught:
-        await agent.run(tone(0.3))
-    assert caught.value.status_code == 500
-    assert agent.history == before
+    with pytest.raises(ServerError, match="engine died"):
+        await agent.run(tone(0.3), sample_rate=16000)
+    after = agent.history
+    assert after[: len(before)] == before
+    assert [m["role"] for m in after[len(before) :]] == ["user", "assistant", "tool"]
+    assert after[-1]["content"] == "sunny in X"
+    assert agent._history.records[-1].interrupted
     assert (await agent.run(text="go on")).text == "after"
+    assert scripted_server.requests[-1].tool_messages[-1]["content"] == "sunny in X"
     assert scripted_server.rejected == []
 
 
@@ -224,7 +248,8 @@ async def test_older_audio_is_replaced_by_transcripts(scripted_server, make_agen
         scripted_server.reply(f"answer {i}")
     agent = make_agent()
     for i in range(7):
-        turn = await agent.run(tone(0.5))
+        turn = await agent.run(tone(0.5), sample_rate=16000)
+        await agent.wait_for_transcripts()  # made in the background, never delaying the reply
         assert turn.transcript == f"utterance {i}"
     last = scripted_server.requests[-1]
     assert last.audio_count == 5
@@ -235,13 +260,15 @@ async def test_older_audio_is_replaced_by_transcripts(scripted_server, make_agen
 
 async def test_transcription_can_be_turned_off(scripted_server, make_agent) -> None:
     scripted_server.reply("ok")
-    turn = await make_agent(transcribe_turns=False).run(tone(0.5))
+    turn = await make_agent(transcribe_turns=False).run(tone(0.5), sample_rate=16000)
     assert turn.transcript is None and scripted_server.transcriptions == []
 
 
 async def test_several_clips_in_one_turn(scripted_server, make_agent) -> None:
     scripted_server.reply("The second.")
-    turn = await make_agent().run([tone(0.5), tone(0.7)], text="Which is longer?")
+    turn = await make_agent().run(
+        [tone(0.5), tone(0.7)], text="Which is longer?", sample_rate=16000
+    )
     assert turn.audio_seconds == pytest.approx(1.2)
     request = scripted_server.requests[0]
     assert request.audio_count == 2 and "Which is longer?" in request.texts
@@ -254,7 +281,7 @@ async def test_bad_audio_fails_before_any_request(scripted_server, make_agent) -
     with pytest.raises(ValueError, match="audio= or a non-empty text="):
         await agent.run()
     with pytest.raises(InvalidRequestError, match="max_audio_items"):
-        await make_agent(max_audio_items=1).run([tone(0.1), tone(0.1)])
+        await make_agent(max_audio_items=1).run([tone(0.1), tone(0.1)], sample_rate=16000)
     assert scripted_server.all_requests == []
 
 
@@ -276,7 +303,7 @@ async def test_the_history_is_trimmed_to_the_context(make_agent) -> None:
             server.reply("ok")
         agent = make_agent(base_url=server.base_url, max_tokens=256, max_audio_items=5)
         for _ in range(6):
-            await agent.run(tone(1.0))
+            await agent.run(tone(1.0), sample_rate=16000)
         assert server.rejected == []
         assert server.requests[-1].audio_count < 5
 
@@ -308,7 +335,7 @@ async def test_many_agents_share_one_server_and_client(scripted_server) -> None:
         scripted_server.reply("ok")
     agents = [Agent(http_client=shared, retry_backoff=0.001) for _ in range(8)]
     turns = await asyncio.gather(
-        *(agent.run(tone(0.3)) for agent in agents for _ in range(1)),
+        *(agent.run(tone(0.3), sample_rate=16000) for agent in agents for _ in range(1)),
         *(agents[i].run(text="second") for i in range(8)),
     )
     assert [turn.text for turn in turns] == ["ok"] * 16
@@ -339,18 +366,22 @@ async def test_an_unknown_model_name_is_explained(scripted_server) -> None:
 
 async def test_transcribe(scripted_server, make_agent) -> None:
     scripted_server.transcribe_as("hello world")
-    assert await make_agent().transcribe(tone(0.5), language="en") == "hello world"
+    assert (
+        await make_agent().transcribe(tone(0.5), language="en", sample_rate=16000) == "hello world"
+    )
     assert scripted_server.transcriptions[0].body["language"] == "en"
     with pytest.raises(InvalidRequestError, match="two-letter"):
-        await make_agent().transcribe(tone(0.5), language="english")
+        await make_agent().transcribe(tone(0.5), language="english", sample_rate=16000)
 
 
 def test_run_sync_and_transcribe_sync(scripted_server) -> None:
-    scripted_server.reply("one").reply("two").transcribe_as("t1", "t2", "t3")
-    agent = Agent(base_url=scripted_server.base_url)
-    assert agent.run_sync(tone(0.2)).text == "one"
-    assert agent.run_sync(tone(0.2)).text == "two"
-    assert agent.transcribe_sync(tone(0.2)) == "t3"
+    # The turns' own transcripts come in the background (issue 8, 1.6), in no fixed order
+    # with the next request: they are off here, so the one transcription is transcribe_sync's.
+    scripted_server.reply("one").reply("two").transcribe_as("t3")
+    agent = Agent(base_url=scripted_server.base_url, transcribe_turns=False)
+    assert agent.run_sync(tone(0.2), sample_rate=16000).text == "one"
+    assert agent.run_sync(tone(0.2), sample_rate=16000).text == "two"
+    assert agent.transcribe_sync(tone(0.2), sample_rate=16000) == "t3"
 
 
 async def test_run_sync_refuses_inside_a_running_loop(scripted_server) -> None:
@@ -374,7 +405,9 @@ async def test_tool_call_text_never_reaches_reply_events(scripted_server, make_a
 async def test_a_turn_serialises_for_jsonl_logs(scripted_server, make_agent) -> None:
     scripted_server.reply_tool_call("get_weather", {"city": "Kyiv"}).reply("Mild.")
     scripted_server.transcribe_as("weather in Kyiv")
-    turn = await make_agent().run(tone(0.5))
+    agent = make_agent()
+    turn = await agent.run(tone(0.5), sample_rate=16000)
+    await agent.wait_for_transcripts()
     line = json.loads(json.dumps(turn.to_dict()))
     assert line["text"] == "Mild." and line["transcript"] == "weather in Kyiv"
     assert line["tool_results"][0]["name"] == "get_weather"
@@ -405,19 +438,81 @@ async def test_a_slow_server_times_out_and_is_retried(scripted_server, make_agen
 
 
 async def test_a_cancelled_turn_leaves_the_history_alone(scripted_server, make_agent) -> None:
-    scripted_server.reply("first").reply_tool_call("get_weather", {"city": "A"})
-    scripted_server.reply("never seen", delay=0.3).reply("after")
+    scripted_server.reply("first").hang().reply("after")
     agent = make_agent()
     await agent.run(text="one")
     before = agent.history
     task = asyncio.create_task(agent.run(text="two"))
-    await asyncio.sleep(0.15)  # the tool ran; the second model call is waiting for its answer
+    while len(scripted_server.requests) < 2:  # the model call is waiting for its answer
+        await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert agent.history == before
-    await asyncio.sleep(0.35)  # let the server finish the abandoned answer
     assert (await agent.run(text="three")).text == "after"
+
+
+async def test_a_turn_cancelled_after_its_tools_ran_keeps_their_results(
+    scripted_server, make_agent
+) -> None:
+    """Issue 8 (1.7): the timer was set, so the next turn's model must know."""
+    from agent import ToolCallFinished
+
+    scripted_server.reply("first").reply_tool_call("set_timer", {"minutes": 5})
+    scripted_server.hang().reply("after")
+    agent = make_agent()
+    await agent.run(text="one")
+    before = agent.history
+    finished = asyncio.Event()
+
+    def on_event(event) -> None:
+        if isinstance(event, ToolCallFinished):
+            finished.set()
+
+    task = asyncio.create_task(agent.run(text="two", on_event=on_event))
+    await finished.wait()
+    while len(scripted_server.requests) < 3:  # the second model call is waiting
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    kept = agent.history[len(before) :]
+    assert [m["role"] for m in kept] == ["user", "assistant", "tool"]
+    assert kept[-1]["content"] == "timer set for 5 min"
+    assert agent._history.records[-1].interrupted
+    assert (await agent.run(text="three")).text == "after"
+    assert scripted_server.requests[-1].tool_messages[-1]["content"] == "timer set for 5 min"
+
+
+async def test_cancelling_while_a_tool_runs_lets_it_finish_and_keeps_it(
+    make_agent, scripted_server
+):
+    from tools import tool
+
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    @tool
+    async def slow_action() -> str:
+        """Does something that takes a while."""
+        started.set()
+        await release.wait()
+        return "done"
+
+    scripted_server.reply_tool_call("slow_action").reply("after")
+    agent = make_agent(tools=[slow_action])
+    task = asyncio.create_task(agent.run(text="go"))
+    await started.wait()
+    task.cancel()
+    await asyncio.sleep(0)  # the cancellation arrives while the tool still runs
+    assert not task.done()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert agent.history[-1] == {
+        "role": "tool", "tool_call_id": agent.history[-2]["tool_calls"][0]["id"], "content": "done"
+    }  # fmt: skip
+    assert (await agent.run(text="next")).text == "after"
 
 
 def test_the_fixture_fails_a_passing_test_that_left_steps_unused(tmp_path) -> None:

@@ -24,7 +24,7 @@ def _wav(samples: np.ndarray, rate: int) -> bytes:
 
 
 def test_int16_array_is_taken_as_16k_mono() -> None:
-    clip = load_clip(tone(2.0))
+    clip = load_clip(tone(2.0), sample_rate=16000)
     assert clip.pcm.dtype == np.int16
     assert clip.duration == pytest.approx(2.0)
 
@@ -62,7 +62,7 @@ def test_objects_with_pcm_and_sample_rate_are_accepted() -> None:
 
 
 def test_wav_encoding_is_mono_pcm16_and_cached() -> None:
-    clip = load_clip(tone(0.5))
+    clip = load_clip(tone(0.5), sample_rate=16000)
     data = clip.wav()
     info = sf.info(io.BytesIO(data))
     assert (info.channels, info.samplerate, info.subtype) == (1, 16000, "PCM_16")
@@ -82,13 +82,13 @@ def test_wav_encoding_is_mono_pcm16_and_cached() -> None:
 )
 def test_bad_clips_raise_a_clear_value_error(source: object, words: str) -> None:
     with pytest.raises(ValueError, match=words):
-        load_clip(source)  # type: ignore[arg-type]
+        load_clip(source, sample_rate=16000)  # type: ignore[arg-type]
 
 
 def test_too_long_audio_is_refused_before_sending() -> None:
     long = np.zeros(int((MAX_AUDIO_SECONDS + 1) * SAMPLE_RATE), dtype=np.int16)
     with pytest.raises(BadAudioError, match="600 s"):
-        load_clip(long)
+        load_clip(long, sample_rate=16000)
 
 
 def test_a_long_compressed_file_is_refused_from_its_header_without_decoding(
@@ -108,16 +108,16 @@ def test_a_long_compressed_file_is_refused_from_its_header_without_decoding(
 
 
 def test_a_list_holds_one_to_five_clips() -> None:
-    assert len(load_clips([tone(0.2), tone(0.3)])) == 2
+    assert len(load_clips([tone(0.2), tone(0.3)], sample_rate=16000)) == 2
     with pytest.raises(BadAudioError, match="at most 5"):
-        load_clips([tone(0.1)] * 6)
+        load_clips([tone(0.1)] * 6, sample_rate=16000)
     with pytest.raises(BadAudioError, match="empty list"):
         load_clips([])
 
 
 def test_clip_names_say_which_list_item_failed() -> None:
     with pytest.raises(BadAudioError, match=r"audio\[1\]"):
-        load_clips([tone(0.2), b"junk"])
+        load_clips([tone(0.2), b"junk"], sample_rate=16000)
 
 
 @pytest.mark.parametrize(
@@ -138,8 +138,8 @@ async def test_async_loading_gives_the_same_clips(tmp_path) -> None:
     path = tmp_path / "clip.wav"
     path.write_bytes(_wav(tone(0.5), 8000))
     short, from_file, resampled = (
-        await load_clips_async(tone(0.5)),
-        await load_clips_async([path, tone(0.2)]),
+        await load_clips_async(tone(0.5), sample_rate=16000),
+        await load_clips_async([path, tone(0.2)], sample_rate=16000),
         await load_clips_async(tone(0.5), sample_rate=8000),
     )
     assert short[0].duration == pytest.approx(0.5)

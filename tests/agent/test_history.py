@@ -18,7 +18,7 @@ def _turn(index: int, seconds: float = 1.0, *, transcript: str | None = None) ->
 
 def _current(index: int, seconds: float = 1.0) -> TurnRecord:
     """The turn in progress: audio, no answer yet."""
-    return TurnRecord(index=index, clips=[load_clip(tone(seconds))])
+    return TurnRecord(index=index, clips=[load_clip(tone(seconds), sample_rate=16000)])
 
 
 def test_instructions_are_user_text_first_never_a_system_message() -> None:
@@ -54,9 +54,9 @@ def test_max_audio_items_can_go_down_to_one() -> None:
 
 def test_a_multi_clip_turn_keeps_all_its_audio_or_none() -> None:
     history = History(max_audio_items=5)
-    old = TurnRecord(index=0, clips=[load_clip(tone(0.2)) for _ in range(3)])
+    old = TurnRecord(index=0, clips=[load_clip(tone(0.2), sample_rate=16000) for _ in range(3)])
     history.commit(old)
-    current = TurnRecord(index=1, clips=[load_clip(tone(0.2)) for _ in range(3)])
+    current = TurnRecord(index=1, clips=[load_clip(tone(0.2), sample_rate=16000) for _ in range(3)])
     messages = history.render(current)
     assert count_audio_items(messages) == 3
     assert isinstance(messages[0]["content"], str)
@@ -65,7 +65,7 @@ def test_a_multi_clip_turn_keeps_all_its_audio_or_none() -> None:
 def test_current_turn_with_too_many_clips_is_refused() -> None:
     history = History(max_audio_items=2)
     with pytest.raises(InvalidRequestError, match="max_audio_items"):
-        history.render(TurnRecord(index=0, clips=[load_clip(tone(0.1))] * 3))
+        history.render(TurnRecord(index=0, clips=[load_clip(tone(0.1), sample_rate=16000)] * 3))
 
 
 def test_oldest_whole_turns_are_trimmed_to_the_budget() -> None:

@@ -96,7 +96,7 @@ async def test_the_constructor_as_written_in_the_issue(scripted_server) -> None:
         instructions=INSTRUCTIONS,
         api_key="EMPTY", temperature=0.2, top_p=0.95, max_tool_rounds=5, stream=False,
     )  # fmt: skip
-    turn = await agent.run(audio=tone(1.0))
+    turn = await agent.run(audio=tone(1.0), sample_rate=16000)
     assert isinstance(turn, Turn) and turn.text == "Hello."
     request = scripted_server.requests[0]
     assert request.body["model"] == scripted_server.model  # model=None: the first one listed
@@ -193,11 +193,11 @@ def test_run_sync_with_wav_bytes(scripted_server) -> None:
 async def test_run_sync_inside_a_running_loop_is_refused_clearly(scripted_server) -> None:
     agent = Agent([get_weather], base_url=scripted_server.base_url)
     with pytest.raises(RuntimeError) as caught:
-        agent.run_sync(audio=tone(0.2))
+        agent.run_sync(audio=tone(0.2), sample_rate=16000)
     message = str(caught.value)
     assert "running event loop" in message and "await agent.run(" in message
     with pytest.raises(RuntimeError, match=r"await agent\.transcribe"):
-        agent.transcribe_sync(tone(0.2))
+        agent.transcribe_sync(tone(0.2), sample_rate=16000)
     assert scripted_server.all_requests == []
 
 
@@ -223,14 +223,14 @@ async def test_two_clips_in_one_turn(scripted_server, tmp_path: Path) -> None:
 async def test_more_than_five_clips_is_a_value_error_before_any_request(scripted_server, count):
     async with Agent(base_url=scripted_server.base_url) as agent:
         with pytest.raises(ValueError, match="5"):
-            await agent.run(audio=[tone(0.2)] * count)
+            await agent.run(audio=[tone(0.2)] * count, sample_rate=16000)
     assert scripted_server.all_requests == []
 
 
 async def test_five_clips_are_accepted(scripted_server) -> None:
     scripted_server.reply("five")
     async with Agent(base_url=scripted_server.base_url, transcribe_turns=False) as agent:
-        assert (await agent.run(audio=[tone(0.2)] * 5)).text == "five"
+        assert (await agent.run(audio=[tone(0.2)] * 5, sample_rate=16000)).text == "five"
     assert scripted_server.requests[0].audio_count == 5
 
 
@@ -282,7 +282,7 @@ async def test_every_file_format_is_sent_as_16k_mono_wav(
 async def test_every_in_memory_clip_kind(scripted_server, make) -> None:
     scripted_server.reply("ok")
     async with Agent(base_url=scripted_server.base_url) as agent:
-        turn = await agent.run(audio=make())
+        turn = await agent.run(audio=make(), sample_rate=16000)  # files, Audio: their own
     assert turn.audio_seconds == pytest.approx(1.0, abs=0.01)
     info = _sent_wav(scripted_server.requests[0])
     assert (info.samplerate, info.channels) == (16000, 1)
@@ -377,7 +377,7 @@ async def test_transcribe_with_and_without_a_language(scripted_server, tmp_path)
     scripted_server.transcribe_as("yes we can", "hola")
     async with Agent(base_url=scripted_server.base_url) as agent:
         assert await agent.transcribe(str(path), language="en") == "yes we can"
-        assert await agent.transcribe(tone(0.5)) == "hola"
+        assert await agent.transcribe(tone(0.5), sample_rate=16000) == "hola"
     with_language, without = scripted_server.transcriptions
     assert with_language.body["language"] == "en"
     assert "language" not in without.body
@@ -390,7 +390,7 @@ async def test_transcribe_with_and_without_a_language(scripted_server, tmp_path)
 def test_transcribe_sync(scripted_server) -> None:
     scripted_server.transcribe_as("bonjour")
     agent = Agent(base_url=scripted_server.base_url)
-    assert agent.transcribe_sync(tone(0.5), language="fr") == "bonjour"
+    assert agent.transcribe_sync(tone(0.5), language="fr", sample_rate=16000) == "bonjour"
 
 
 # --- the turn -----------------------------------------------------------------------------
@@ -400,7 +400,8 @@ async def test_turn_fields(scripted_server) -> None:
     scripted_server.transcribe_as("what's the weather in Paris")
     scripted_server.reply_tool_call("get_weather", {"city": "Paris"}).reply("Sunny in Paris.")
     async with Agent([get_weather, set_timer], base_url=scripted_server.base_url) as agent:
-        turn = await agent.run(audio=tone(1.0))
+        turn = await agent.run(audio=tone(1.0), sample_rate=16000)
+        await agent.wait_for_transcripts()
     assert turn.text == "Sunny in Paris."
     assert all(isinstance(result, ToolResult) for result in turn.tool_results)
     assert [(r.name, r.content, r.ok) for r in turn.tool_results] == [
@@ -447,7 +448,8 @@ async def test_history_over_eight_audio_turns_with_tools(scripted_server) -> Non
         [get_weather, set_timer], base_url=scripted_server.base_url, instructions=INSTRUCTIONS
     ) as agent:
         for _ in range(8):
-            await agent.run(audio=tone(0.5))
+            await agent.run(audio=tone(0.5), sample_rate=16000)
+            await agent.wait_for_transcripts()
         history = agent.history
     assert scripted_server.rejected == []
     assert all(message["role"] != "system" for message in history)
@@ -486,7 +488,7 @@ async def test_the_tool_call_ids_are_the_servers(scripted_server) -> None:
 async def test_reset_forgets_the_conversation(scripted_server) -> None:
     scripted_server.reply("one").reply("two")
     async with Agent(base_url=scripted_server.base_url, instructions=INSTRUCTIONS) as agent:
-        await agent.run(audio=tone(0.3))
+        await agent.run(audio=tone(0.3), sample_rate=16000)
         assert _audio_count(agent.history) == 1
         agent.reset()
         assert agent.history == []
@@ -627,7 +629,7 @@ async def test_streamed_text_deltas_reach_the_callback(scripted_server) -> None:
             deltas.append(event.delta)
 
     async with Agent([get_weather], base_url=scripted_server.base_url, stream=True) as agent:
-        turn = await agent.run(audio=tone(0.5), on_event=on_event)
+        turn = await agent.run(audio=tone(0.5), on_event=on_event, sample_rate=16000)
     assert turn.text == text and len(deltas) > 1 and "".join(deltas) == text
     assert all(request.stream for request in scripted_server.requests)
     assert turn.tool_results[0].content == "sunny in Paris"
@@ -655,7 +657,7 @@ async def test_connection_refused_names_the_url_and_voxagent_serve(unused_port) 
     url = f"http://127.0.0.1:{unused_port}/v1"
     async with Agent(base_url=url, **FAST) as agent:
         with pytest.raises(ServerUnavailableError) as caught:
-            await agent.run(audio=tone(0.3))
+            await agent.run(audio=tone(0.3), sample_rate=16000)
     assert url in str(caught.value) and "voxagent serve" in str(caught.value)
     assert isinstance(caught.value, VoxagentError)
 
@@ -672,7 +674,7 @@ async def test_five_500s_give_an_error_after_exactly_five_attempts(scripted_serv
     scripted_server.fail(500, "engine died", times=5)
     async with Agent(base_url=scripted_server.base_url, **FAST) as agent:
         with pytest.raises(ServerError) as caught:
-            await agent.run(audio=tone(0.3))
+            await agent.run(audio=tone(0.3), sample_rate=16000)
     assert len(scripted_server.requests) == 5
     assert caught.value.status_code == 500
     assert scripted_server.base_url in str(caught.value)
@@ -687,24 +689,23 @@ async def test_a_400_is_not_retried_and_carries_the_servers_message(scripted_ser
     assert len(scripted_server.requests) == 1
 
 
-async def test_a_failed_turn_in_the_tool_loop_leaves_the_history_as_before(scripted_server):
+async def test_a_failed_turn_in_the_tool_loop_keeps_what_its_tools_did(scripted_server):
+    """Issue 8 (1.7) changed this: the failed turn's tool call and result are recorded."""
     scripted_server.reply_tool_call("get_weather", {"city": "A"}).reply("first done")
     scripted_server.reply_tool_call("get_weather", {"city": "B"})
     scripted_server.fail(503, "overloaded", times=5)
     scripted_server.reply("recovered")
     async with Agent([get_weather], base_url=scripted_server.base_url, **FAST) as agent:
-        await agent.run(audio=tone(0.3))
-        before = agent.history
+        await agent.run(audio=tone(0.3), sample_rate=16000)
         with pytest.raises(ServerError):
-            await agent.run(audio=tone(0.3))
-        assert agent.history == before
-        assert agent.turns == 1
+            await agent.run(audio=tone(0.3), sample_rate=16000)
+        assert agent.turns == 2
         turn = await agent.run(text="still there?")
         assert turn.text == "recovered"
+        await agent.wait_for_transcripts()
     last = scripted_server.requests[-1]
-    # The failed turn left nothing behind: only the first turn's call and result.
-    assert [m["content"] for m in last.tool_messages] == ["sunny in A"]
-    assert sum(len(m.get("tool_calls") or []) for m in last.messages) == 1
+    assert [m["content"] for m in last.tool_messages] == ["sunny in A", "sunny in B"]
+    assert sum(len(m.get("tool_calls") or []) for m in last.messages) == 2
     assert scripted_server.rejected == []
 
 
@@ -735,7 +736,9 @@ async def test_agents_share_one_client(scripted_server) -> None:
     client = openai.AsyncOpenAI(base_url=scripted_server.base_url, api_key="EMPTY")
     agents = [Agent(base_url=scripted_server.base_url, http_client=client) for _ in range(3)]
     for _ in range(2):
-        turns = await asyncio.gather(*(agent.run(audio=tone(0.2)) for agent in agents))
+        turns = await asyncio.gather(
+            *(agent.run(audio=tone(0.2), sample_rate=16000) for agent in agents)
+        )
         assert [turn.text for turn in turns] == ["shared"] * 3
     for agent in agents:
         await agent.aclose()

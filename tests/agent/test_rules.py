@@ -9,7 +9,7 @@ from agent._rules import RuleViolation, check_chat_request
 from agent.clips import load_clip
 from agent.testing import tone
 
-AUDIO = load_clip(tone(0.2)).base64()
+AUDIO = load_clip(tone(0.2), sample_rate=16000).base64()
 
 
 def _audio_part(data: str = AUDIO) -> dict:

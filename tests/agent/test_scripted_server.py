@@ -9,7 +9,7 @@ from agent._probe import tool_calling_probe
 from agent.clips import load_clip
 from agent.testing import ScriptedServer, tone
 
-AUDIO = load_clip(tone(0.5)).base64()
+AUDIO = load_clip(tone(0.5), sample_rate=16000).base64()
 TOOLS = [
     {
         "type": "function",
@@ -152,7 +152,7 @@ def test_transcriptions_answer_the_queued_text() -> None:
     with ScriptedServer(transcript="default") as server:
         server.transcribe_as("first")
         url = f"{server.base_url}/audio/transcriptions"
-        files = {"file": ("a.wav", load_clip(tone(1.5)).wav(), "audio/wav")}
+        files = {"file": ("a.wav", load_clip(tone(1.5), sample_rate=16000).wav(), "audio/wav")}
         data = {"model": "voxtral-scripted", "language": "fr"}
         first = httpx.post(url, files=files, data=data).json()
         second = httpx.post(url, files=files, data=data).json()
@@ -226,7 +226,7 @@ def test_a_prompt_over_the_context_is_refused_but_max_tokens_is_not() -> None:
 
 
 def test_transcription_refuses_a_language_vllm_refuses() -> None:
-    wav = load_clip(tone(0.5)).wav()
+    wav = load_clip(tone(0.5), sample_rate=16000).wav()
     with ScriptedServer() as server:
         response = httpx.post(
             f"{server.base_url}/audio/transcriptions",

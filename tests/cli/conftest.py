@@ -1,11 +1,14 @@
-"""Helpers for driving the real `voxagent` process: the command, speech clips, a fake vLLM."""
+"""Helpers for driving the real `voxagent` process: the command, its one-line errors, speech
+clips, free ports, and a real terminal (tmux) to see the console as a person does."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +19,23 @@ import soundfile as sf
 
 from tests.virtual_mic import virtual_mic
 
-__all__ = ["Done", "run_voxagent", "virtual_mic", "voxagent_command"]
+__all__ = [
+    "EXAMPLE",
+    "ROOT",
+    "Done",
+    "Terminal",
+    "clean_env",
+    "free_port",
+    "one_error_line",
+    "run_voxagent",
+    "virtual_mic",
+    "voxagent_command",
+]
 
 HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+EXAMPLE = str(ROOT / "examples" / "audio" / "timer.wav")
+"""A short recording, so commands need no microphone."""
 
 
 def voxagent_command() -> list[str]:
@@ -52,6 +69,21 @@ class Done:
     def error_lines(self) -> list[str]:
         """stderr's non-empty lines."""
         return [line for line in self.stderr.splitlines() if line.strip()]
+
+
+def one_error_line(done: Done, code: int) -> str:
+    """The one line on stderr of a run that failed with `code` (no traceback)."""
+    assert done.code == code, (done.code, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert len(done.error_lines) == 1, done.stderr
+    return done.error_lines[0]
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 nothing listens on (now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def run_voxagent(
@@ -107,3 +139,60 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]
             folder / "two.wav", ["What time is it?", "Take a note: buy milk."], folder
         ),
     }
+
+
+class Terminal:
+    """A private tmux server (its own socket) holding one window of `width` x `height`."""
+
+    def __init__(self, env: dict[str, str], width: int = 100, height: int = 30) -> None:
+        self.socket = f"voxagent-test-{os.getpid()}-{time.monotonic_ns()}"
+        self.env = env
+        self.size = (str(width), str(height))
+
+    def _tmux(self, *args: str) -> str:
+        done = subprocess.run(
+            ["tmux", "-L", self.socket, *args],
+            env=self.env, capture_output=True, text=True, timeout=10, check=True,
+        )  # fmt: skip
+        return done.stdout
+
+    def start(self, command: str) -> None:
+        width, height = self.size
+        self._tmux("new-session", "-d", "-x", width, "-y", height, command)
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p")
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared; the screen:\n{screen}")
+            time.sleep(0.1)
+
+    def press(self, key: str) -> None:
+        self._tmux("send-keys", key)
+
+    def close(self) -> None:
+        subprocess.run(
+            ["tmux", "-L", self.socket, "kill-server"],
+            env=self.env,
+            capture_output=True,
+            timeout=10,
+        )
+
+
+@pytest.fixture
+def terminal(env: dict[str, str]) -> Iterator[Terminal]:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is needed for the terminal test (apt-get install tmux)")
+    env = {key: value for key, value in env.items() if key not in ("COLUMNS", "LINES", "TMUX")}
+    env["TERM"] = "xterm-256color"
+    term = Terminal(env)
+    try:
+        yield term
+    finally:
+        term.close()

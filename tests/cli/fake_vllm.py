@@ -2,7 +2,9 @@
 
 It records its command line in $FAKE_VLLM_RECORD (JSON), then behaves as $FAKE_VLLM_MODE says:
 `ok` (default) serves /health and /v1/models after $FAKE_VLLM_DELAY seconds; `crash` prints an
-error and exits with status 3. On SIGINT or SIGTERM it appends the signal's name and exits.
+error and exits with status 3. On SIGINT or SIGTERM it appends the signal's name and exits;
+`stubborn` appends the name and goes on serving (only SIGKILL ends it), and starts a "worker"
+child in its process group; the pids of both go to $FAKE_VLLM_RECORD.pids.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,10 +46,14 @@ class _Handler(BaseHTTPRequestHandler):
         print("request:", format % args, flush=True)
 
 
+STUBBORN = os.environ.get("FAKE_VLLM_MODE") == "stubborn"
+
+
 def _stop(signum: int, frame: object) -> None:
     with RECORD.open("a") as record:
         record.write(f"\n{signal.Signals(signum).name}\n")
-    os._exit(0)
+    if not STUBBORN:
+        os._exit(0)
 
 
 def main() -> None:
@@ -58,6 +65,9 @@ def main() -> None:
     if os.environ.get("FAKE_VLLM_MODE") == "crash":
         print("ERROR CUDA out of memory (fake)", flush=True)
         sys.exit(3)
+    if STUBBORN:
+        worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        Path(f"{RECORD}.pids").write_text(f"{os.getpid()} {worker.pid}")
     time.sleep(float(os.environ.get("FAKE_VLLM_DELAY", "0.5")))
     _Handler.served_name = _option(argv, "--served-model-name", "voxtral")
     port = int(_option(argv, "--port", "8000"))

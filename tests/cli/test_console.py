@@ -14,7 +14,7 @@ from rich.console import Console
 from agent.audio import Utterance
 from agent.cli._console import LiveConsole, format_tool_result
 from agent.cli._exit import CliError, ExitCode
-from agent.cli._transcript_log import TranscriptLog
+from agent.cli._transcript_log import TranscriptLog, TurnRecords, turn_record
 from agent.events import (
     ReplyText,
     SpeechStarted,
@@ -111,13 +111,28 @@ def test_failed_tool_results_are_red_lines() -> None:
 
 async def test_transcript_log_appends_json_lines(tmp_path: Path) -> None:
     log = TranscriptLog(tmp_path / "logs" / "talk.jsonl")
-    await log.turn(Turn(text="Hi.", transcript="hello"), source="mic")
-    await log.failure(RuntimeError("boom"), source="mic", at=1.5)
+    records = TurnRecords("mic")
+    assert records.record(TurnStarted(index=0, utterance=utterance(1.0, 2.5))) is None
+    finished = records.record(TurnFinished(Turn(text="Hi.", transcript="hello")))
+    failed = records.record(TurnFailed(RuntimeError("boom"), utterance=utterance(1.5, 3.0)))
+    assert finished is not None and failed is not None
+    await log.append(finished)
+    await log.append(failed)
     first, second = (json.loads(line) for line in log.path.read_text().splitlines())
     assert first["event"] == "turn" and first["text"] == "Hi." and first["transcript"] == "hello"
+    assert first["source"] == "mic" and first["utterance"] == {"start": 1.0, "end": 2.5}
     assert datetime.fromisoformat(first["time"]).tzinfo is not None
-    assert second == {**second, "event": "turn_failed", "utterance_start": 1.5,
-                      "error": "RuntimeError: boom"}  # fmt: skip
+    assert second == {**second, "event": "turn_failed", "utterance": {"start": 1.5, "end": 3.0},
+                      "error": "RuntimeError: boom", "ok": False}  # fmt: skip
+
+
+def test_replay_json_and_the_log_share_one_record() -> None:
+    finished = TurnFinished(Turn(text="Hi."))
+    record = turn_record(finished, source="a.wav", utterance=utterance(0.5, 1.0))
+    assert {key: record[key] for key in ("event", "source", "utterance", "ok")} == {
+        "event": "turn", "source": "a.wav", "utterance": {"start": 0.5, "end": 1.0}, "ok": True,
+    }  # fmt: skip
+    assert turn_record(finished, source=None, utterance=None)["utterance"] is None
 
 
 def test_transcript_log_in_an_unwritable_place(tmp_path: Path) -> None:

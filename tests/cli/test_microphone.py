@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.testing import ScriptedServer
-from tests.cli.conftest import clean_env, voxagent_command
-from tests.cli.test_vllm import free_port
+from tests.cli.conftest import clean_env, free_port, voxagent_command
 from tests.virtual_mic import VirtualMicrophone
 
 pytestmark = pytest.mark.pulse

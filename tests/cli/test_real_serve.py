@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import clean_env, run_voxagent
-from tests.cli.test_vllm import free_port
+from tests.cli.conftest import clean_env, free_port, run_voxagent
 
 ROOT = Path(__file__).parents[2]
 TINY_HOME = Path(os.environ.get("VLLM_TINY_HOME", Path.home() / ".cache" / "vllm-tiny"))
@@ -53,5 +52,5 @@ def test_run_serve_starts_checks_answers_and_stops_a_real_vllm(tmp_path: Path) -
     )  # fmt: skip
     assert done.code == 0, done.stderr[-3000:]
     assert "⚙ add(a=0, b=0) → 0" in done.stdout
-    assert "1 turn(s) answered, 0 failed" in done.stdout
+    assert "1 turn answered, 0 failed" in done.stdout
     assert done.stderr.rstrip().endswith("stopping vLLM...")

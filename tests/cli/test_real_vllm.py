@@ -76,3 +76,21 @@ def test_doctor_server_checks(env: dict[str, str]) -> None:
     assert f"✓ server: vLLM answers at {BASE_URL.rstrip('/')}" in lines
     assert "✓ tool calling: enabled (auto tool choice, mistral parser)" in lines
     assert any(line.startswith("✓ round trip:") for line in lines), done.stdout
+
+
+def test_a_new_users_tools_file_against_the_real_vllm(env: dict[str, str], tmp_path: Path):
+    REAL_URL = BASE_URL
+    assert REAL_URL
+    tools = tmp_path / "my_tools.py"
+    tools.write_text(
+        "from tools import tool\n\n\n@tool\ndef add(a: int, b: int) -> int:\n"
+        '    """Add two numbers."""\n    return a + b\n'
+    )
+    done = run_voxagent(
+        "run", "--replay", str(ROOT / "examples" / "audio" / "what_time.wav"), "--fast",
+        "--tools", str(tools), "--tool-choice", "required", "--base-url", REAL_URL,
+        env=env, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert done.code == 0, done.stdout + done.stderr
+    assert "⚙ add(a=0, b=0) → 0" in done.stdout
+    assert "1 turn answered, 0 failed" in done.stdout

@@ -37,6 +37,7 @@ def test_a_spoken_turn_with_a_tool_call(
         assert line.startswith(prefix), lines
     record = json.loads(log.read_text())
     assert record["event"] == "turn" and record["source"] == str(speech["one"])
+    assert 0.5 < record["utterance"]["start"] < record["utterance"]["end"]  # as replay --json
     assert record["transcript"] == "What is six times seven?"
     assert record["tool_results"][0]["value"] == 42
     assert record["text"] == "Six times seven is 42."
@@ -82,7 +83,8 @@ def test_a_failed_turn_is_shown_logged_and_exits_1(
         done.stdout
     )
     record = json.loads(log.read_text())
-    assert record["event"] == "turn_failed" and record["utterance_start"] > 0.5
+    assert record["event"] == "turn_failed" and record["utterance"]["start"] > 0.5
+    assert record["utterance"]["end"] > record["utterance"]["start"] and not record["ok"]
 
 
 def test_user_tools_and_tool_choice(
@@ -102,3 +104,18 @@ def test_user_tools_and_tool_choice(
     )  # fmt: skip
     assert done.code == 0, done.stderr
     assert "⚙ add(a=2, b=3) → 5" in done.stdout and "2 tools" in done.stdout
+
+
+def test_run_replay_needs_only_the_turns_scripted(
+    scripted_server: ScriptedServer, speech: dict[str, Path], env: dict[str, str]
+) -> None:
+    scripted_server.reply_tool_call("calculate", {"expression": "6*7"}).reply("Forty-two.")
+    done = run_voxagent(
+        "run", "--replay", str(speech["one"]), "--fast", "--base-url", scripted_server.base_url,
+        env=env,
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    assert "calculate(expression='6*7') → 42" in done.stdout
+    assert "assistant Forty-two." in done.stdout
+    assert len(scripted_server.probes) == 1  # the check ran, and took no scripted step
+    assert [r.tool_choice for r in scripted_server.requests] == ["auto", "auto"]

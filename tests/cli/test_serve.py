@@ -9,15 +9,24 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from agent.cli import ExitCode
 from agent.testing import ScriptedServer
-from tests.cli.conftest import clean_env, run_voxagent, voxagent_command
-from tests.cli.test_vllm import FAKE_VLLM, free_port
+from tests.cli.conftest import (
+    EXAMPLE,
+    clean_env,
+    free_port,
+    one_error_line,
+    run_voxagent,
+    voxagent_command,
+)
+from tests.cli.test_vllm import FAKE_VLLM
 
 FAKE = f"{shlex.quote(sys.executable)} {shlex.quote(str(FAKE_VLLM))}"
 
@@ -69,10 +78,12 @@ def test_make_run_without_a_gpu_says_so_first(env: dict[str, str], tmp_path: Pat
     ]
 
 
-def start_serving(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], int, Path]:
+def start_serving(
+    tmp_path: Path, *extra: str, mode: str = "ok"
+) -> tuple[subprocess.Popen[str], int, Path]:
     """`voxagent serve` with the fake vLLM, once it said it is ready; its port and record."""
     record = tmp_path / "record"
-    env = clean_env(tmp_path, FAKE_VLLM_RECORD=str(record))
+    env = clean_env(tmp_path, FAKE_VLLM_RECORD=str(record), FAKE_VLLM_MODE=mode)
     port = free_port()
     command = [*voxagent_command(), "serve", "--vllm", FAKE, "--no-gpu-check"]
     command += ["--port", str(port), *extra]
@@ -119,6 +130,40 @@ def test_serves_until_stopped_then_stops_vllm(
     assert "Application startup complete" in log.read_text()
 
 
+def test_a_second_ctrl_c_kills_the_whole_vllm_group_at_once(tmp_path: Path) -> None:
+    """vLLM ignores the first Ctrl-C (it is busy): a second one must not leave it running."""
+    process, _, record = start_serving(tmp_path, mode="stubborn")
+    try:
+        group = [int(pid) for pid in Path(f"{record}.pids").read_text().split()]
+        process.send_signal(signal.SIGINT)
+        wait_until(lambda: "SIGINT" in record.read_text())  # the stop is under way
+        process.send_signal(signal.SIGINT)
+        # Without the escalation the stop would wait 2 x 20 s before its SIGKILL.
+        _, rest = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert rest.splitlines()[-2:] == ["stopping vLLM...", "voxagent: interrupted"]
+    wait_until(lambda: not any(alive(pid) for pid in group))  # leader and worker
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, dead but not yet reaped, does not count)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def test_run_serve_stops_the_server_it_started(tmp_path: Path) -> None:
     record = tmp_path / "record"
     env = clean_env(tmp_path, FAKE_VLLM_RECORD=str(record))
@@ -150,7 +195,7 @@ def test_run_serve_reuses_a_running_server(
     )  # fmt: skip
     assert done.code == 0, done.stderr
     assert "using the vLLM server already running at " + scripted_server.base_url in done.stderr
-    assert "0 turn(s) answered" in done.stdout
+    assert "0 turns answered" in done.stdout
 
 
 def test_a_crashing_vllm_is_one_line_and_the_log_tail(tmp_path: Path) -> None:
@@ -196,3 +241,13 @@ def test_a_vllm_command_that_does_not_exist(env: dict[str, str]) -> None:
         "voxagent: error: cannot start vLLM ([Errno 2] No such file or directory: "
         "'/nonexistent/vllm'); check --vllm (or $VOXAGENT_VLLM) and --server-log"
     )
+
+
+def test_bad_tools_stop_run_serve_before_vllm_starts(env: dict[str, str]) -> None:
+    done = run_voxagent(
+        "run", "--serve", "--no-gpu-check", "--vllm", "/nonexistent/vllm",
+        "--port", str(free_port()), "--replay", EXAMPLE, "--tools", "no_such_module",
+        env=env,
+    )  # fmt: skip
+    # A start would have failed with "cannot start vLLM" (exit 6): it was never tried.
+    assert "--tools no_such_module: no module named" in one_error_line(done, ExitCode.BAD_INPUT)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import socket
 import sys
 from pathlib import Path
 
@@ -19,14 +18,9 @@ from agent.cli._vllm import (
     build_command,
     find_vllm,
 )
+from tests.cli.conftest import free_port
 
 FAKE_VLLM = Path(__file__).with_name("fake_vllm.py")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_command_has_every_flag_voxtral_needs() -> None:
@@ -138,7 +132,9 @@ async def test_a_slow_start_times_out(tmp_path: Path, monkeypatch: pytest.Monkey
     process = _fake(tmp_path, free_port())
     process.start()
     try:
-        with pytest.raises(VllmStartError, match="not healthy after 1 s"):
+        with pytest.raises(VllmStartError, match="not healthy after 1 s") as caught:
             await process.wait_ready(1)
+        # Why the last health check failed, in words (not only that it did).
+        assert str(caught.value).endswith("/health: Connection refused)")
     finally:
         await process.stop(grace=5)

@@ -23,7 +23,9 @@ async def test_audio_with_a_required_tool_call(base_url: str, stream: bool) -> N
     async with Agent(
         [get_weather, set_timer], base_url=base_url, instructions=INSTRUCTIONS, stream=stream
     ) as agent:
-        turn = await agent.run(tone(1.5), tool_choice="required", on_event=events.append)
+        turn = await agent.run(
+            tone(1.5), tool_choice="required", on_event=events.append, sample_rate=16000
+        )
         assert turn.tool_results, "tool_choice=required must give a tool call"
         assert turn.tool_results[0].name in ("get_weather", "set_timer")
         assert turn.tool_results[0].ok, turn.tool_results[0].error
@@ -42,7 +44,9 @@ async def test_seven_audio_turns_in_one_conversation(base_url: str) -> None:
     async with Agent([get_weather, set_timer], base_url=base_url, instructions=INSTRUCTIONS) as a:
         for index in range(7):
             choice = "required" if index % 2 == 0 else "auto"
-            turn = await a.run(tone(1.0, frequency=300 + 50 * index), tool_choice=choice)
+            turn = await a.run(
+                tone(1.0, frequency=300 + 50 * index), tool_choice=choice, sample_rate=16000
+            )
             assert turn.index == index
             if choice == "required":
                 assert turn.tool_results
@@ -67,15 +71,17 @@ async def test_a_named_tool_and_text_turns(base_url: str) -> None:
 
 async def test_several_clips_in_one_turn(base_url: str) -> None:
     async with Agent(base_url=base_url, transcribe_turns=False) as agent:
-        turn = await agent.run([tone(0.5), tone(0.8, frequency=660)], text="Which is longer?")
+        turn = await agent.run(
+            [tone(0.5), tone(0.8, frequency=660)], text="Which is longer?", sample_rate=16000
+        )
         assert turn.rounds == 1 and turn.audio_seconds == pytest.approx(1.3)
 
 
 async def test_transcription(base_url: str) -> None:
     async with Agent(base_url=base_url) as agent:
-        text = await agent.transcribe(tone(1.0), language="en")
+        text = await agent.transcribe(tone(1.0), language="en", sample_rate=16000)
         assert isinstance(text, str)
-        turn = await agent.run(tone(1.0))
+        turn = await agent.run(tone(1.0), sample_rate=16000)
         assert turn.transcript is not None
 
 
@@ -96,7 +102,7 @@ async def test_long_turns_are_trimmed_to_the_context(base_url: str) -> None:
     async with Agent(base_url=base_url, transcribe_turns=False, max_model_len=context) as agent:
         # 40 s clips cost 752 tokens each: five of them overflow 4096 minus the reply reserve.
         for _ in range(6):
-            turn = await agent.run(tone(40.0, level=0.01))
+            turn = await agent.run(tone(40.0, level=0.01), sample_rate=16000)
             assert turn.usage.prompt_tokens <= context
         kept = [m for m in agent.history if m["role"] == "user"]
         assert len(kept) < 6, "older turns must have been dropped to fit the context"
@@ -108,8 +114,8 @@ async def test_a_refused_request_carries_the_servers_message(base_url: str) -> N
 
     client = VoxtralClient(base_url, retry_backoff=0.01)
     model = (await client.server_info()).model
-    audio = {"type": "input_audio", "input_audio": {"data": load_clip(tone(0.5)).base64(),
-                                                    "format": "wav"}}  # fmt: skip
+    data = load_clip(tone(0.5), sample_rate=16000).base64()
+    audio = {"type": "input_audio", "input_audio": {"data": data, "format": "wav"}}
     with pytest.raises(RequestRejectedError) as caught:
         await client.chat(
             model=model,

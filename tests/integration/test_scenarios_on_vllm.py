@@ -55,6 +55,7 @@ async def test_ten_streamed_audio_turns_with_a_tool_call_every_turn(base_url: st
                 audio=tone(1.0, frequency=200 + 40 * index),
                 tool_choice="required",
                 on_event=on_event,
+                sample_rate=16000,
             )
             assert turn.index == index
             assert len(turn.tool_results) >= 1 and turn.tool_results[0].ok
@@ -75,7 +76,9 @@ async def test_ten_streamed_audio_turns_with_a_tool_call_every_turn(base_url: st
 
 async def test_a_clip_longer_than_thirty_seconds(base_url: str) -> None:
     async with Agent([get_weather], base_url=base_url, transcribe_turns=False) as agent:
-        turn = await agent.run(audio=tone(35.0, level=0.05), tool_choice="required")
+        turn = await agent.run(
+            audio=tone(35.0, level=0.05), tool_choice="required", sample_rate=16000
+        )
     assert turn.tool_results and turn.tool_results[0].ok
     assert turn.usage.prompt_tokens >= 2 * 376  # two 30 s blocks in the first request
 
@@ -88,10 +91,11 @@ async def test_two_clips_in_one_turn_with_a_tool_call(base_url: str) -> None:
             audio=[tone(0.8), tone(1.2, frequency=880)],
             text="Compare these two recordings.",
             tool_choice="required",
+            sample_rate=16000,
         )
         assert turn.tool_results[0].name == "get_weather"
         assert turn.audio_seconds == pytest.approx(2.0)
-        follow_up = await agent.run(audio=tone(0.5), text="And the first one?")
+        follow_up = await agent.run(audio=tone(0.5), text="And the first one?", sample_rate=16000)
         assert follow_up.index == 1
         _assert_valid_history(agent)
 
@@ -135,16 +139,18 @@ async def test_every_file_format_and_mistral_audio(base_url: str, tmp_path: Path
 async def test_too_many_clips_fail_before_sending(base_url: str) -> None:
     async with Agent(base_url=base_url) as agent:
         with pytest.raises(ValueError, match="5"):
-            await agent.run(audio=[tone(0.2)] * 6)
+            await agent.run(audio=[tone(0.2)] * 6, sample_rate=16000)
         assert agent.turns == 0
 
 
 async def test_the_tool_round_limit_leaves_a_valid_history(base_url: str) -> None:
     async with Agent([get_weather], base_url=base_url, max_tool_rounds=0) as agent:
-        turn = await agent.run(audio=tone(0.5), tool_choice="required")
+        turn = await agent.run(audio=tone(0.5), tool_choice="required", sample_rate=16000)
         assert turn.hit_tool_round_limit and "tool round" in turn.text
         assert turn.tool_results == []
-        assert (await agent.run(audio=tone(0.5))).index == 1  # accepted by the server
+        assert (
+            await agent.run(audio=tone(0.5), sample_rate=16000)
+        ).index == 1  # accepted by the server
 
 
 async def test_a_named_tool_choice_as_a_dict(base_url: str) -> None:
@@ -156,27 +162,27 @@ async def test_a_named_tool_choice_as_a_dict(base_url: str) -> None:
 
 async def test_reset_then_talk_again(base_url: str) -> None:
     async with Agent([get_weather], base_url=base_url, instructions=INSTRUCTIONS) as agent:
-        await agent.run(audio=tone(0.5), tool_choice="required")
+        await agent.run(audio=tone(0.5), tool_choice="required", sample_rate=16000)
         agent.reset()
         assert agent.history == [] and agent.turns == 0
-        turn = await agent.run(audio=tone(0.5), tool_choice="required")
+        turn = await agent.run(audio=tone(0.5), tool_choice="required", sample_rate=16000)
         assert turn.index == 0 and turn.tool_results
 
 
 def test_run_sync_and_transcribe_sync(base_url: str, monkeypatch) -> None:
     monkeypatch.setenv("VOXAGENT_BASE_URL", base_url)
     agent = Agent([get_weather], model=None, instructions=INSTRUCTIONS)
-    turn = agent.run_sync(audio=tone(0.5), tool_choice="required")
+    turn = agent.run_sync(audio=tone(0.5), tool_choice="required", sample_rate=16000)
     assert turn.tool_results and turn.rounds >= 2
-    assert isinstance(agent.transcribe_sync(tone(0.5)), str)
-    assert isinstance(agent.transcribe_sync(tone(0.5), language="fr"), str)
+    assert isinstance(agent.transcribe_sync(tone(0.5), sample_rate=16000), str)
+    assert isinstance(agent.transcribe_sync(tone(0.5), language="fr", sample_rate=16000), str)
     assert agent.model is not None
 
 
 async def test_several_agents_at_once(base_url: str) -> None:
     agents = [Agent([get_weather], base_url=base_url, transcribe_turns=False) for _ in range(4)]
     turns = await asyncio.gather(
-        *(agent.run(audio=tone(0.5), tool_choice="required") for agent in agents)
+        *(agent.run(audio=tone(0.5), tool_choice="required", sample_rate=16000) for agent in agents)
     )
     assert all(turn.tool_results for turn in turns)
     for agent in agents:

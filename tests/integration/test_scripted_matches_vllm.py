@@ -35,7 +35,7 @@ TOOLS = [
 
 
 def _body(model: str, **extra: Any) -> dict[str, Any]:
-    audio = load_clip(tone(1.0)).base64()
+    audio = load_clip(tone(1.0), sample_rate=16000).base64()
     messages = [
         {
             "role": "user",
@@ -181,7 +181,7 @@ def test_the_reply_content_is_null_or_empty_as_vllm_gives_it(base_url: str, tool
 
 def test_models_health_and_transcription_answer_alike(base_url: str) -> None:
     root = base_url.removesuffix("/v1")
-    wav = load_clip(tone(1.0)).wav()
+    wav = load_clip(tone(1.0), sample_rate=16000).wav()
     with ScriptedServer(transcript="") as server:
         for url_root in (root, server.base_url.removesuffix("/v1")):
             assert httpx.get(f"{url_root}/health").status_code == 200

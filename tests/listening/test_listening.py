@@ -100,7 +100,7 @@ def kinds(events: list[AgentEvent]) -> list[str]:
 
 async def test_each_utterance_becomes_a_turn_in_order() -> None:
     agent = FakeAgent()
-    events = await events_of(agent, ArraySource(session(0.6, 0.9)))
+    events = await events_of(agent, ArraySource(session(0.6, 0.9), 16000))
     # hearing runs ahead of the turns, so only the order within each side is fixed
     hearing = (SpeechStarted, UtteranceEnded)
     assert kinds([e for e in events if isinstance(e, hearing)]) == [
@@ -133,13 +133,13 @@ async def test_turn_index_follows_the_agents_turn_count() -> None:
     class Counting(FakeAgent):
         turns = 5
 
-    events = await events_of(Counting(), ArraySource(session(0.6)))
+    events = await events_of(Counting(), ArraySource(session(0.6), 16000))
     assert [e.index for e in events if isinstance(e, TurnStarted)] == [5]
 
 
 async def test_a_failed_turn_carries_its_utterance_and_listening_goes_on() -> None:
     agent = FakeAgent(fail_on={0})
-    events = await events_of(agent, ArraySource(session(0.6, 0.9)))
+    events = await events_of(agent, ArraySource(session(0.6, 0.9), 16000))
     failed = [e for e in events if isinstance(e, TurnFailed)]
     assert len(failed) == 1
     assert isinstance(failed[0].error, ServerError)
@@ -152,7 +152,9 @@ async def test_source_is_read_while_a_turn_runs() -> None:
     agent = FakeAgent()
     agent.gate = asyncio.Event()
     seen: list[AgentEvent] = []
-    async for event in listen(agent, ArraySource(session(0.6, 0.6, 0.6)), endpointer=endpointer()):
+    async for event in listen(
+        agent, ArraySource(session(0.6, 0.6, 0.6), 16000), endpointer=endpointer()
+    ):
         seen.append(event)
         if sum(isinstance(e, UtteranceEnded) for e in seen) == 3:
             agent.gate.set()  # all three heard while the first turn was still waiting
@@ -165,7 +167,7 @@ async def test_overflow_drops_utterances_with_an_event_never_silently() -> None:
     agent = FakeAgent()
     agent.gate = asyncio.Event()
     seen: list[AgentEvent] = []
-    source = ArraySource(session(0.6, 0.6, 0.6, 0.6, 0.6))
+    source = ArraySource(session(0.6, 0.6, 0.6, 0.6, 0.6), 16000)
     async for event in listen(agent, source, endpointer=endpointer(), max_queued=2):
         seen.append(event)
         if sum(isinstance(e, UtteranceEnded) for e in seen) == 5:
@@ -182,7 +184,7 @@ async def test_overflow_drops_utterances_with_an_event_never_silently() -> None:
 async def test_too_short_utterances_are_reported() -> None:
     agent = FakeAgent()
     audio = np.concatenate([silence(0.48), tone(0.15), silence(1.0), tone(0.6), silence(1.0)])
-    events = await events_of(agent, ArraySource(audio))
+    events = await events_of(agent, ArraySource(audio, 16000))
     dropped = [e for e in events if isinstance(e, UtteranceDropped)]
     assert len(dropped) == 1 and "too short" in dropped[0].reason
     assert len(agent.calls) == 1
@@ -190,7 +192,7 @@ async def test_too_short_utterances_are_reported() -> None:
 
 async def test_speech_cut_off_by_the_end_of_the_source_still_gets_a_turn() -> None:
     agent = FakeAgent()
-    events = await events_of(agent, ArraySource(np.concatenate([silence(0.3), tone(1.0)])))
+    events = await events_of(agent, ArraySource(np.concatenate([silence(0.3), tone(1.0)]), 16000))
     assert kinds(events)[-3:] == ["TurnStarted", "ReplyText", "TurnFinished"]
 
 
@@ -227,7 +229,7 @@ async def test_a_failing_source_ends_listening_with_its_error_after_pending_turn
 async def test_closing_the_iteration_cancels_the_turn_and_closes_the_source() -> None:
     agent = FakeAgent()
     agent.gate = asyncio.Event()  # never set: the turn would wait forever
-    source = ArraySource(np.concatenate([session(0.6), silence(600.0)]), realtime=False)
+    source = ArraySource(np.concatenate([session(0.6), silence(600.0)]), 16000, realtime=False)
     events = listen(agent, source, endpointer=endpointer())
     async with contextlib.aclosing(events):
         async for event in events:
@@ -240,7 +242,7 @@ async def test_closing_the_iteration_cancels_the_turn_and_closes_the_source() ->
 
 async def test_cancelling_the_consumer_task_stops_everything() -> None:
     agent = FakeAgent()
-    source = ArraySource(np.concatenate([session(0.6, 0.6), silence(30.0)]), realtime=True)
+    source = ArraySource(np.concatenate([session(0.6, 0.6), silence(30.0)]), 16000, realtime=True)
     seen: list[AgentEvent] = []
 
     async def consume() -> None:
@@ -260,7 +262,7 @@ async def test_cancelling_the_consumer_task_stops_everything() -> None:
 async def test_on_frame_gets_level_and_decision() -> None:
     frames: list[tuple[float, bool]] = []
     await events_of(
-        FakeAgent(), ArraySource(session(0.6)), on_frame=lambda db, s: frames.append((db, s))
+        FakeAgent(), ArraySource(session(0.6), 16000), on_frame=lambda db, s: frames.append((db, s))
     )
     assert len(frames) == round(session(0.6).size / 480)
     assert any(s for _, s in frames) and not all(s for _, s in frames)
@@ -268,7 +270,7 @@ async def test_on_frame_gets_level_and_decision() -> None:
 
 async def test_bad_max_queued() -> None:
     with pytest.raises(ValueError, match="max_queued"):
-        await events_of(FakeAgent(), ArraySource(silence(0.1)), max_queued=0)
+        await events_of(FakeAgent(), ArraySource(silence(0.1), 16000), max_queued=0)
 
 
 # -- replay ---------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ async def test_listen_drives_real_turns_with_tools_and_survives_a_failure() -> N
         agent = Agent([add_note], base_url=server.base_url, transcribe_turns=False)
         events: list[AgentEvent] = []
         async with agent:
-            source = ArraySource(three_utterances())
+            source = ArraySource(three_utterances(), 16000)
             async for event in agent.listen(source, endpointer=Endpointer(detector=LoudIsSpeech())):
                 events.append(event)
         server.verify()

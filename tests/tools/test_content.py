@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import enum
+import functools
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from tools import Tool, Toolbox, tool
 from tools._content import DONE, describe_validation_error, render_value, truncate
 
 
@@ -76,3 +80,62 @@ def test_describe_validation_error() -> None:
     assert "got 'many many" in summary and "...'" not in summary and "..." in summary
     assert "name: missing (required)" in summary
     assert summary.endswith("and 1 more")
+
+
+# -- what the toolbox sends for a returned value (as the issue states it) ---------------
+
+
+class Weather(BaseModel):
+    city: str
+    temperature: float
+
+
+@dataclasses.dataclass
+class Reading:
+    sensor: str
+    value: int
+
+
+class Opaque:
+    def __str__(self) -> str:
+        return "an opaque thing"
+
+
+def _returning(value: Any) -> Tool[..., Any]:
+    return tool(name="give")(functools.partial(lambda v: v, value))
+
+
+class TestContent:
+    @pytest.mark.parametrize(
+        ("value", "content"),
+        [
+            ("It is sunny.", "It is sunny."),
+            (Weather(city="Paris", temperature=21.5), '{"city":"Paris","temperature":21.5}'),
+            (Reading("hall", 3), '{"sensor":"hall","value":3}'),
+            ({"a": 1, "b": [1, 2]}, '{"a":1,"b":[1,2]}'),
+            ([1, "two", None], '[1,"two",null]'),
+            (42, "42"),
+            (2.5, "2.5"),
+            (Opaque(), "an opaque thing"),
+        ],
+    )
+    async def test_values_become_text(self, value: Any, content: str) -> None:
+        result = await Toolbox([_returning(value)]).call("give", None)
+        assert result.ok
+        assert result.content == content
+        assert result.value is value
+
+    async def test_none_is_a_short_confirmation(self) -> None:
+        result = await Toolbox([_returning(None)]).call("give", None)
+        assert result.ok and result.value is None
+        assert 0 < len(result.content) < 40
+
+    async def test_over_long_results_are_cut_with_a_marker(self) -> None:
+        long = "word " * 10_000
+        result = await Toolbox([_returning(long)], max_result_chars=500).call("give", None)
+        assert result.ok
+        assert len(result.content) <= 500
+        assert "truncated" in result.content
+        assert result.value == long
+        default = await Toolbox([_returning(long)]).call("give", None)
+        assert "truncated" in default.content and len(default.content) < len(long)

@@ -10,7 +10,7 @@ from mistral_common.protocol.instruct.request import ChatCompletionRequest
 from mistral_common.protocol.instruct.validator import ValidationMode, get_validator
 from mistral_common.tokens.tokenizers.base import TokenizerVersion
 
-from tools import Toolbox, ToolResult, tool
+from tools import NO_OUTPUT, Toolbox, ToolResult, tool
 
 
 def test_to_dict_is_json_able() -> None:
@@ -48,6 +48,32 @@ def test_to_message() -> None:
         "tool_call_id": "Qx7Kp2LmZ",
         "content": "Nope.",
     }
+
+
+@pytest.mark.parametrize("content", ["", "   "])
+async def test_to_message_never_sends_an_empty_tool_message(content: str) -> None:
+    result = ToolResult(ok=True, content=content, call_id="Qx7Kp2LmZ")
+    assert result.to_message()["content"] == NO_OUTPUT == "(no output)"
+    returned = await Toolbox([tool(name="quiet")(lambda: "")]).call("quiet", None, "abcdefghi")
+    assert returned.content == ""  # what the tool gave, unchanged
+    assert returned.to_message() == {
+        "role": "tool",
+        "tool_call_id": "abcdefghi",
+        "content": "(no output)",
+    }
+
+
+def test_to_dict_of_values_that_cannot_be_printed_or_serialised() -> None:
+    class Hostile:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    looped: list[object] = []
+    looped.append(looped)
+    result = ToolResult(ok=True, content="x", value={"a": Hostile()}, arguments={"b": looped})
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["value"] == {"a": "<Hostile object>"}
+    assert isinstance(data["arguments"], str)
 
 
 def test_frozen() -> None:

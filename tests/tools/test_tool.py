@@ -8,7 +8,7 @@ import enum
 import functools
 import inspect
 import typing
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import jsonschema
 import pytest
@@ -17,6 +17,7 @@ from mistral_common.protocol.instruct.validator import ValidationMode, get_valid
 from mistral_common.tokens.tokenizers.base import TokenizerVersion
 from pydantic import BaseModel, Field
 
+from tests.tools.samples import get_weather, set_timer, undecorated_get_weather
 from tools import Tool, Toolbox, ToolContext, tool
 
 
@@ -57,22 +58,6 @@ class Opaque:
 
 
 @tool
-def get_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "celsius") -> dict[str, Any]:
-    """Get the current weather for a city.
-
-    Args:
-        city: City name, for example "Paris".
-        unit: Temperature unit.
-    """
-    return {"city": city, "unit": unit, "temperature": 21}
-
-
-@tool(name="set_timer", description="Start a kitchen timer.", timeout=10.0, requires_approval=True)
-async def set_timer(minutes: int, label: str | None = None) -> str:
-    return f"{minutes} min {label or ''}".strip()
-
-
-@tool
 def everything(
     pair: tuple[int, str],
     numbers: tuple[int, ...],
@@ -103,6 +88,32 @@ def _walk(schema: Any) -> typing.Iterator[tuple[str, Any]]:
             yield from _walk(value)
 
 
+GET_WEATHER_SCHEMA = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Get the current weather for a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {
+                    "type": "string",
+                    "description": 'City name, for example "Paris".',
+                },
+                "unit": {
+                    "type": "string",
+                    "enum": ["celsius", "fahrenheit"],
+                    "default": "celsius",
+                    "description": "Temperature unit.",
+                },
+            },
+            "required": ["city"],
+        },
+    },
+}
+"""The sample's schema, exactly as the issue gives it."""
+
+
 class TestCallable:
     def test_sync_tool_is_still_the_function(self) -> None:
         assert get_weather("Paris") == {"city": "Paris", "unit": "celsius", "temperature": 21}
@@ -111,7 +122,7 @@ class TestCallable:
     async def test_async_tool_returns_a_coroutine(self) -> None:
         pending = set_timer(5, label="tea")
         assert inspect.iscoroutine(pending)
-        assert await pending == "5 min tea"
+        assert await pending == "Timer set for 5 minutes (tea)"
 
     def test_keeps_the_function_identity(self) -> None:
         assert isinstance(get_weather, Tool)
@@ -159,6 +170,39 @@ class TestCallable:
         square = tool(name="square")(functools.partial(power, exponent=2))
         assert square.description == "Raise base to exponent."
         assert square(base=3) == 9
+
+
+class TestIssueSample:
+    """The issue's sample tools, as the issue describes them."""
+
+    def test_still_an_ordinary_callable(self) -> None:
+        assert get_weather("Paris") == undecorated_get_weather("Paris")
+        assert get_weather("Oslo", unit="fahrenheit")["unit"] == "fahrenheit"
+        assert asyncio.run(set_timer(5)) == "Timer set for 5 minutes"
+
+    def test_keeps_the_function_metadata(self) -> None:
+        assert isinstance(get_weather, Tool)
+        assert get_weather.__name__ == "get_weather"
+        assert get_weather.__doc__ is not None
+        assert get_weather.__doc__.startswith("Get the current weather")
+        assert list(inspect.signature(get_weather).parameters) == ["city", "unit"]
+        assert list(inspect.signature(set_timer).parameters) == ["minutes", "label"]
+        assert asyncio.iscoroutinefunction(set_timer)
+        assert inspect.iscoroutinefunction(set_timer)
+        assert not inspect.iscoroutinefunction(get_weather)
+
+    def test_name_and_schema(self) -> None:
+        assert get_weather.name == "get_weather"
+        assert set_timer.name == "set_timer"
+        assert get_weather.schema == GET_WEATHER_SCHEMA
+        function = set_timer.schema["function"]
+        assert function["name"] == "set_timer"
+        assert function["description"] == "Start a kitchen timer."
+        assert function["parameters"]["required"] == ["minutes"]
+        assert function["parameters"]["properties"]["minutes"]["type"] == "integer"
+        assert set_timer.timeout == 10.0
+        assert set_timer.requires_approval is True
+        assert get_weather.requires_approval is False
 
 
 class Thermostat:
@@ -227,29 +271,7 @@ class TestMetadata:
         assert set_timer.requires_approval is True
 
     def test_schema_shape(self) -> None:
-        assert get_weather.schema == {
-            "type": "function",
-            "function": {
-                "name": "get_weather",
-                "description": "Get the current weather for a city.",
-                "parameters": {
-                    "type": "object",
-                    "properties": {
-                        "city": {
-                            "type": "string",
-                            "description": 'City name, for example "Paris".',
-                        },
-                        "unit": {
-                            "type": "string",
-                            "enum": ["celsius", "fahrenheit"],
-                            "default": "celsius",
-                            "description": "Temperature unit.",
-                        },
-                    },
-                    "required": ["city"],
-                },
-            },
-        }
+        assert get_weather.schema == GET_WEATHER_SCHEMA
         assert get_weather.parameters == get_weather.schema["function"]["parameters"]
 
     def test_schema_is_a_copy(self) -> None:
@@ -501,6 +523,48 @@ class TestDecorationErrors:
             tool(bad)
 
 
+class TestIssueDecorationErrors:
+    """Decoration errors as the issue states them: each names the function and parameter."""
+
+    def test_missing_annotation(self) -> None:
+        def lookup(city, unit: str = "c") -> str:  # type: ignore[no-untyped-def]
+            return city  # type: ignore[no-any-return]
+
+        with pytest.raises(TypeError) as caught:
+            tool(lookup)
+        assert "lookup" in str(caught.value) and "city" in str(caught.value)
+
+    @pytest.mark.parametrize("star", ["args", "kwargs"])
+    def test_star_parameters(self, star: str) -> None:
+        def spread(city: str, *args: str) -> str:
+            return city
+
+        def gather(city: str, **kwargs: str) -> str:
+            return city
+
+        with pytest.raises(TypeError) as caught:
+            tool(spread if star == "args" else gather)
+        message = str(caught.value)
+        assert ("spread" if star == "args" else "gather") in message and star in message
+
+    def test_unsupported_type(self) -> None:
+        class Socket:
+            pass
+
+        def connect(city: str, sock: Socket) -> str:
+            return city
+
+        with pytest.raises(TypeError) as caught:
+            tool(connect)
+        assert "connect" in str(caught.value) and "sock" in str(caught.value)
+
+    @pytest.mark.parametrize("name", ["get.weather", "get weather", "", "x" * 65, "météo"])
+    def test_invalid_name(self, name: str) -> None:
+        with pytest.raises(ValueError) as caught:
+            tool(name=name)(undecorated_get_weather)
+        assert "name" in str(caught.value)
+
+
 class TestFieldDefaults:
     def test_field_as_default(self) -> None:
         @tool
@@ -577,3 +641,32 @@ def test_async_callable_object() -> None:
     assert made.is_async
     assert made.description == "Fetch a page."
     assert list(made.parameters["properties"]) == ["url"]
+
+
+class Home:
+    def __init__(self) -> None:
+        self.lights: dict[str, bool] = {}
+
+    @tool
+    def switch_on(self, room: str) -> str:
+        """Switch the lights on in a room."""
+        self.lights[room] = True
+        return f"{room} is lit"
+
+
+class TestMethodsAsTheIssueSays:
+    def test_the_schema_leaves_self_out(self) -> None:
+        assert list(Home.switch_on.parameters["properties"]) == ["room"]
+        assert Home.switch_on.name == "switch_on"
+
+    async def test_a_decorated_method_works_from_an_instance(self) -> None:
+        home = Home()
+        assert home.switch_on("hall") == "hall is lit"
+        box = Toolbox([home.switch_on])
+        result = await box.call("switch_on", {"room": "kitchen"})
+        assert result.ok, result.content
+        assert home.lights == {"hall": True, "kitchen": True}
+
+    def test_the_unbound_method_is_refused_by_the_box(self) -> None:
+        with pytest.raises(TypeError, match="switch_on"):
+            Toolbox([Home.switch_on])

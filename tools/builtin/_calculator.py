@@ -16,7 +16,14 @@ Number = int | float
 
 MAX_EXPRESSION_CHARS = 300
 MAX_RESULT_BITS = 4096
-"""Integer results above this size are refused (``9**9**9`` would take minutes)."""
+"""Integers above this size (about 1233 digits) are refused, as operands and results alike
+(``9**9**9`` would take minutes), so no operation ever works on a larger number."""
+MAX_EXPONENT = 10_000
+MAX_FACTORIAL = 1000
+MAX_ROUND_DIGITS = 1000
+"""``round(x, n)`` on an int builds ``10**-n`` in C, holding the GIL: ``round(1, -10**9)``
+would freeze the whole process for hours, so ``n`` is bounded like every other argument
+whose cost grows with its value."""
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -69,6 +76,11 @@ def evaluate(expression: str) -> Number:
     ``pi e tau`` and the functions in ``_FUNCTIONS``; nothing else (no names, attributes,
     strings or comprehensions). Floats that hold an integer come back as ``int``.
 
+    Every argument whose cost grows with its value is bounded, so no expression runs long:
+    integers (operands and results) to `MAX_RESULT_BITS`, exponents to `MAX_EXPONENT`,
+    ``factorial`` to `MAX_FACTORIAL`, ``round``'s digits to `MAX_ROUND_DIGITS`; the
+    expression to `MAX_EXPRESSION_CHARS` (so literals are short). The error says the limit.
+
     Raises:
         CalculatorError: the expression is empty, too long, not allowed, or has no finite value.
     """
@@ -88,7 +100,7 @@ def evaluate(expression: str) -> Number:
     except ZeroDivisionError:
         raise CalculatorError("Division by zero.") from None
     except OverflowError:
-        raise CalculatorError("The result is too large.") from None
+        raise CalculatorError("The result is too large for a floating-point number.") from None
     except (ValueError, TypeError) as error:
         if isinstance(error, CalculatorError):
             raise
@@ -100,7 +112,7 @@ def _value(node: ast.expr) -> Number:
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, int | float):
             raise CalculatorError(f"Only numbers are allowed, not {node.value!r}.")
-        return node.value
+        return _checked(node.value)
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _value(node.left), _value(node.right)
         if isinstance(node.op, ast.Pow | ast.BitXor):
@@ -127,17 +139,31 @@ def _call(node: ast.Call) -> Number:
         raise CalculatorError("Functions take positional arguments only.")
     name = node.func.id
     arguments = [_value(argument) for argument in node.args]
-    if name == "factorial" and arguments and arguments[0] > 1000:
-        raise CalculatorError("factorial is limited to numbers up to 1000.")
+    if name == "factorial" and len(arguments) == 1:
+        arguments[0] = _whole(arguments[0], "factorial's argument", 0, MAX_FACTORIAL)
+    elif name == "round" and len(arguments) == 2:
+        digits = _whole(arguments[1], "round's digits", -MAX_ROUND_DIGITS, MAX_ROUND_DIGITS)
+        arguments[1] = digits
     return _checked(_FUNCTIONS[name](*arguments))
 
 
+def _whole(value: Number, what: str, low: int, high: int) -> int:
+    """``value`` as an int in ``low..high`` (an integral float is fine), else a clear error."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or not low <= value <= high:
+        raise CalculatorError(f"{what} is limited to whole numbers from {low} to {high}.")
+    return value
+
+
 def _check_power(base: Number, exponent: Number) -> None:
-    if abs(exponent) > 10_000:
-        raise CalculatorError("The exponent is too large.")
+    if abs(exponent) > MAX_EXPONENT:
+        raise CalculatorError(
+            f"The exponent is too large: exponents are limited to {MAX_EXPONENT} either way."
+        )
     exact = isinstance(base, int) and isinstance(exponent, int)
     if exact and abs(base) > 1 and exponent * math.log2(abs(base)) > MAX_RESULT_BITS:
-        raise CalculatorError("The result is too large.")
+        raise _too_large()
 
 
 def _checked(value: Number) -> Number:
@@ -146,8 +172,15 @@ def _checked(value: Number) -> Number:
     if isinstance(value, float) and not math.isfinite(value):
         raise CalculatorError("The result is not a finite number.")
     if isinstance(value, int) and value.bit_length() > MAX_RESULT_BITS:
-        raise CalculatorError("The result is too large.")
+        raise _too_large()
     return value
+
+
+def _too_large() -> CalculatorError:
+    return CalculatorError(
+        f"The result is too large: numbers are limited to {MAX_RESULT_BITS} bits "
+        f"(about {int(MAX_RESULT_BITS * math.log10(2))} digits)."
+    )
 
 
 def _tidy(value: Number) -> Number:

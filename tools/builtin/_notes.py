@@ -128,6 +128,8 @@ def _escape_like(word: str) -> str:
 
 def notes_tools(store: NotesStore) -> list[Tool[..., Any]]:
     """The note tools over `store`; writing and deleting ask for approval (they change a file)."""
+    # Long on purpose: a factory of small tools, each a closure over the same object (its
+    # docstring is the model's description); they read best side by side.
 
     @tool(requires_approval=True)
     def add_note(text: str) -> dict[str, Any]:

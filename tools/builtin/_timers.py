@@ -138,6 +138,8 @@ class TimerService:
 
 def timer_tools(service: TimerService) -> list[Tool[..., Any]]:
     """The timer and alarm tools over `service` (in-process only: no approval needed)."""
+    # Long on purpose: a factory of small tools, each a closure over the same object (its
+    # docstring is the model's description); they read best side by side.
 
     @tool
     async def set_timer(

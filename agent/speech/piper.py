@@ -1,0 +1,221 @@
+"""`PiperVoice`: Piper's neural voices (the `piper-tts` package, GPL-3.0; extra `[piper]`).
+
+A voice is a `NAME.onnx` model with its `NAME.onnx.json` config, found by name in the voices
+folder (`voices_folder()`), or given as a path. `download_piper_voice` fetches one with Piper's
+own downloader (machines with internet only). Inference runs off the event loop, one sentence
+at a time: the first sentence's audio comes before the later ones are synthesized.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from agent.errors import VoxagentError
+from agent.speech.voice import SpeechChunk
+from tools._threads import run_blocking
+
+__all__ = [
+    "DEFAULT_PIPER_VOICE",
+    "VOICES_ENV",
+    "PiperVoice",
+    "download_piper_voice",
+    "installed_piper_voices",
+    "piper_available",
+    "voices_folder",
+]
+
+DEFAULT_PIPER_VOICE = "en_US-lessac-medium"
+VOICES_ENV = "VOXAGENT_VOICES"
+"""The environment variable naming the voices folder."""
+
+_INSTALL_HINT = "pip install 'voxtral-agent[piper]'"
+
+
+def voices_folder() -> Path:
+    """Where Piper voices live: `$VOXAGENT_VOICES`, else `$XDG_DATA_HOME/voxagent/voices`
+    (default `~/.local/share/voxagent/voices`)."""
+    if folder := os.environ.get(VOICES_ENV):
+        return Path(folder).expanduser()
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "voxagent" / "voices"
+
+
+def installed_piper_voices(folder: Path | None = None) -> list[Path]:
+    """The `.onnx` voices (with their `.onnx.json`) in the voices folder, by name."""
+    where = folder or voices_folder()
+    if not where.is_dir():
+        return []
+    return sorted(p for p in where.glob("*.onnx") if Path(f"{p}.json").is_file())
+
+
+def piper_available() -> bool:
+    """Whether the piper-tts package can be imported."""
+    try:
+        import piper  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _resolve(voice: str | os.PathLike[str], folder: Path | None) -> Path:
+    text = os.fspath(voice)
+    if text.endswith(".onnx") or os.sep in text:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise VoxagentError(f"no Piper voice file {path}")
+    else:
+        path = (folder or voices_folder()) / f"{text}.onnx"
+        if not path.is_file():
+            raise VoxagentError(
+                f"no Piper voice {text!r} in {path.parent}: download it once with "
+                f"`voxagent voices download {text}` (needs internet), or give a .onnx path"
+            )
+    if not Path(f"{path}.json").is_file():
+        raise VoxagentError(f"the Piper voice {path} has no config {path.name}.json beside it")
+    return path
+
+
+class PiperVoice:
+    """A Piper voice as a `Voice`.
+
+    Args:
+        voice: a voice name in the voices folder (`en_US-lessac-medium`) or a `.onnx` path.
+        folder: the voices folder to look in (default `voices_folder()`).
+        threads: ONNX Runtime threads for inference (default 1: one core, leaving the others
+            to the rest of the assistant); None lets ONNX Runtime choose.
+        length_scale: phoneme length (< 1 speaks faster); None: the voice's own.
+    """
+
+    def __init__(
+        self,
+        voice: str | os.PathLike[str] = DEFAULT_PIPER_VOICE,
+        *,
+        folder: Path | None = None,
+        threads: int | None = 1,
+        length_scale: float | None = None,
+    ) -> None:
+        if not piper_available():
+            raise VoxagentError(f"Piper voices need the piper-tts package: {_INSTALL_HINT}")
+        self.path = _resolve(voice, folder)
+        self.threads = threads
+        self.length_scale = length_scale
+        self._engine: Any = None
+        self._loading = threading.Lock()
+        self._sample_rate = int(_read_json(Path(f"{self.path}.json"))["audio"]["sample_rate"])
+
+    @property
+    def name(self) -> str:
+        """`piper:NAME`."""
+        return f"piper:{self.path.stem}"
+
+    @property
+    def sample_rate(self) -> int:
+        """The voice's rate (22050 Hz for most Piper voices)."""
+        return self._sample_rate
+
+    async def load(self) -> None:
+        """Load the model now (off the loop), so the first sentence does not wait for it."""
+        await run_blocking(self._load)
+
+    def _load(self) -> Any:
+        with self._loading:
+            if self._engine is None:
+                import onnxruntime
+                from piper import PiperConfig
+                from piper import PiperVoice as Engine
+
+                options = onnxruntime.SessionOptions()
+                if self.threads is not None:
+                    options.intra_op_num_threads = self.threads
+                    options.inter_op_num_threads = 1
+                session = onnxruntime.InferenceSession(
+                    str(self.path), sess_options=options, providers=["CPUExecutionProvider"]
+                )
+                config = PiperConfig.from_dict(_read_json(Path(f"{self.path}.json")))
+                self._engine = Engine(session=session, config=config)
+            return self._engine
+
+    async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
+        """One chunk per sentence of `text` (Piper splits it), each synthesized off the loop.
+
+        Closing the iterator stops after the sentence being synthesized (ONNX inference cannot
+        be cut short); its audio is dropped.
+        """
+        if not text.strip():
+            return
+        engine = await run_blocking(self._load)
+        sentences = await run_blocking(lambda: self._sentences(engine, text))
+        while True:
+            pcm = await run_blocking(lambda: next(sentences, None))
+            if pcm is None:
+                return
+            if pcm.size:
+                yield SpeechChunk(pcm)
+
+    def _sentences(self, engine: Any, text: str) -> Iterator[Any]:
+        from piper import SynthesisConfig
+
+        config = SynthesisConfig(length_scale=self.length_scale)
+        return (chunk.audio_int16_array for chunk in engine.synthesize(text, config))
+
+    def __repr__(self) -> str:
+        return f"PiperVoice({str(self.path)!r})"
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as file:
+        data: dict[str, Any] = json.load(file)
+    return data
+
+
+def download_piper_voice(
+    name: str,
+    folder: Path | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Download a Piper voice once into the voices folder with Piper's downloader; its path.
+
+    Blocking (network): from async code, run it with `tools._threads.run_blocking`.
+    `progress` gets a short line now and then (megabytes so far).
+    """
+    if not piper_available():
+        raise VoxagentError(f"downloading Piper voices needs piper-tts: {_INSTALL_HINT}")
+    from piper.download_voices import VOICE_PATTERN, download_voice
+
+    if not VOICE_PATTERN.match(name):
+        raise VoxagentError(
+            f"{name!r} is not a Piper voice name: LANG_REGION-NAME-QUALITY, e.g. "
+            f"{DEFAULT_PIPER_VOICE}"
+        )
+    where = folder or voices_folder()
+    where.mkdir(parents=True, exist_ok=True)
+    model = where / f"{name}.onnx"
+    done = threading.Event()
+    watcher = threading.Thread(target=_report_size, args=(model, done, progress), daemon=True)
+    watcher.start()
+    try:
+        download_voice(name, where)
+    except OSError as error:
+        model.unlink(missing_ok=True)
+        raise VoxagentError(f"could not download the Piper voice {name}: {error}") from error
+    finally:
+        done.set()
+        watcher.join()
+    return model
+
+
+def _report_size(path: Path, done: threading.Event, progress: Callable[[str], None] | None) -> None:
+    shown = -1
+    while not done.wait(0.5):
+        size = path.stat().st_size // 1_000_000 if path.exists() else 0
+        if progress is not None and size != shown:
+            progress(f"downloading {path.name}: {size} MB")
+            shown = size
+    if progress is not None and path.exists():
+        progress(f"downloaded {path.name}: {path.stat().st_size // 1_000_000} MB")

