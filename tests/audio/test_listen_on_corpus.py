@@ -117,7 +117,8 @@ async def test_cancelling_the_iteration_stops_the_source(corpus: Corpus) -> None
 
         async with agent:
             task = asyncio.create_task(consume())
-            while not any(isinstance(e, ev.TurnStarted) for e in seen):
+            # the model request has reached the server (its step is taken), not only begun
+            while not any(isinstance(e, ev.TurnStarted) for e in seen) or not server.requests:
                 await asyncio.sleep(0.05)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
