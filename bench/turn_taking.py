@@ -9,7 +9,8 @@ Real human speech (Debian's `asterisk-core-sounds-en-wav`: 358 prompts read by o
   pause of 0.7, 1.0 or 1.35 s, then 2.5 s of silence.
 
 Each turn detector (`silence`: today's 0.8 s rule; `smart-turn`: Smart Turn v3.2 at a 0.2 s
-pause) cuts every file with `segment`, whose clock is the stream (so the figures are those of
+pause, committing at a probability of 0.9; `smart-0.5` and `smart-0.98`: the same at other
+commit thresholds, 0.5 being pipecat's) cuts every file with `segment`, whose clock is the stream (so the figures are those of
 a live microphone, minus the model's compute time, reported apart as CPU). Reported:
 committed-turn latency (`emitted_at` - true end of speech; median, p90) on complete turns; the
 share of complete turns ended early (committed before the speech ended, or split); the share
