@@ -10,8 +10,9 @@ Real human speech (Debian's `asterisk-core-sounds-en-wav`: 358 prompts read by o
 
 Each turn detector (`silence`: today's 0.8 s rule; `smart-turn`: Smart Turn v3.2 at a 0.2 s
 pause, committing at a probability of 0.9; `smart-0.5` and `smart-0.98`: the same at other
-commit thresholds, 0.5 being pipecat's) cuts every file with `segment`, whose clock is the stream (so the figures are those of
-a live microphone, minus the model's compute time, reported apart as CPU). Reported:
+commit thresholds, 0.5 being pipecat's) cuts every file with `segment`, whose clock is the
+stream (so the figures are those of a live microphone, minus the model's compute time,
+reported apart as CPU). Reported:
 committed-turn latency (`emitted_at` - true end of speech; median, p90) on complete turns; the
 share of complete turns ended early (committed before the speech ended, or split); the share
 of mid-sentence pauses cut, by pause length; CPU seconds per second of audio.
