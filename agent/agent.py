@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from agent._backend_per_loop import BackendPerLoop
 from agent._transcripts import BackgroundTranscripts
 from agent.backend import Backend, ServerInfo
-from agent.clips import MAX_AUDIO_ITEMS, AudioInput, load_clips_async
+from agent.clips import AudioInput, load_clips_async
 from agent.errors import AudioTooLongError, InvalidRequestError, TurnTimeoutError
 from agent.history import History, TurnRecord, audio_too_long, estimate_tokens
+from agent.limits import MAX_AUDIO_ITEMS
 from agent.tool_choice import ToolChoice, resolve_tool_choice
 from agent.turn import Turn
 from agent.turn_loop import TurnPlan, run_turn
@@ -177,8 +178,20 @@ class Agent:
         self._history.clear()
 
     async def wait_for_transcripts(self) -> None:
-        """Until the background transcripts of the turns so far have come (or failed)."""
+        """Until the background transcripts of the turns so far have come (or failed).
+
+        Each turn's transcript is made beside it and lands on `turn.transcript` (and in the
+        history) when it comes; nothing waits for it unless asked to, here.
+        """
         await self._transcripts.wait()
+
+    def wait_for_transcripts_sync(self) -> None:
+        """`wait_for_transcripts` for scripts (after `run_sync` or `replay`)."""
+        waiting = self.wait_for_transcripts()
+        run_sync(
+            waiting, what="Agent.wait_for_transcripts_sync()",
+            instead="await agent.wait_for_transcripts()",
+        )  # fmt: skip
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -310,7 +323,9 @@ class Agent:
         backend = self._backends.get()
         await self._ensure_server_facts(backend)
         if self.max_model_len is not None and clip.tokens > self.max_model_len:
-            raise AudioTooLongError(audio_too_long(clip.duration, clip.tokens, self.max_model_len))
+            raise AudioTooLongError(
+                audio_too_long(clip.name, clip.duration, clip.tokens, self.max_model_len)
+            )
         assert self.model is not None
         return await backend.transcribe(
             clip.wav(), model=self.model, language=language or self.language

@@ -84,7 +84,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        self._serve(self.rfile.read(length) if length else b"")
+        raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:
+            # The client went away mid-upload (a cancelled request): nothing was asked, so
+            # nothing is recorded or answered, as a real server drops such a connection.
+            self.close_connection = True
+            return
+        self._serve(raw)
 
     def _serve(self, raw: bytes) -> None:
         path = self.path.split("?", 1)[0]
