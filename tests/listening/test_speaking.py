@@ -245,3 +245,22 @@ def test_the_wav_on_the_input_timeline_starts_after_the_utterance(
     said = segment(out)
     heard = segment(audio, 16000, endpointer=endpointer())
     assert said and said[0].start >= heard[0].end - 0.35  # segment's pre-roll
+
+
+async def test_a_reply_cut_before_its_first_word_leaves_the_user_turn_alone(
+    tmp_path: Path, espeak: EspeakVoice
+) -> None:
+    # the user speaks again just as the reply starts (at about 2.2 s)
+    audio = recording(("s", 0.5), ("t", 0.9), ("s", 0.85), ("t", 0.9), ("s", 1.5))
+    with ScriptedServer() as server:
+        server.reply("Unfortunately, nobody knows that yet.").reply("Yes?")
+        agent = Agent(base_url=server.base_url, transcribe_turns=False)
+        async with agent, WavSink(tmp_path / "said.wav") as sink:
+            await agent.replay_async(
+                audio, sample_rate=16000, endpointer=endpointer(), voice=espeak, speaker=sink
+            )
+        server.verify()
+        second = server.requests[1]
+    first = agent._history.records[0]
+    assert first.interrupted and first.replies == []  # no empty assistant message
+    assert second.roles == ["user", "user", "user"]  # accepted by Voxtral's rules
