@@ -41,8 +41,8 @@ def audio_too_long(label: str, seconds: float, needed: int, available: int) -> s
     prompt tokens left for it, and how much would fit."""
     fits = max(0, available) // AUDIO_TOKENS_PER_30S * 30
     return (
-        f"{label}: {seconds:.1f} s of audio needs about {needed} prompt tokens, but this server's context "
-        f"leaves {max(0, available)} for it (about {fits // 60} min {fits % 60} s of audio): "
+        f"{label}: {seconds:.1f} s of audio needs about {needed} prompt tokens, but this "
+        f"server's context leaves {max(0, available)} for it (about {fits // 60} min {fits % 60} s of audio): "
         "send a shorter recording, or start vLLM with a larger --max-model-len"
     )
 
