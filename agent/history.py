@@ -42,8 +42,9 @@ def audio_too_long(label: str, seconds: float, needed: int, available: int) -> s
     fits = max(0, available) // AUDIO_TOKENS_PER_30S * 30
     return (
         f"{label}: {seconds:.1f} s of audio needs about {needed} prompt tokens, but this "
-        f"server's context leaves {max(0, available)} for it (about {fits // 60} min {fits % 60} s of audio): "
-        "send a shorter recording, or start vLLM with a larger --max-model-len"
+        f"server's context leaves {max(0, available)} for it (about {fits // 60} min "
+        f"{fits % 60} s of audio): send a shorter recording, or start vLLM with a larger "
+        "--max-model-len"
     )
 
 
