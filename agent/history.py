@@ -85,7 +85,7 @@ class TurnRecord:
 
     @property
     def has_actions(self) -> bool:
-        """Whether a tool ran in this turn (its side effects happened: the turn must be kept)."""
+        """Whether tool calls were answered in this turn (some ran: the turn must be kept)."""
         return any(message["role"] == "tool" for message in self.replies)
 
     def add_reply(self, content: str) -> None:

@@ -17,7 +17,7 @@ from tools._calls import Arguments, ToolCallSpec, parse_arguments, read_call
 from tools._content import describe_validation_error, render_value, truncate
 from tools._context import ToolContext
 from tools._errors import ToolError
-from tools._fanout import ToolFinishedHook, ToolStartedHook, fan_out, is_cancelling
+from tools._fanout import BEGUN, ToolFinishedHook, ToolStartedHook, fan_out, is_cancelling
 from tools._printing import describe_error, log_failure, safe_repr, safe_str, type_name
 from tools._result import ErrorKind, ToolResult
 from tools._schema_arguments import InvalidArgumentsError
@@ -313,6 +313,9 @@ class Toolbox:
     ) -> ToolResult:
         limit = member.timeout if member.timeout is not None else self.default_timeout
         deadline = asyncio.timeout(limit)
+        begun = BEGUN.get()
+        if begun is not None:
+            begun.set()
         try:
             async with deadline:
                 value = await _invoke(member, args, kwargs)
