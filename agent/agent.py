@@ -195,6 +195,7 @@ class Agent:
         """Stop background transcripts; close the connections the agent opened (not a
         shared client's, nor a backend passed as `client=`)."""
         await self._transcripts.cancel()
+        await self.toolbox.aclose()
         await self._backends.aclose()
 
     async def check_server(self, *, probe_tools: bool = True) -> ServerInfo:
@@ -243,6 +244,7 @@ class Agent:
             side effects happened is recorded (marked interrupted), also when cancelled.
         """
         started = time.perf_counter()
+        await self.toolbox.start(max_model_len=self.max_model_len)
         clips = await load_clips_async(audio, sample_rate=sample_rate) if audio is not None else []
         if not clips and not (text and text.strip()):
             raise ValueError("run() needs audio= or a non-empty text=")

@@ -23,6 +23,7 @@ from mistral_common.protocol.instruct.messages import UserMessage
 
 from agent.clips import AUDIO_TOKENS_PER_30S, MAX_AUDIO_ITEMS, Clip
 from agent.errors import AudioTooLongError, InvalidRequestError
+from tools._tokens import estimate_tokens
 
 if TYPE_CHECKING:
     from agent.backend import ToolCall
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["History", "TurnRecord", "audio_too_long", "estimate_tokens"]
 
-_CHARS_PER_TOKEN = 3.0
-"""A deliberately low estimate of characters per token, so the budget errs on the safe side."""
 _TOKENS_PER_MESSAGE = 4
 
 
@@ -44,11 +43,6 @@ def audio_too_long(seconds: float, needed: int, available: int) -> str:
         f"leaves {max(0, available)} for it (about {fits // 60} min {fits % 60} s of audio): "
         "send a shorter recording, or start vLLM with a larger --max-model-len"
     )
-
-
-def estimate_tokens(text: str) -> int:
-    """A conservative token estimate for text (no tokenizer needed)."""
-    return int(len(text) / _CHARS_PER_TOKEN) + 1
 
 
 @dataclass(eq=False)

@@ -21,6 +21,7 @@ TOOLS_API = [
     "NO_OUTPUT",
     "Approver",
     "ErrorKind",
+    "MCPServer",
     "Tool",
     "ToolCallSpec",
     "ToolContext",
