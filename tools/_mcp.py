@@ -70,6 +70,7 @@ class MCPServer:
             when two servers (or the app) offer the same name.
         trusted: Its tools run without approval.
         error: Why the last connection failed or ended (None while all is well).
+        connections: How many times it has connected (more than 1: it was restarted).
     """
 
     def __init__(
@@ -94,6 +95,7 @@ class MCPServer:
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
         self.error: str | None = None
+        self.connections = 0
         self.listed: list[ListedTool] = []
         self.on_change: Callable[[], None] | None = None
         self._connect = connect
@@ -255,6 +257,10 @@ class MCPServer:
         except MCPError as error:
             if error.code == CONNECTION_CLOSED or "Session terminated" in error.message:
                 self._lost(error.message)
+                raise ToolError(
+                    f"The MCP server {self.name!r} lost its connection during {name} "
+                    f"({error.message}); it is being restarted, so try again in a moment."
+                ) from None
             raise ToolError(f"The MCP server {self.name!r} refused {name}: {error.message}") from None
         except ValidationError as error:
             raise ToolError(f"The MCP server {self.name!r} gave an invalid answer: {error}") from None
@@ -279,6 +285,7 @@ class MCPServer:
                 async with self._session() as client:
                     await self._list(client)
                     self._client, self.error = client, None
+                    self.connections += 1
                     self._first_attempt.set()
                     delay = self.retry_delay
                     logger.info("MCP server %s: connected, %d tools", self.name, len(self.listed))
