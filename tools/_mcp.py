@@ -139,18 +139,17 @@ class MCPServer:
         if not isinstance(command, str) or not command.strip():
             raise ValueError("MCPServer.stdio() needs a command, such as 'npx'")
         words = [command, *map(str, args)]
-        settings = {
-            "command": command,
-            "args": words[1:],
-            "env": dict(env or {}),
-            "cwd": None if cwd is None else str(cwd),
-        }
+        added = dict(env or {})
+        folder = None if cwd is None else str(cwd)
 
         def connect() -> Any:
             from mcp import StdioServerParameters
             from mcp.client.stdio import stdio_client
 
-            return stdio_client(StdioServerParameters(**settings), errlog=stderr or sys.stderr)
+            parameters = StdioServerParameters(
+                command=command, args=words[1:], env=added, cwd=folder
+            )
+            return stdio_client(parameters, errlog=stderr or sys.stderr)
 
         label = name or _name_from_command(words)
         return cls(connect, name=label, include=include, exclude=exclude, trusted=trusted,
@@ -187,7 +186,9 @@ class MCPServer:
             client = create_mcp_http_client(headers=sent)
             return _owning(client, streamable_http_client(url, http_client=client))
 
-        label = name or (parts.hostname or "mcp").split(".")[0] + (f"_{parts.port}" if parts.port else "")
+        label = name or (parts.hostname or "mcp").split(".")[0] + (
+            f"_{parts.port}" if parts.port else ""
+        )
         return cls(connect, name=label, include=include, exclude=exclude, trusted=trusted,
                    **options)  # fmt: skip
 
@@ -261,12 +262,18 @@ class MCPServer:
                     f"The MCP server {self.name!r} lost its connection during {name} "
                     f"({error.message}); it is being restarted, so try again in a moment."
                 ) from None
-            raise ToolError(f"The MCP server {self.name!r} refused {name}: {error.message}") from None
+            raise ToolError(
+                f"The MCP server {self.name!r} refused {name}: {error.message}"
+            ) from None
         except ValidationError as error:
-            raise ToolError(f"The MCP server {self.name!r} gave an invalid answer: {error}") from None
+            raise ToolError(
+                f"The MCP server {self.name!r} gave an invalid answer: {error}"
+            ) from None
         except Exception as error:
             self._lost(describe_error(error))
-            raise ToolError(f"The MCP server {self.name!r} failed: {describe_error(error)}") from None
+            raise ToolError(
+                f"The MCP server {self.name!r} failed: {describe_error(error)}"
+            ) from None
         is_error, text = read_result(result)
         if is_error:
             raise ToolError(text.strip() or f"{name} failed without saying why.")
@@ -309,7 +316,9 @@ class MCPServer:
             if isinstance(message, ToolListChangedNotification):
                 self._stale.set()
 
-        transport = _observed(self._connect(), lambda: self._lost("the server closed the connection"))
+        transport = _observed(
+            self._connect(), lambda: self._lost("the server closed the connection")
+        )
         client = Client(
             transport,
             message_handler=on_message,

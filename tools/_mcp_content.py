@@ -18,10 +18,10 @@ def read_result(result: Any) -> tuple[bool, str]:
     blocks = list(getattr(result, "content", None) or [])
     text = "\n".join(part for part in map(describe_content, blocks) if part)
     structured = getattr(result, "structured_content", None)
-    if not any(getattr(block, "type", "") == "text" for block in blocks):
-        if structured is not None:
-            compact = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
-            text = f"{compact}\n{text}" if text else compact
+    has_text = any(getattr(block, "type", "") == "text" for block in blocks)
+    if structured is not None and not has_text:
+        compact = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
+        text = f"{compact}\n{text}" if text else compact
     return bool(getattr(result, "is_error", False)), text
 
 
@@ -47,7 +47,9 @@ def describe_content(block: Any) -> str:
 
 
 def _mime(item: Any) -> str:
-    return str(getattr(item, "mime_type", None) or getattr(item, "mimeType", None) or "unknown type")
+    return str(
+        getattr(item, "mime_type", None) or getattr(item, "mimeType", None) or "unknown type"
+    )
 
 
 def _size(base64_data: str) -> str:

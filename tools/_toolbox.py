@@ -222,7 +222,10 @@ class Toolbox:
 
     def _check_budget(self, max_model_len: int) -> None:
         cost = self.schema_tokens()
-        if cost > self.budget_share * max_model_len and self._warned_budget != (cost, max_model_len):
+        if cost > self.budget_share * max_model_len and self._warned_budget != (
+            cost,
+            max_model_len,
+        ):
             self._warned_budget = (cost, max_model_len)
             logger.warning(
                 "the %d tool schemas take about %d tokens of every request, over %d%% of the "

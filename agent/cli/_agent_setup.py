@@ -107,7 +107,9 @@ def prepare_agent(args: argparse.Namespace) -> AgentKit:
         box = load_tools(args.tools)
     else:
         box = Toolbox(default_tools(notes=args.notes_db, timers=timers))
-    add_mcp_servers(box, getattr(args, "mcp", None) or [], quiet=not getattr(args, "verbose", False))
+    add_mcp_servers(
+        box, getattr(args, "mcp", None) or [], quiet=not getattr(args, "verbose", False)
+    )
     if not box.servers:  # else once they have listed their tools (`AgentKit.running`)
         _check_tool_choice(args.tool_choice, box)
     log = TranscriptLog(args.log) if args.log else None

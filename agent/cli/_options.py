@@ -118,7 +118,7 @@ def add_tool_options(group: ArgumentGroup) -> None:
         default=[],
         metavar="SERVER",
         help="the tools of an MCP server too: a command line (stdio), such as "
-        "\"npx -y @modelcontextprotocol/server-filesystem ~/Documents\", or a streamable HTTP "
+        '"npx -y @modelcontextprotocol/server-filesystem ~/Documents", or a streamable HTTP '
         "URL such as http://127.0.0.1:8765/mcp; repeatable (needs the `mcp` extra)",
     )
 

@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("mcp", reason="the `mcp` extra is not installed (pip install '.[mcp]')")
 
-from tools import MCPServer, Toolbox  # noqa: E402
+from tools import MCPServer, Toolbox
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = Path(__file__).with_name("demo_server.py")

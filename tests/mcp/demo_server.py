@@ -9,6 +9,7 @@ makes the process exit (a crash).
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import sys
 
@@ -52,10 +53,8 @@ async def grow(ctx: Context) -> str:
     """Add the tool `hello`, and tell the client the tool list changed."""
     server.add_tool(lambda: "hello there", name="hello", description="Say hello.")
     await ctx.notify_tools_changed()  # 2026-era clients: their subscriptions/listen stream
-    try:
-        await ctx.session.send_tool_list_changed()  # earlier ones: a plain notification
-    except Exception:
-        pass
+    with contextlib.suppress(Exception):  # earlier ones: a plain notification
+        await ctx.session.send_tool_list_changed()
     return "grown"
 
 
