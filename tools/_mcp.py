@@ -196,7 +196,7 @@ class MCPServer:
     def parse(cls, spec: str, **options: Any) -> MCPServer:
         """`http` for an http(s) URL, else `stdio` for a command line (split as a shell does)."""
         text = spec.strip()
-        if re.match(r"^https?://", text):
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text):  # a URL: http(s) is the one transport
             return cls.http(text, **options)
         words = shlex.split(text)
         if not words:
