@@ -145,7 +145,7 @@ def _naming_the_server(console: LiveConsole) -> Approver:
     """The console's approver, asking about an MCP tool with its server's name."""
 
     async def approve(name: str, arguments: dict[str, Any], tool: Tool[..., Any]) -> bool:
-        shown = f"{name} (MCP server {tool.source})" if tool.source else name
+        shown = f"mcp:{tool.source}/{name}" if tool.source else name
         return await console.approve(shown, arguments)
 
     return approve
