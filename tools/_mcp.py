@@ -149,7 +149,7 @@ class MCPServer:
             parameters = StdioServerParameters(
                 command=command, args=words[1:], env=added, cwd=folder
             )
-            return stdio_client(parameters, errlog=stderr or sys.stderr)
+            return stdio_client(parameters, errlog=_errlog(stderr))
 
         label = name or _name_from_command(words)
         return cls(connect, name=label, include=include, exclude=exclude, trusted=trusted,
@@ -439,6 +439,22 @@ def _name_from_command(words: list[str]) -> str:
         if base not in _LAUNCHERS:
             return base
     return "mcp"
+
+
+def _errlog(stderr: TextIO | None) -> TextIO:
+    """Where a server's stderr goes: a file with a descriptor (the process inherits it).
+
+    ``sys.stderr`` may have none (a notebook, pytest's capture): then the real stderr.
+    """
+    for candidate in (stderr, sys.stderr, sys.__stderr__):
+        if candidate is None:
+            continue
+        try:
+            candidate.fileno()
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+            continue
+        return candidate
+    return open(os.devnull, "w")  # lives as long as the server
 
 
 def _is_modern(version: str | None) -> bool:

@@ -13,6 +13,7 @@ import contextlib
 import os
 import sys
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.types import Image
@@ -56,6 +57,13 @@ async def grow(ctx: Context) -> str:
     with contextlib.suppress(Exception):  # earlier ones: a plain notification
         await ctx.session.send_tool_list_changed()
     return "grown"
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+async def wait(seconds: float) -> str:
+    """Answer after some seconds."""
+    await anyio.sleep(seconds)
+    return "waited"
 
 
 @server.tool(annotations=ToolAnnotations(read_only_hint=True))

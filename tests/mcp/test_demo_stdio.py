@@ -82,6 +82,14 @@ async def test_include_and_exclude_choose_the_tools_offered(open_box) -> None:
     assert box.names == ["add", "fail"]
 
 
+async def test_a_call_past_the_toolbox_timeout_is_a_timeout_result(open_box) -> None:
+    box = open_box(servers=[demo_stdio()], default_timeout=0.5)
+    await box.start()
+    slow = await box.call("wait", {"seconds": 60})
+    assert slow.error_kind == "timeout"
+    assert (await box.call("add", {"a": 1, "b": 1})).content == "2"  # still connected
+
+
 async def test_a_crashed_server_answers_errors_then_is_restarted(open_box) -> None:
     server = demo_stdio()
     box = open_box(servers=[server])
