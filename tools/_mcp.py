@@ -222,6 +222,10 @@ class MCPServer:
     async def start(self) -> None:
         """Connect and list the tools; returns once the first attempt succeeded or failed
         (then ``error`` says why, and the server is tried again in the background)."""
+        loop = asyncio.get_running_loop()
+        if self._supervisor is not None and self._supervisor.get_loop() is not loop:
+            # Started on a loop that has since ended (`asyncio.run` twice): begin anew here.
+            self._supervisor, self._client = None, None
         if self._supervisor is None:
             self._first_attempt = asyncio.Event()
             self._supervisor = asyncio.create_task(self._supervise(), name=f"mcp {self.name}")
