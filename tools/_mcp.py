@@ -71,6 +71,8 @@ class MCPServer:
         trusted: Its tools run without approval.
         error: Why the last connection failed or ended (None while all is well).
         connections: How many times it has connected (more than 1: it was restarted).
+        left_out: The listed tools that cannot be offered (a schema vLLM cannot take), with
+            why; each is logged once.
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class MCPServer:
         self.max_retry_delay = max_retry_delay
         self.error: str | None = None
         self.connections = 0
+        self.left_out: dict[str, str] = {}
         self.listed: list[ListedTool] = []
         self.on_change: Callable[[], None] | None = None
         self._connect = connect
@@ -370,6 +373,7 @@ class MCPServer:
                 break
         self.listed = [tool for tool in listed if self._offered(tool.name)]
         self._tools = {}
+        self.left_out = {}
         if self.on_change is not None:
             self.on_change()
 
@@ -383,7 +387,7 @@ class MCPServer:
 
     def tool(self, listed: ListedTool, name: str) -> Tool[..., Any] | None:
         """``listed`` as a `Tool` called ``name``; None when its schema cannot be offered
-        (logged once per listing)."""
+        (then it is in ``left_out``)."""
         key = (listed.name, name)
         if key not in self._tools:
             try:
@@ -395,7 +399,11 @@ class MCPServer:
                     requires_approval=not (self.trusted or listed.read_only),
                 )
             except (TypeError, ValueError) as error:
-                logger.warning("MCP server %s: tool %r left out: %s", self.name, listed.name, error)
+                if listed.name not in self.left_out:
+                    logger.warning(
+                        "MCP server %s: tool %r left out: %s", self.name, listed.name, error
+                    )
+                self.left_out[listed.name] = str(error)
                 return None
             made.source = self.name
             self._tools[key] = made

@@ -72,6 +72,7 @@ def _report(box: Toolbox, server: dict[str, Any] | None) -> dict[str, Any]:
                 "connected": mcp.connected,
                 "error": mcp.error,
                 "tools": sum(1 for member in box if member.source == mcp.name),
+                "left_out": dict(mcp.left_out),
             }
             for mcp in box.servers
         ],
@@ -99,6 +100,8 @@ def _print(report: dict[str, Any]) -> None:
     for server in report["servers"]:
         if not server["connected"]:
             print(f"MCP server {server['name']}: not connected ({server['error']})")
+        for name, why in server["left_out"].items():
+            print(f"MCP server {server['name']}: {name} left out: {why}")
     total = f"{count(len(report['tools']), 'tool')}: ~{report['total_tokens']} tokens per request"
     context = report["server"]
     if context and context["max_model_len"]:

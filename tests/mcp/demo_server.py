@@ -72,6 +72,20 @@ def crash() -> str:
     os._exit(3)
 
 
+def _recursive(node: dict) -> str:
+    return "never offered"
+
+
+# A schema no grammar can take without references: listed, but left out by the client.
+server.add_tool(_recursive, name="tree", description="Takes a recursive tree.")
+server._tool_manager.get_tool("tree").parameters = {  # type: ignore[union-attr]
+    "type": "object",
+    "properties": {"node": {"$ref": "#/$defs/Node"}},
+    "$defs": {"Node": {"type": "object", "properties": {"kids": {"type": "array",
+              "items": {"$ref": "#/$defs/Node"}}}}},
+}  # fmt: skip
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "http":
         server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))

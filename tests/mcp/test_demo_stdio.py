@@ -20,6 +20,8 @@ async def test_its_tools_are_listed_with_their_schemas(open_box) -> None:
     assert add.parameters["properties"] == {"a": {"type": "integer"}, "b": {"type": "integer"}}
     assert add.parameters["required"] == ["a", "b"]
     assert box.schema_tokens() > 0
+    assert "tree" not in box.names  # its recursive schema cannot be offered
+    assert "recursive" in box.servers[0].left_out["tree"]
 
 
 async def test_a_call_returns_the_text_and_bad_arguments_never_reach_the_server(open_box) -> None:
