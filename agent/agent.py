@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from agent._backend_per_loop import BackendPerLoop
 from agent._transcripts import BackgroundTranscripts
 from agent.backend import Backend, ServerInfo
-from agent.clips import MAX_AUDIO_ITEMS, AudioInput, load_clips_async
+from agent.clips import AudioInput, load_clips_async
 from agent.errors import AudioTooLongError, InvalidRequestError, TurnTimeoutError
 from agent.history import History, TurnRecord, audio_too_long, estimate_tokens
+from agent.limits import MAX_AUDIO_ITEMS
 from agent.tool_choice import ToolChoice, resolve_tool_choice
 from agent.turn import Turn
 from agent.turn_loop import TurnPlan, run_turn
@@ -322,7 +323,9 @@ class Agent:
         backend = self._backends.get()
         await self._ensure_server_facts(backend)
         if self.max_model_len is not None and clip.tokens > self.max_model_len:
-            raise AudioTooLongError(audio_too_long(clip.duration, clip.tokens, self.max_model_len))
+            raise AudioTooLongError(
+                audio_too_long(clip.name, clip.duration, clip.tokens, self.max_model_len)
+            )
         assert self.model is not None
         return await backend.transcribe(
             clip.wav(), model=self.model, language=language or self.language
