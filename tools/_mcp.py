@@ -86,6 +86,7 @@ class MCPServer:
         connect_timeout: float = 60.0,
         retry_delay: float = 0.5,
         max_retry_delay: float = 30.0,
+        protocol: str = "auto",
     ) -> None:
         if not retry_delay > 0 or max_retry_delay < retry_delay:
             raise ValueError("retry_delay must be above 0 and at most max_retry_delay")
@@ -96,6 +97,7 @@ class MCPServer:
         self.connect_timeout = connect_timeout
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
+        self.protocol = protocol
         self.error: str | None = None
         self.connections = 0
         self.left_out: dict[str, str] = {}
@@ -137,7 +139,9 @@ class MCPServer:
             include, exclude: Tool names (or ``fnmatch`` patterns, such as ``"read_*"``)
                 to offer, or to leave out.
             trusted: Run its tools without approval.
-            options: ``connect_timeout``, ``retry_delay``, ``max_retry_delay`` (seconds).
+            options: ``connect_timeout``, ``retry_delay``, ``max_retry_delay`` (seconds), and
+                ``protocol``: ``"auto"`` (the SDK's negotiation), ``"legacy"`` (the
+                ``initialize`` handshake only, for servers the probe confuses).
         """
         if not isinstance(command, str) or not command.strip():
             raise ValueError("MCPServer.stdio() needs a command, such as 'npx'")
@@ -331,6 +335,7 @@ class MCPServer:
             message_handler=on_message,
             client_info=Implementation(name="voxtral-agent", version="0"),
             cache=None,
+            mode=self.protocol,
         )
         async with client:
             yield client

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 
+import pytest
+
 from tests.mcp.conftest import demo_stdio, eventually
 from tools import MCPServer
 
@@ -115,8 +117,9 @@ async def test_a_server_killed_from_outside_is_noticed_without_a_call(open_box) 
     assert (await box.call("add", {"a": 1, "b": 2})).content == "3"
 
 
-async def test_the_list_is_refreshed_when_the_server_says_it_changed(open_box) -> None:
-    box = open_box(servers=[demo_stdio(trusted=True)])
+@pytest.mark.parametrize("protocol", ["auto", "legacy"])
+async def test_the_list_is_refreshed_when_the_server_says_it_changed(open_box, protocol) -> None:
+    box = open_box(servers=[demo_stdio(trusted=True, protocol=protocol)])
     await box.start()
     assert "hello" not in box.names
     assert (await box.call("grow")).ok

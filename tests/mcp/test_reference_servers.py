@@ -29,8 +29,11 @@ async def test_an_agent_calls_the_everything_servers_tools(scripted_server: Scri
         ("get-tiny-image", {}),
     )
     scripted_server.reply("Echoed, summed and shown.")
-    async with Agent([_everything()], base_url=scripted_server.base_url) as agent:
+    everything = _everything()
+    async with Agent([everything], base_url=scripted_server.base_url) as agent:
         turn = await agent.run(text="Echo hi there, add 2 and 40, show the image.")
+        assert everything.connected
+    assert not everything.connected  # closed with the agent
     assert turn.text == "Echoed, summed and shown."
     first, second = scripted_server.requests
     assert {"echo", "get-sum", "get-tiny-image"} <= set(first.tool_names)
