@@ -299,17 +299,19 @@ class MCPServer:
         delay = self.retry_delay
         while True:
             self._broken = asyncio.Event()
+            connected = False
             try:
                 async with self._session() as client:
                     await self._list(client)
-                    self._client, self.error = client, None
+                    self._client, self.error, connected = client, None, True
                     self.connections += 1
                     self._first_attempt.set()
                     delay = self.retry_delay
                     logger.info("MCP server %s: connected, %d tools", self.name, len(self.listed))
                     await self._serve(client)
             except Exception as error:  # whatever ended it: report it, then try again
-                self.error = self.error or _failure(error)
+                if not connected or self.error is None:  # else `_lost` said why already
+                    self.error = _failure(error)
             finally:
                 self._client = None
             self.error = self.error or "the connection ended"
