@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import fnmatch
 import functools
+import importlib.util
 import logging
 import os
 import re
@@ -228,7 +229,17 @@ class MCPServer:
 
     async def start(self) -> None:
         """Connect and list the tools; returns once the first attempt succeeded or failed
-        (then ``error`` says why, and the server is tried again in the background)."""
+        (then ``error`` says why, and the server is tried again in the background).
+
+        Raises:
+            ModuleNotFoundError: the ``mcp`` extra is not installed.
+        """
+        if importlib.util.find_spec("mcp") is None:
+            raise ModuleNotFoundError(
+                f"MCP server {self.name!r}: the MCP SDK is not installed; "
+                "pip install 'voxtral-agent[mcp]'",
+                name="mcp",
+            )
         loop = asyncio.get_running_loop()
         if self._supervisor is not None and self._supervisor.get_loop() is not loop:
             # Started on a loop that has since ended (`asyncio.run` twice): begin anew here.

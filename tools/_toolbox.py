@@ -192,6 +192,9 @@ class Toolbox:
         warning is logged, and it is tried again in the background (its tools appear once it
         answers). With ``max_model_len``, warns (logger ``"tools"``) when the tool schemas
         take more than ``budget_share`` of it. Calling it again is cheap.
+
+        Raises:
+            ModuleNotFoundError: the box has MCP servers and the ``mcp`` extra is missing.
         """
         waiting = [server.start() for server in self._servers if not server.started]
         if waiting:
