@@ -18,7 +18,7 @@ from agent.limits import MAX_AUDIO_ITEMS
 from agent.tool_choice import ToolChoice, resolve_tool_choice
 from agent.turn import Turn
 from agent.turn_loop import TurnPlan
-from tools import Tool, Toolbox
+from tools import MCPServer, Tool, Toolbox
 from tools._sync import run_sync
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class Agent:
 
     def __init__(
         self,
-        tools: Toolbox | Iterable[Tool[..., Any] | Callable[..., Any]] = (),
+        tools: Toolbox | Iterable[Tool[..., Any] | Callable[..., Any] | MCPServer] = (),
         *,
         base_url: str | None = None,
         model: str | None = None,
@@ -223,6 +223,7 @@ class Agent:
         """Stop background transcripts; close the connections the agent opened (not a
         shared client's, nor a backend passed as `client=`)."""
         await self._conversation.transcripts.cancel()
+        await self.toolbox.aclose()
         await self._backends.aclose()
 
     async def check_server(self, *, probe_tools: bool = True) -> ServerInfo:
@@ -271,6 +272,7 @@ class Agent:
             side effects happened is recorded (marked interrupted), also when cancelled.
         """
         started = time.perf_counter()
+        await self.toolbox.start(max_model_len=self.max_model_len)
         clips = await load_clips_async(audio, sample_rate=sample_rate) if audio is not None else []
         if not clips and not (text and text.strip()):
             raise ValueError("run() needs audio= or a non-empty text=")

@@ -24,6 +24,7 @@ from mistral_common.protocol.instruct.messages import UserMessage
 from agent.clips import Clip
 from agent.errors import AudioTooLongError, InvalidRequestError
 from agent.limits import AUDIO_TOKENS_PER_30S, MAX_AUDIO_ITEMS
+from tools._tokens import estimate_tokens
 
 if TYPE_CHECKING:
     from agent.backend import ToolCall
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["History", "TurnRecord", "audio_too_long", "estimate_tokens"]
 
-_CHARS_PER_TOKEN = 3.0
-"""A deliberately low estimate of characters per token, so the budget errs on the safe side."""
 _TOKENS_PER_MESSAGE = 4
 
 
@@ -46,11 +45,6 @@ def audio_too_long(label: str, seconds: float, needed: int, available: int) -> s
         f"{fits % 60} s of audio): send a shorter recording, or start vLLM with a larger "
         "--max-model-len"
     )
-
-
-def estimate_tokens(text: str) -> int:
-    """A conservative token estimate for text (no tokenizer needed)."""
-    return int(len(text) / _CHARS_PER_TOKEN) + 1
 
 
 @dataclass(eq=False)
