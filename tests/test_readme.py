@@ -70,6 +70,12 @@ def readme_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answering_ser
         shutil.copy(EXAMPLE_AUDIO / "what_time.wav", tmp_path / name)
     for name in ("obama.mp3", "bcn_weather.mp3"):
         _to_mp3(EXAMPLE_AUDIO / "timer.wav", tmp_path / name)
+    # `npx -y @modelcontextprotocol/...` in the README finds the servers scripts/npm-deps
+    # installed, offline: tests reach no address but 127.0.0.1.
+    npm = ROOT / ".cache" / "npm" / "node_modules"
+    if npm.is_dir():
+        (tmp_path / "node_modules").symlink_to(npm)
+    monkeypatch.setenv("npm_config_offline", "true")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("VOXAGENT_BASE_URL", answering_server.base_url)
