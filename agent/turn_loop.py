@@ -47,7 +47,7 @@ _T = TypeVar("_T")
 
 BARGED_IN = "Not run: the user interrupted the assistant before this call started."
 """The result of a call that a barge-in stopped before it started."""
-_CANCELLED = "Not run: the turn was cancelled before this call started."
+_CANCELLED = "(Not run: the turn was interrupted before this call began.)"
 
 
 class SpokenReplies(Protocol):
