@@ -29,28 +29,30 @@ async def query_input_devices() -> list[InputDevice]:
 
 async def devices_command(args: argparse.Namespace) -> ExitCode:
     """Print one line (or JSON object) per input device, then per output device; the
-    default ones are marked with *."""
+    default input is marked with *, the default output with +."""
     devices = await query_input_devices()
     outputs = await _query_output_devices()
     if args.json:
         for device in devices:
             print(json.dumps(asdict(device)))
-        for output in outputs:
-            print(json.dumps({"kind": "output", **asdict(output)}))
+        for output in outputs:  # `is_default` stays the default input's mark
+            shown = asdict(output)
+            shown["is_default_output"], shown["is_default"] = shown["is_default"], False
+            print(json.dumps({"kind": "output", **shown}))
         return ExitCode.OK
     if not devices and not outputs:
         raise CliError(f"{NO_DEVICE}, or use `voxagent run --replay FILE`", ExitCode.AUDIO_DEVICE)
     print("inputs (--device):" if devices else "inputs: none")
     for device in devices:
-        _print_device(device)
+        _print_device(device, "*")
     print("outputs (--output-device):" if outputs else "outputs: none (use --speak-to FILE.wav)")
     for output in outputs:
-        _print_device(output)
+        _print_device(output, "+")
     return ExitCode.OK
 
 
-def _print_device(device: InputDevice | OutputDevice) -> None:
-    mark = "*" if device.is_default else " "
+def _print_device(device: InputDevice | OutputDevice, default_mark: str) -> None:
+    mark = default_mark if device.is_default else " "
     print(
         f"{mark} {device.index:>3}  {device.name}  ({device.host_api}, "
         f"{device.channels} ch, {device.default_sample_rate:g} Hz)"

@@ -376,7 +376,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "list the audio input and output devices and their default rates",
         """
         The number or (part of) the name goes to `voxagent run --device` (inputs) or
-        `--output-device` (outputs). The default devices are marked with *.
+        `--output-device` (outputs). The default input is marked with *, the default output
+        with + (in --json: `is_default` marks the input, `is_default_output` the output).
         """,
         "agent.cli._devices:devices_command",
         arguments=_devices_arguments,
