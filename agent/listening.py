@@ -380,7 +380,7 @@ class _ListeningLoop:
                 on_event=forward,
             )
         except Exception as exc:
-            await self._end_speech(spoken)
+            await self._end_speech(spoken, partial=False)
             self._events.put_nowait(TurnFailed(error=exc, utterance=utterance))
         except BaseException:
             if spoken is not None:
@@ -404,10 +404,10 @@ class _ListeningLoop:
         )
 
     @staticmethod
-    async def _end_speech(spoken: SpokenTurn | None) -> None:
+    async def _end_speech(spoken: SpokenTurn | None, *, partial: bool = True) -> None:
         """What the turn left to say (a reply the turn loop did not wait for) is said."""
         if spoken is not None:
-            await spoken.close()
+            await spoken.close(partial=partial)
 
 
 async def replay_async(

@@ -193,11 +193,12 @@ class SpeechQueue:
         for sentence in self._text.flush(final=False):
             self.say(sentence)
 
-    def finish(self) -> None:
-        """The reply's text is complete: speak what is buffered, then end."""
+    def finish(self, *, partial: bool = True) -> None:
+        """The reply's text is complete: speak what is buffered (not `partial`, for a broken
+        reply: only the sentences already known to be whole), then end."""
         if self._finished:
             return
-        for sentence in self._text.flush():
+        for sentence in self._text.flush() if partial else []:
             self.say(sentence)
         self._finished = True
         self._inbox.put_nowait(None)

@@ -81,11 +81,12 @@ class SpokenTurn:
         outcome = await self.close()
         return self.heard(mark), not outcome.interrupted
 
-    async def close(self) -> Spoken:
-        """Finish the reply: until it is played, or cut short by a barge-in; the outcome."""
+    async def close(self, *, partial: bool = True) -> Spoken:
+        """Finish the reply: until it is played, or cut short by a barge-in; the outcome.
+        Not `partial` (the turn failed): an unfinished last sentence is not said."""
         if self._outcome is not None:
             return self._outcome
-        self.queue.finish()
+        self.queue.finish(partial=partial)
         # A barge-in halts the queue: `wait` then returns at once with what was heard.
         self._outcome = await self.queue.wait()
         return self._outcome

@@ -264,3 +264,24 @@ async def test_a_reply_cut_before_its_first_word_leaves_the_user_turn_alone(
     first = agent._history.records[0]
     assert first.interrupted and first.replies == []  # no empty assistant message
     assert second.roles == ["user", "user", "user"]  # accepted by Voxtral's rules
+
+
+async def test_a_streamed_reply_is_spoken_from_its_first_sentence(
+    tmp_path: Path, espeak: EspeakVoice
+) -> None:
+    # The stream breaks after its first sentence: speaking it proves it was not waited for.
+    audio = recording(("s", 0.5), ("t", 0.9), ("s", 1.5))
+    events: list[AgentEvent] = []
+    with ScriptedServer() as server:
+        server.fail_mid_stream(partial="Here is the first sentence. And then")
+        agent = Agent(base_url=server.base_url, transcribe_turns=False, stream=True)
+        async with agent, WavSink(tmp_path / "said.wav") as sink:
+            await agent.replay_async(
+                audio, sample_rate=16000, endpointer=endpointer(), voice=espeak,
+                speaker=sink, on_event=events.append, raise_on_error=False,
+            )  # fmt: skip
+        server.verify()
+    started = [e for e in events if isinstance(e, SpeakingStarted)]
+    assert [e.text for e in started] == ["Here is the first sentence."]
+    finished = [e for e in events if isinstance(e, SpeakingFinished)]
+    assert [e.text for e in finished] == ["Here is the first sentence."]  # not "And then"
