@@ -120,11 +120,11 @@ class Agent:
             reply_reserve if reply_reserve is not None else max_tokens or _DEFAULT_REPLY_RESERVE
         )
         self.max_model_len = max_model_len
+        self.transcribe_turns = transcribe_turns
+        self.language = language
         self.turn_timeout = turn_timeout
         self._history = History(instructions, max_audio_items=max_audio_items)
-        self._conversation = Conversation(
-            self._history, transcribe_turns=transcribe_turns, language=language
-        )
+        self._conversation = Conversation(self._history)
         self._backends = _backends(client, base_url, api_key, timeout, max_retries,
                                    retry_backoff, http_client)  # fmt: skip
         self._server_checked = max_model_len is not None and model is not None
@@ -144,24 +144,6 @@ class Agent:
     @instructions.setter
     def instructions(self, value: str | None) -> None:
         self._history.instructions = value
-
-    @property
-    def transcribe_turns(self) -> bool:
-        """Whether each turn's audio is transcribed in the background."""
-        return self._conversation.transcribe_turns
-
-    @transcribe_turns.setter
-    def transcribe_turns(self, value: bool) -> None:
-        self._conversation.transcribe_turns = value
-
-    @property
-    def language(self) -> str | None:
-        """The language hint for transcription (None: detected)."""
-        return self._conversation.language
-
-    @language.setter
-    def language(self, value: str | None) -> None:
-        self._conversation.language = value
 
     @property
     def max_audio_items(self) -> int:
@@ -286,8 +268,10 @@ class Agent:
             backend = self._backends.get()
             await self._ensure_server_facts(backend)
             turn = await self._conversation.run_turn(
-                self._plan(choice), backend, clips, text, on_event, turn_timeout=self.turn_timeout
-            )
+                self._plan(choice), backend, clips, text, on_event,
+                turn_timeout=self.turn_timeout,
+                transcribe=self.transcribe_turns, language=self.language,
+            )  # fmt: skip
             turn.timings.total = time.perf_counter() - started
             return turn
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from agent._transcripts import BackgroundTranscripts
 from agent.backend import Backend
 from agent.clips import Clip
 from agent.errors import TurnTimeoutError
@@ -27,16 +28,10 @@ class Conversation:
 
     Args:
         history: the turns so far, with the instructions and the audio policy.
-        transcribe_turns: transcribe each turn's audio in the background.
-        language: the language hint for those transcripts.
     """
 
-    def __init__(self, history: History, *, transcribe_turns: bool, language: str | None) -> None:
-        from agent._transcripts import BackgroundTranscripts
-
+    def __init__(self, history: History) -> None:
         self.history = history
-        self.transcribe_turns = transcribe_turns
-        self.language = language
         self.transcripts = BackgroundTranscripts()
         self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
@@ -69,8 +64,11 @@ class Conversation:
         on_event: EventHandler | None,
         *,
         turn_timeout: float | None,
+        transcribe: bool,
+        language: str | None,
     ) -> Turn:
-        """Run one turn and record it (the caller holds `lock()`).
+        """Run one turn and record it (the caller holds `lock()`); with `transcribe`, its
+        audio is transcribed in the background (`language`: the hint).
 
         A turn that fails or is cancelled leaves the history as it was, unless tool calls
         were answered: their record is kept, marked interrupted.
@@ -78,8 +76,10 @@ class Conversation:
         record = TurnRecord(index=len(self.history), clips=list(clips), text=text)
         turn = Turn(index=record.index, user_text=text, audio_seconds=_seconds(clips))
         transcript = None
-        if clips and self.transcribe_turns:  # beside the turn, never in its way
-            transcript = self.transcripts.start(backend, plan.model, self.language, record, turn)
+        if clips and transcribe:  # beside the turn, never in its way
+            transcript = self.transcripts.start(
+                backend, plan.model, language, record, turn, on_event
+            )
         try:
             await _bounded(run_turn(plan, backend, record, turn, on_event), turn_timeout, turn)
         except BaseException:
