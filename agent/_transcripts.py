@@ -78,10 +78,10 @@ async def _transcribe(
         _log.warning(
             "transcription of turn %d failed (%s); it keeps a text stand-in", record.index, error
         )
-        return
+        texts = None
     finally:
         turn.timings.transcription = time.perf_counter() - started
-    record.transcripts = list(texts)
-    turn.transcript = record.transcript
-    if turn.transcript:
-        await emit(on_event, TurnTranscribed(turn.index, turn.transcript))
+    if texts is not None:
+        record.transcripts = list(texts)
+        turn.transcript = record.transcript
+    await emit(on_event, TurnTranscribed(turn.index, turn.transcript))

@@ -111,10 +111,11 @@ class TurnFinished:
 
 @dataclass(frozen=True, slots=True)
 class TurnTranscribed:
-    """A turn's transcript came, made beside the turn (after its `TurnFinished`, as a rule)."""
+    """A turn's transcription is over, made beside the turn (so it may come before or after
+    its `TurnFinished`); `transcript` is None when it failed."""
 
     index: int
-    transcript: str
+    transcript: str | None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: ``{"type": "turn_transcribed", "index", "transcript"}``."""

@@ -340,6 +340,7 @@ class _ListeningLoop:
             while True:
                 while not self._pending:
                     if self._heard_all:
+                        await self._transcripts_done()
                         return
                     self._wake.clear()
                     await self._wake.wait()
@@ -351,6 +352,13 @@ class _ListeningLoop:
         finally:
             self._answered_all = True
             self._events.put_nowait(_Done())
+
+    async def _transcripts_done(self) -> None:
+        """Everything is answered: let the transcripts still on their way arrive (their
+        `TurnTranscribed` events), so none is lost when the iteration ends."""
+        wait = getattr(self._agent, "wait_for_transcripts", None)
+        if wait is not None:
+            await wait()
 
     async def _turn(self, index: int, utterance: Utterance) -> None:
         self._in_turn = True

@@ -161,7 +161,7 @@ class LiveConsole:
             shown = escape(reply) if reply.strip() else "[dim](no reply)[/]"
             self.console.print(f"[bold green]assistant[/] {shown}")
             self._reply = ""
-        elif isinstance(event, TurnTranscribed):  # it comes beside the turn, often after it
+        elif isinstance(event, TurnTranscribed) and event.transcript:  # beside the turn
             self.console.print(f"  [dim]heard:[/] [italic]{escape(event.transcript)}[/]")
         elif isinstance(event, TurnFailed):
             self._end_turn()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -44,7 +45,7 @@ async def replay_command(args: argparse.Namespace) -> ExitCode:
         for path in args.files:
             if not args.json:
                 console.print(f"[bold]{escape(path)}[/]")
-            printer = _TurnPrinter(path, args.json, lines, kit.log)
+            printer = _TurnPrinter(path, args.json, lines, kit.log, runner.transcribe_turns)
             try:
                 await replay_async(
                     runner,
@@ -58,6 +59,7 @@ async def replay_command(args: argparse.Namespace) -> ExitCode:
                 )
             except BadAudioError as error:
                 raise as_cli_error(error) from None
+            await printer.finish()
             if printer.turns == 0:
                 print(f"voxagent: {path}: no speech found", file=sys.stderr)
             failures += printer.failures
@@ -68,14 +70,19 @@ class _TurnPrinter:
     """Prints one file's turns (lines, or one JSON object per turn) and logs them."""
 
     def __init__(
-        self, path: str, as_json: bool, lines: LiveConsole, log: TranscriptLog | None
+        self,
+        path: str,
+        as_json: bool,
+        lines: LiveConsole,
+        log: TranscriptLog | None,
+        expect_transcripts: bool,
     ) -> None:
         self.as_json = as_json
         self.lines = lines
         self.log = log
         self.turns = 0
         self.failures = 0
-        self._records = TurnRecords(path)
+        self._records = TurnRecords(path, expect_transcripts=expect_transcripts)
 
     async def event(self, event: AgentEvent) -> None:
         if isinstance(event, TurnFinished | TurnFailed):
@@ -84,10 +91,16 @@ class _TurnPrinter:
             self.failures += 1
         if not self.as_json:
             self.lines.show(event)
-        record = self._records.record(event)
-        if record is None:
-            return
-        if self.as_json:
-            print(json.dumps(record, ensure_ascii=False, default=repr), flush=True)
-        if self.log is not None:
-            await self.log.append(record)
+        await self.write(self._records.record(event))
+
+    async def write(self, records: list[dict[str, Any]]) -> None:
+        """Print (as JSON) and log the finished turns' records."""
+        for record in records:
+            if self.as_json:
+                print(json.dumps(record, ensure_ascii=False, default=repr), flush=True)
+            if self.log is not None:
+                await self.log.append(record)
+
+    async def finish(self) -> None:
+        """The file is done: the records still waiting for a transcript go out as they are."""
+        await self.write(self._records.flush())

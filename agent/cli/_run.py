@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -158,7 +159,7 @@ async def _show_events(
     args: argparse.Namespace,
 ) -> None:
     """Listen to the source until it ends: each event shown, each turn logged (--log)."""
-    records = TurnRecords(name)
+    records = TurnRecords(name, expect_transcripts=runner.transcribe_turns)
     events = listen(
         runner, setup.source, endpointer=setup.endpointer, on_frame=live.level,
         voice=speech.voice, speaker=speech.speaker, barge_in=speech.barge_in,
@@ -168,8 +169,14 @@ async def _show_events(
         async with contextlib.aclosing(events):
             async for event in events:
                 live.show(event)
-                record = records.record(event)
-                if setup.kit.log is not None and record is not None:
-                    await setup.kit.log.append(record)
+                await _log(setup, records.record(event))
+        await _log(setup, records.flush())
     except (AudioDeviceError, BadAudioError) as error:
         raise as_cli_error(error) from None
+
+
+async def _log(setup: _Setup, records: list[dict[str, Any]]) -> None:
+    """Append the turns' records to `--log`, if it is given."""
+    if setup.kit.log is not None:
+        for record in records:
+            await setup.kit.log.append(record)

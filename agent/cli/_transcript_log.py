@@ -11,7 +11,7 @@ from typing import Any
 
 from agent.audio import Utterance
 from agent.cli._exit import CliError, ExitCode
-from agent.events import AgentEvent, TurnFailed, TurnFinished, TurnStarted
+from agent.events import AgentEvent, TurnFailed, TurnFinished, TurnStarted, TurnTranscribed
 from tools._threads import run_blocking
 
 __all__ = ["TranscriptLog", "TurnRecords", "turn_record"]
@@ -39,19 +39,54 @@ def turn_record(
 
 class TurnRecords:
     """Follows one source's events and makes the record of each turn that ends (the
-    utterance comes with `TurnStarted`, the turn with `TurnFinished`)."""
+    utterance comes with `TurnStarted`, the turn with `TurnFinished`).
 
-    def __init__(self, source: str | None) -> None:
+    A spoken turn's transcript is made beside it and may come after it: with
+    `expect_transcripts`, such a turn's record waits for its `TurnTranscribed` (or for
+    `flush()`), so every record carries its transcript and the records stay in turn order.
+    """
+
+    def __init__(self, source: str | None, *, expect_transcripts: bool = True) -> None:
         self.source = source
+        self.expect_transcripts = expect_transcripts
         self._utterance: Utterance | None = None
+        # The records not written yet, in turn order: (turn index, record, complete?).
+        self._waiting: list[tuple[int | None, dict[str, Any], bool]] = []
+        self._transcripts: dict[int, str | None] = {}
 
-    def record(self, event: AgentEvent) -> dict[str, Any] | None:
-        """The record if `event` ends a turn, else None."""
+    def record(self, event: AgentEvent) -> list[dict[str, Any]]:
+        """The records that are complete once `event` has happened, in turn order."""
         if isinstance(event, TurnStarted):
             self._utterance = event.utterance
-        if not isinstance(event, TurnFinished | TurnFailed):
-            return None
-        return turn_record(event, source=self.source, utterance=self._utterance)
+        elif isinstance(event, TurnTranscribed):
+            self._transcripts[event.index] = event.transcript
+            self._waiting = [
+                (index, {**made, "transcript": event.transcript}, True)
+                if index == event.index else (index, made, complete)
+                for index, made, complete in self._waiting
+            ]  # fmt: skip
+        elif isinstance(event, TurnFinished | TurnFailed):
+            made = turn_record(event, source=self.source, utterance=self._utterance)
+            index = event.turn.index if isinstance(event, TurnFinished) else None
+            spoken = isinstance(event, TurnFinished) and event.turn.audio_seconds > 0
+            waits = spoken and self.expect_transcripts and index not in self._transcripts
+            if index in self._transcripts:  # it came first
+                made["transcript"] = self._transcripts[index]
+            self._waiting.append((index, made, not waits))
+        return self._ready()
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Every record not written yet (at the end of the source), as it is."""
+        waiting = [made for _, made, _ in self._waiting]
+        self._waiting.clear()
+        return waiting
+
+    def _ready(self) -> list[dict[str, Any]]:
+        """The waiting records from the oldest on, as long as they are complete."""
+        ready: list[dict[str, Any]] = []
+        while self._waiting and self._waiting[0][2]:
+            ready.append(self._waiting.pop(0)[1])
+        return ready
 
 
 class TranscriptLog:

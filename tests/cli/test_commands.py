@@ -34,8 +34,11 @@ def test_replay_prints_each_turn(
     out = done.stdout
     assert out.startswith(f"{speech['two']}\nyou (turn 1: ")
     assert '⚙ get_current_time(timezone=\'Asia/Tokyo\') → {"timezone": "Asia/Tokyo"' in out
-    assert "heard: What time is it?\nassistant It is morning in Tokyo.\nyou (turn 2: " in out
-    assert out.rstrip().endswith("assistant I can't take notes without your approval.")
+    assert "assistant It is morning in Tokyo.\n" in out
+    # Each transcript is made beside its turn (issue 8, 1.6) and shown when it comes.
+    assert "heard: What time is it?\n" in out and "heard: Take a note: buy milk.\n" in out
+    assistant = [line for line in out.splitlines() if line.startswith("assistant ")]
+    assert assistant[-1] == "assistant I can't take notes without your approval."
 
 
 def test_replay_json(

@@ -114,10 +114,9 @@ def test_failed_tool_results_are_red_lines() -> None:
 async def test_transcript_log_appends_json_lines(tmp_path: Path) -> None:
     log = TranscriptLog(tmp_path / "logs" / "talk.jsonl")
     records = TurnRecords("mic")
-    assert records.record(TurnStarted(index=0, utterance=utterance(1.0, 2.5))) is None
-    finished = records.record(TurnFinished(Turn(text="Hi.", transcript="hello")))
-    failed = records.record(TurnFailed(RuntimeError("boom"), utterance=utterance(1.5, 3.0)))
-    assert finished is not None and failed is not None
+    assert records.record(TurnStarted(index=0, utterance=utterance(1.0, 2.5))) == []
+    (finished,) = records.record(TurnFinished(Turn(text="Hi.", transcript="hello")))
+    (failed,) = records.record(TurnFailed(RuntimeError("boom"), utterance=utterance(1.5, 3.0)))
     await log.append(finished)
     await log.append(failed)
     first, second = (json.loads(line) for line in log.path.read_text().splitlines())
@@ -126,6 +125,21 @@ async def test_transcript_log_appends_json_lines(tmp_path: Path) -> None:
     assert datetime.fromisoformat(first["time"]).tzinfo is not None
     assert second == {**second, "event": "turn_failed", "utterance": {"start": 1.5, "end": 3.0},
                       "error": "RuntimeError: boom", "ok": False}  # fmt: skip
+
+
+def test_a_spoken_turn_waits_for_its_transcript_and_order_is_kept() -> None:
+    records = TurnRecords("mic")
+    records.record(TurnStarted(index=0, utterance=utterance(1.0, 2.5)))
+    assert records.record(TurnFinished(Turn(index=0, text="One.", audio_seconds=1.5))) == []
+    records.record(TurnStarted(index=1, utterance=utterance(3.0, 4.0)))
+    assert records.record(TurnTranscribed(1, "second")) == []  # the first still waits
+    assert records.record(TurnFinished(Turn(index=1, text="Two.", audio_seconds=1.0))) == []
+    first, second = records.record(TurnTranscribed(0, "first"))
+    assert (first["text"], first["transcript"]) == ("One.", "first")
+    assert (second["text"], second["transcript"]) == ("Two.", "second")
+    records.record(TurnFinished(Turn(index=2, text="Three.", audio_seconds=1.0)))
+    (third,) = records.flush()  # the source ended before its transcript came
+    assert third["text"] == "Three." and third["transcript"] is None
 
 
 def test_replay_json_and_the_log_share_one_record() -> None:
