@@ -8,19 +8,31 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from agent._backend_per_loop import BackendPerLoop
 from agent._transcripts import BackgroundTranscripts
 from agent.backend import Backend, ServerInfo
-from agent.clips import MAX_AUDIO_ITEMS, AudioInput, load_clips_async
-from agent.errors import AudioTooLongError, InvalidRequestError, TurnTimeoutError
-from agent.history import History, TurnRecord, audio_too_long, estimate_tokens
+from agent.clips import MAX_AUDIO_ITEMS, AudioInput, ClipSource
+from agent.errors import InvalidRequestError, TurnTimeoutError
+from agent.history import History, TurnRecord, estimate_tokens
+from agent.long_audio import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_PIECE_SECONDS,
+    Piece,
+    ProgressHook,
+    Recording,
+    Transcript,
+    load_turn_clips_async,
+    longest_piece_seconds,
+    transcribe_recording,
+)
 from agent.tool_choice import ToolChoice, resolve_tool_choice
 from agent.turn import Turn
 from agent.turn_loop import TurnPlan, run_turn
 from tools import Tool, Toolbox
 from tools._sync import run_sync
+from tools._threads import run_blocking
 
 if TYPE_CHECKING:
     from os import PathLike
@@ -226,7 +238,8 @@ class Agent:
 
         Args:
             audio: one clip or a list of up to 5 (paths, WAV bytes, arrays, `Audio`,
-                `Utterance`); converted to 16 kHz mono.
+                `Utterance`); converted to 16 kHz mono. A clip over one item's limit (600 s)
+                is cut at pauses into several items of this turn (5 items at most in all).
             text: text sent with the audio (or alone).
             sample_rate: the rate of numpy arrays in `audio` (required for arrays).
             tool_choice: for the turn's first model call (default: the agent's
@@ -243,7 +256,13 @@ class Agent:
             side effects happened is recorded (marked interrupted), also when cancelled.
         """
         started = time.perf_counter()
-        clips = await load_clips_async(audio, sample_rate=sample_rate) if audio is not None else []
+        clips = (
+            await load_turn_clips_async(
+                audio, sample_rate=sample_rate, max_items=self.max_audio_items
+            )
+            if audio is not None
+            else []
+        )
         if not clips and not (text and text.strip()):
             raise ValueError("run() needs audio= or a non-empty text=")
         self._history.check_clip_count(len(clips))
@@ -294,31 +313,67 @@ class Agent:
         return run_sync(turn, what="Agent.run_sync()", instead="await agent.run(...)")
 
     async def transcribe(
-        self, audio: AudioInput, *, language: str | None = None, sample_rate: int | None = None
-    ) -> str:
-        """The transcript of one clip (Voxtral's transcription mode); language optional.
+        self,
+        audio: AudioInput,
+        *,
+        language: str | None = None,
+        sample_rate: int | None = None,
+        max_piece_seconds: float | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        on_progress: ProgressHook | None = None,
+    ) -> Transcript:
+        """The transcript of one recording of any length (Voxtral's transcription mode).
+
+        A recording longer than one piece streams from disk and is cut at pauses into pieces
+        (at most `max_piece_seconds`, default 300 s, shortened to what the server's context
+        holds), transcribed `max_in_flight` at a time and joined in order; each piece is
+        retried on its own if its request fails.
+
+        Returns:
+            a `Transcript`: the text (it is a `str`), with `segments` (start and end on the
+            recording's timeline, one per piece) and `language`.
 
         Raises:
-            BadAudioError: the audio is unusable, or longer than the server's context holds.
+            BadAudioError: the audio is unusable.
+            PieceFailedError: a piece failed after its retries (its time range named).
         """
-        clips = await load_clips_async(audio, sample_rate=sample_rate)
-        if len(clips) != 1:
-            raise ValueError(f"transcribe() takes one clip, got {len(clips)}")
-        clip = clips[0]
+        if isinstance(audio, list | tuple):
+            if len(audio) != 1:
+                raise ValueError(f"transcribe() takes one clip, got {len(audio)}")
+            audio = audio[0]
+        source = cast("ClipSource", audio)
+        recording = await run_blocking(lambda: Recording(source, sample_rate=sample_rate))
         backend = self._backends.get()
         await self._ensure_server_facts(backend)
-        if self.max_model_len is not None and clip.tokens > self.max_model_len:
-            raise AudioTooLongError(audio_too_long(clip.duration, clip.tokens, self.max_model_len))
         assert self.model is not None
-        return await backend.transcribe(
-            clip.wav(), model=self.model, language=language or self.language
-        )
+        longest = longest_piece_seconds(self.max_model_len)
+        limit = min(longest, max_piece_seconds or DEFAULT_PIECE_SECONDS)
+        whole = None
+        if recording.duration <= limit:  # one request with the recording as it is
+            end = recording.duration
+            whole = iter([Piece(0, ((0.0, end),), 0.0, end, (0.0, end))])
+        return await transcribe_recording(
+            backend, recording, model=self.model, language=language or self.language,
+            max_piece_seconds=max(30.0, limit), max_in_flight=max_in_flight,
+            on_progress=on_progress, pieces=whole,
+        )  # fmt: skip
 
     def transcribe_sync(
-        self, audio: AudioInput, *, language: str | None = None, sample_rate: int | None = None
-    ) -> str:
+        self,
+        audio: AudioInput,
+        *,
+        language: str | None = None,
+        sample_rate: int | None = None,
+        max_piece_seconds: float | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        on_progress: ProgressHook | None = None,
+    ) -> Transcript:
         """`transcribe` for scripts."""
-        transcript = self.transcribe(audio, language=language, sample_rate=sample_rate)
+        transcript = self.transcribe(
+            audio, language=language, sample_rate=sample_rate,
+            max_piece_seconds=max_piece_seconds, max_in_flight=max_in_flight,
+            on_progress=on_progress,
+        )  # fmt: skip
         return run_sync(
             transcript, what="Agent.transcribe_sync()", instead="await agent.transcribe(...)"
         )
