@@ -187,8 +187,20 @@ class Agent:
         self._history.clear()
 
     async def wait_for_transcripts(self) -> None:
-        """Until the background transcripts of the turns so far have come (or failed)."""
+        """Until the background transcripts of the turns so far have come (or failed).
+
+        Each turn's transcript is made beside it and lands on `turn.transcript` (and in the
+        history) when it comes; nothing waits for it unless asked to, here.
+        """
         await self._transcripts.wait()
+
+    def wait_for_transcripts_sync(self) -> None:
+        """`wait_for_transcripts` for scripts (after `run_sync` or `replay`)."""
+        waiting = self.wait_for_transcripts()
+        run_sync(
+            waiting, what="Agent.wait_for_transcripts_sync()",
+            instead="await agent.wait_for_transcripts()",
+        )  # fmt: skip
 
     # --- lifecycle ----------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ def test_the_kitchen_light_goes_on(scripted_server: ScriptedServer) -> None:
     agent = Agent([set_light], base_url=scripted_server.base_url)
 
     turns = agent.replay(AUDIO / "kitchen_lights.wav")
+    agent.wait_for_transcripts_sync()  # transcripts come beside the turns, never delaying them
 
     assert switched == [("kitchen", True)]
     (turn,) = turns

@@ -12,13 +12,22 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypedDict
 
 from agent._probe import is_tool_calling_probe
+from agent.clips import MAX_AUDIO_ITEMS
 from agent.testing._steps import RecordedRequest, Step
 from agent.testing._vllm import Rejection, VllmRules
 
-__all__ = ["CHAT_PATH", "TRANSCRIPTION_PATH", "Responder", "Script", "Transcriber", "describe"]
+__all__ = [
+    "CHAT_PATH",
+    "TRANSCRIPTION_PATH",
+    "Responder",
+    "Script",
+    "ScriptOptions",
+    "Transcriber",
+    "describe",
+]
 
 CHAT_PATH = "/v1/chat/completions"
 TRANSCRIPTION_PATH = "/v1/audio/transcriptions"
@@ -31,18 +40,50 @@ Responder = Callable[[RecordedRequest], Step]
 Transcriber = Callable[[RecordedRequest], "Step | str"]
 
 
+class ScriptOptions(TypedDict, total=False):
+    """What the scripted vLLM serves and how it answers what is not scripted; both
+    `ScriptedServer` and `ScriptedBackend` take these keywords.
+
+    Attributes:
+        model: the served model name (default `voxtral-scripted`).
+        max_model_len: the context length (default 32768).
+        max_audio_items: vLLM's `--limit-mm-per-prompt` audio limit (default 5).
+        tool_calling: False answers `tool_choice="auto"` (and the probe) with the 400 vLLM
+            gives without `--enable-auto-tool-choice` (default True).
+        transcript: what a transcription answers when no step is queued for it (default "").
+        responder: answers the chat requests the queued steps do not cover (a function of the
+            request returning a `Step`), for tests and benchmarks where many agents share one
+            server; without it such a request gets a 400 (not retried) and `verify()` fails.
+        transcriber: answers the transcriptions the queued steps do not cover (a function of
+            the request, its audio in `body["file"]`, returning a `Step` or the text), e.g. for
+            pieces transcribed at once whose order of arrival is not theirs.
+    """
+
+    model: str
+    max_model_len: int
+    max_audio_items: int
+    tool_calling: bool
+    transcript: str
+    responder: Responder | None
+    transcriber: Transcriber | None
+
+
 class Script:
-    """The steps, the records and the problems of one scripted server (thread-safe)."""
+    """The steps, the records and the problems of one scripted vLLM (thread-safe); the
+    keywords are `ScriptOptions`."""
 
     def __init__(
         self,
-        rules: VllmRules,
         *,
+        model: str = "voxtral-scripted",
+        max_model_len: int = 32768,
+        max_audio_items: int = MAX_AUDIO_ITEMS,
+        tool_calling: bool = True,
         transcript: str = "",
         responder: Responder | None = None,
         transcriber: Transcriber | None = None,
     ) -> None:
-        self.rules = rules
+        self.rules = VllmRules(model, max_model_len, max_audio_items, tool_calling)
         self.transcript = transcript
         self.responder = responder
         self.transcriber = transcriber
@@ -113,9 +154,9 @@ class Script:
         return step
 
     def _fail(self, path: str, body: dict[str, Any], problem: str) -> Rejection:
-        message = f"ScriptedServer: {problem}"
+        message = f"scripted vLLM: {problem}"
         with self._lock:
-            self._problems.append(message)
+            self._problems.append(problem)
         self.record(RecordedRequest(path, body, _SCRIPT_ERROR, message))
         return Rejection(_SCRIPT_ERROR, message)
 

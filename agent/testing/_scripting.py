@@ -4,9 +4,9 @@ and what both tell about the requests they received."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
-from agent.testing._script import CHAT_PATH, TRANSCRIPTION_PATH, Script
+from agent.testing._script import CHAT_PATH, TRANSCRIPTION_PATH, Script, ScriptOptions
 from agent.testing._steps import Expectation, RecordedRequest, ScriptedCall, Step
 
 __all__ = ["Scripting"]
@@ -15,7 +15,18 @@ __all__ = ["Scripting"]
 class Scripting:
     """Queue steps (`reply`, `reply_tool_call`, `fail`, ...) and read what was received."""
 
-    _script: Script
+    def __init__(self, **options: Unpack[ScriptOptions]) -> None:
+        self._script = Script(**options)
+
+    @property
+    def model(self) -> str:
+        """The served model name."""
+        return self._script.rules.model
+
+    @property
+    def max_model_len(self) -> int:
+        """The context length the server reports."""
+        return self._script.rules.max_model_len
 
     # --- chat steps ---------------------------------------------------------------------
 
@@ -124,30 +135,18 @@ class Scripting:
 
     # --- transcription steps ------------------------------------------------------------
 
-    def add_transcription(self, step: Step) -> Self:
-        """Queue one step for the next transcription request (`content` is the text; any
-        kind answers as it does a plain chat request)."""
-        self._script.add_transcription(step)
+    def add_transcription(self, *steps: Step) -> Self:
+        """Queue steps for the next transcription requests, in order: `content` is the text;
+        every kind answers as it does a plain chat request (e.g. `Step(kind="http_error",
+        status=503, headers={"Retry-After": "1"})`, `Step(kind="hang")`)."""
+        for step in steps:
+            self._script.add_transcription(step)
         return self
 
     def transcribe_as(self, *texts: str, delay: float = 0.0) -> Self:
         """Queue what the next transcription requests answer, in order."""
         for text in texts:
             self.add_transcription(Step(content=text, delay=delay))
-        return self
-
-    def fail_transcription(
-        self,
-        status: int = 500,
-        message: str = "Internal Server Error",
-        *,
-        times: int = 1,
-        headers: Mapping[str, str] | None = None,
-    ) -> Self:
-        """Answer the next `times` transcription requests with an HTTP error."""
-        for _ in range(times):
-            step = Step(kind="http_error", status=status, message=message, headers=headers or {})
-            self.add_transcription(step)
         return self
 
     def hang_transcription(self) -> Self:
@@ -201,4 +200,4 @@ class Scripting:
         steps (chat or transcription) never used."""
         problems = self._script.problems()
         if problems:
-            raise AssertionError("ScriptedServer: " + "; ".join(problems))
+            raise AssertionError(f"{type(self).__name__}: " + "; ".join(problems))

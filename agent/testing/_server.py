@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
+from typing import Unpack
 
-from agent.clips import MAX_AUDIO_ITEMS
 from agent.testing._http import LoopbackServer, make_handler
-from agent.testing._script import Responder, Script, Transcriber
+from agent.testing._script import ScriptOptions
 from agent.testing._scripting import Scripting
-from agent.testing._vllm import VllmRules
 
 __all__ = ["ScriptedServer"]
 
@@ -34,48 +33,16 @@ class ScriptedServer(Scripting):
     use `server.base_url` too. `stop()` ends every connection, also those whose step still
     waits, hangs or trickles.
 
-    Args:
-        model: the served model name.
-        max_model_len: the context length `/v1/models` reports.
-        max_audio_items: vLLM's `--limit-mm-per-prompt` audio limit.
-        tool_calling: False answers `tool_choice="auto"` with the 400 vLLM gives without
-            `--enable-auto-tool-choice`.
-        transcript: what a transcription answers when no step is queued for it.
-        responder: answers the chat requests the queued steps do not cover (a function of the
-            request returning a `Step`), for tests and benchmarks where many agents share one
-            server; without it such a request gets a 400 (not retried) and `verify()` reports it.
-        transcriber: answers the transcriptions the queued steps do not cover (a function of
-            the request, its audio in `body["file"]`, returning a `Step` or the text), for
-            transcriptions sent at once whose order of arrival is not theirs.
+    Keywords (`ScriptOptions`): `model`, `max_model_len`, `max_audio_items`, `tool_calling`
+    (False: `tool_choice="auto"` gets vLLM's 400), `transcript` (what an unscripted
+    transcription answers), `responder` and `transcriber` (answer what the queued steps do
+    not cover).
     """
 
-    def __init__(
-        self,
-        *,
-        model: str = "voxtral-scripted",
-        max_model_len: int = 32768,
-        max_audio_items: int = MAX_AUDIO_ITEMS,
-        tool_calling: bool = True,
-        transcript: str = "",
-        responder: Responder | None = None,
-        transcriber: Transcriber | None = None,
-    ) -> None:
-        rules = VllmRules(model, max_model_len, max_audio_items, tool_calling)
-        self._script = Script(
-            rules, transcript=transcript, responder=responder, transcriber=transcriber
-        )
+    def __init__(self, **options: Unpack[ScriptOptions]) -> None:
+        super().__init__(**options)
         self._httpd: LoopbackServer | None = None
         self._thread: threading.Thread | None = None
-
-    @property
-    def model(self) -> str:
-        """The served model name."""
-        return self._script.rules.model
-
-    @property
-    def max_model_len(self) -> int:
-        """The context length `/v1/models` reports."""
-        return self._script.rules.max_model_len
 
     # --- lifecycle ----------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""What a `ScriptedServer` answers, one step per chat request, and what it received."""
+"""What a scripted vLLM answers, one step per request (chat or transcription), and what it
+received: the values `ScriptedServer` and `ScriptedBackend` share."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agent._probe import is_tool_calling_probe
-from agent._rules import count_audio_items
 
-__all__ = ["Expectation", "RecordedRequest", "ScriptedCall", "Step"]
+__all__ = ["Expectation", "RecordedRequest", "ScriptedCall", "Step", "StepKind"]
 
 StepKind = Literal[
     "reply",
@@ -96,12 +96,14 @@ class Step:
     chunk_delay: float = 0.0
     expect: Expectation | None = None
     deltas: tuple[str, ...] = ()
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, hash=False)
     body: str | None = None
     content_type: str = "application/json"
     duration: float | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", dict(self.headers))  # a copy: the step is frozen
+        object.__setattr__(self, "deltas", tuple(self.deltas))
         if self.deltas:
             joined = "".join(self.deltas)
             if self.content and self.content != joined:
@@ -149,7 +151,8 @@ class RecordedRequest:
     Attributes:
         path: the URL path (`/v1/chat/completions`, `/v1/audio/transcriptions`, ...).
         body: the JSON body (chat) or the form fields (transcription; the file as `file`).
-        status: the HTTP status the server answered.
+        status: the HTTP status the server answered (0: no answer, for a `disconnect` or a
+            `hang`; 200 for a `reset` or a `bad_body`, whose `error` says so).
         error: the error message the server answered with, if any.
     """
 
@@ -196,6 +199,8 @@ class RecordedRequest:
     @property
     def audio_count(self) -> int:
         """Audio items in the whole request."""
+        from agent._rules import count_audio_items  # mistral-common: imported when asked
+
         return count_audio_items(self.messages)
 
     @property

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "VllmRules",
     "error_body",
     "estimate_prompt_tokens",
+    "models_payload",
     "unknown_model",
     "usage",
 ]
@@ -213,3 +215,34 @@ def _message_size(message: dict[str, Any]) -> tuple[int, int]:
     if message.get("tool_calls"):
         chars += len(json.dumps(message["tool_calls"]))
     return chars, tokens
+
+
+_PERMISSION = {
+    "id": "modelperm-scripted",
+    "object": "model_permission",
+    "created": 0,
+    "allow_create_engine": False,
+    "allow_sampling": True,
+    "allow_logprobs": True,
+    "allow_search_indices": False,
+    "allow_view": True,
+    "allow_fine_tuning": False,
+    "organization": "*",
+    "group": None,
+    "is_blocking": False,
+}
+
+
+def models_payload(rules: VllmRules) -> dict[str, Any]:
+    """vLLM's `/v1/models` answer."""
+    entry = {
+        "id": rules.model,
+        "object": "model",
+        "created": int(time.time()),
+        "owned_by": "vllm",
+        "root": rules.model,
+        "parent": None,
+        "max_model_len": rules.max_model_len,
+        "permission": [_PERMISSION],
+    }
+    return {"object": "list", "data": [entry]}

@@ -10,7 +10,7 @@ def test_the_exported_names_are_pinned() -> None:
         "ServerInfo", "VoxtralClient", "load_clip", "load_clips",
     }  # fmt: skip
     assert set(agent.testing.__all__) == {
-        "RecordedRequest", "ScriptedCall", "ScriptedServer", "Step", "silence", "tone"
+        "RecordedRequest", "ScriptedBackend", "ScriptedCall", "ScriptedServer", "Step", "StepKind", "silence", "tone"
     }  # fmt: skip
     for module in (agent, agent.testing):
         for name in module.__all__:

@@ -251,8 +251,10 @@ def test_stop_ends_hung_trickling_and_delayed_steps() -> None:
 def test_transcriptions_take_their_steps_in_order() -> None:
     with ScriptedServer(transcript="default") as server:
         server.transcribe_as("one", "two", delay=0.01)
-        server.fail_transcription(503, "busy", headers={"Retry-After": "1"})
-        server.add_transcription(Step(kind="bad_body", body=HTML, content_type="text/html"))
+        server.add_transcription(
+            Step(kind="http_error", status=503, message="busy", headers={"Retry-After": "1"}),
+            Step(kind="bad_body", body=HTML, content_type="text/html"),
+        )
         texts = [_transcribe(server).json()["text"] for _ in range(2)]
         failed = _transcribe(server)
         html = _transcribe(server)
