@@ -19,9 +19,12 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev,mic,silero]'
+	$(BIN)/python -m pip install -q -e '.[dev,mic,silero,turn,wake]'
 	# silero-vad's wheel carries the ONNX model; its torch requirement is not needed for ONNX.
 	$(BIN)/python -m pip install -q --no-deps 'silero-vad>=5,<7'
+	# pipecat-ai's wheel carries Smart Turn v3.2's ONNX model (turn_detector="smart-turn");
+	# none of its dependencies is needed to read that file.
+	$(BIN)/python -m pip install -q --no-deps 'pipecat-ai>=1.0,<2'
 	touch $@
 
 $(VENV)/.run-installed: pyproject.toml | $(BIN)/python

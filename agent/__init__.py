@@ -19,16 +19,9 @@ check_not_shadowed()
 
 if TYPE_CHECKING:
     from agent.agent import Agent, ToolChoice
-    from agent.backend import Backend, ModelReply, ServerInfo, ToolCall
-    from agent.client import DEFAULT_BASE_URL, VoxtralClient
-    from agent.clips import (
-        MAX_AUDIO_ITEMS,
-        MAX_AUDIO_SECONDS,
-        AudioInput,
-        Clip,
-        load_clip,
-        load_clips,
-    )
+    from agent.backend import DEFAULT_BASE_URL, Backend, ModelReply, ServerInfo, ToolCall
+    from agent.client import VoxtralClient
+    from agent.clips import AudioInput, Clip, load_clip, load_clips
     from agent.errors import (
         AudioDeviceError,
         AudioTooLongError,
@@ -55,6 +48,7 @@ if TYPE_CHECKING:
         UtteranceEnded,
     )
     from agent.history import History, TurnRecord
+    from agent.limits import MAX_AUDIO_ITEMS, MAX_AUDIO_SECONDS
     from agent.turn import Timings, Turn, Usage
 
 __all__ = [
@@ -102,11 +96,10 @@ __all__ = [
 
 _HOMES = {
     "agent.agent": ("Agent", "ToolChoice"),
-    "agent.backend": ("Backend", "ModelReply", "ServerInfo", "ToolCall"),
-    "agent.client": ("DEFAULT_BASE_URL", "VoxtralClient"),
-    "agent.clips": (
-        "MAX_AUDIO_ITEMS", "MAX_AUDIO_SECONDS", "AudioInput", "Clip", "load_clip", "load_clips",
-    ),
+    "agent.backend": ("DEFAULT_BASE_URL", "Backend", "ModelReply", "ServerInfo", "ToolCall"),
+    "agent.client": ("VoxtralClient",),
+    "agent.clips": ("AudioInput", "Clip", "load_clip", "load_clips"),
+    "agent.limits": ("MAX_AUDIO_ITEMS", "MAX_AUDIO_SECONDS"),
     "agent.errors": (
         "AudioDeviceError", "AudioTooLongError", "BadAudioError", "InvalidRequestError",
         "RequestRejectedError", "ServerError", "ServerUnavailableError", "StreamError",

@@ -26,7 +26,7 @@ from mistral_common.protocol.instruct.validator import (
 from mistral_common.tokens.tokenizers.base import TokenizerVersion
 from pydantic import ValidationError
 
-from agent.clips import MAX_AUDIO_ITEMS
+from agent.limits import MAX_AUDIO_ITEMS
 
 __all__ = ["RuleViolation", "check_chat_request", "count_audio_items"]
 

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, cast
 from agent._backend_per_loop import BackendPerLoop
 from agent._transcripts import BackgroundTranscripts
 from agent.backend import Backend, ServerInfo
-from agent.clips import MAX_AUDIO_ITEMS, AudioInput, ClipSource
+from agent.clips import AudioInput, ClipSource
 from agent.errors import InvalidRequestError, TurnTimeoutError
 from agent.history import History, TurnRecord, estimate_tokens
+from agent.limits import MAX_AUDIO_ITEMS
 from agent.long_audio import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_PIECE_SECONDS,

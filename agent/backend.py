@@ -7,11 +7,34 @@ implementation. This module imports no HTTP stack.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Backend", "ModelReply", "ServerInfo", "TextCallback", "ToolCall"]
+__all__ = [
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "Backend",
+    "ModelReply",
+    "ServerInfo",
+    "TextCallback",
+    "ToolCall",
+    "resolve_base_url",
+]
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
+"""Where `voxagent serve` puts the server; `$VOXAGENT_BASE_URL` overrides it."""
+
+BASE_URL_ENV = "VOXAGENT_BASE_URL"
+"""The environment variable that names the server when no `base_url` is given."""
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """`base_url`, else `$VOXAGENT_BASE_URL`, else the default; without a trailing slash."""
+    url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    return url.rstrip("/")
+
 
 TextCallback = Callable[[str], Awaitable[None] | None]
 """Gets each streamed text delta of a reply, in order."""

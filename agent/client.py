@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -34,7 +33,14 @@ from agent._http_errors import (
 )
 from agent._probe import tool_calling_probe
 from agent._replies import UnusableBody, read_completion, read_stream
-from agent.backend import ModelReply, ServerInfo, TextCallback, ToolCall
+from agent.backend import (
+    DEFAULT_BASE_URL,
+    ModelReply,
+    ServerInfo,
+    TextCallback,
+    ToolCall,
+    resolve_base_url,
+)
 from agent.errors import (
     InvalidRequestError,
     RequestRejectedError,
@@ -51,20 +57,11 @@ __all__ = [
     "resolve_base_url",
 ]
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
-"""Where `voxagent serve` puts the server; `VOXAGENT_BASE_URL` overrides it."""
-
 MAX_ATTEMPTS = 5
 """The most attempts one request gets, retries included."""
 
 _log = logging.getLogger("agent.client")
 _T = TypeVar("_T")
-
-
-def resolve_base_url(base_url: str | None) -> str:
-    """`base_url`, else `$VOXAGENT_BASE_URL`, else the default; without a trailing slash."""
-    url = base_url or os.environ.get("VOXAGENT_BASE_URL") or DEFAULT_BASE_URL
-    return url.rstrip("/")
 
 
 class VoxtralClient:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,13 @@ from agent.audio.convert import (
     to_pcm16,
 )
 from agent.errors import AudioTooLongError, BadAudioError
+from agent.limits import (
+    AUDIO_TOKENS_PER_30S,
+    MAX_AUDIO_BYTES,
+    MAX_AUDIO_ITEMS,
+    MAX_AUDIO_SECONDS,
+    audio_tokens,
+)
 from tools._threads import run_blocking
 
 if TYPE_CHECKING:
@@ -49,20 +55,8 @@ __all__ = [
     "load_clips_async",
 ]
 
-MAX_AUDIO_SECONDS = 600.0
-"""vLLM refuses an audio item longer than this once decoded."""
-
-MAX_AUDIO_BYTES = 25 * 1024 * 1024
-"""vLLM refuses an audio item larger than this encoded."""
-
-MAX_AUDIO_ITEMS = 5
-"""vLLM accepts at most this many audio items in one request (the whole history counts)."""
-
 _LIGHT_SAMPLES = 30 * SAMPLE_RATE
 """Up to this many samples (30 s) a clip is converted on the event loop (well under 1 ms)."""
-
-AUDIO_TOKENS_PER_30S = 376
-"""Prompt tokens per started 30 s of audio (12.5 tokens/s, padded to 30 s, plus markers)."""
 
 ClipSource: TypeAlias = (
     "str | os.PathLike[str] | bytes | bytearray | npt.NDArray[Any] | Audio | Utterance | Clip"
@@ -107,11 +101,6 @@ class Clip:
         if self._base64 is None:
             self._base64 = base64.b64encode(self.wav()).decode("ascii")
         return self._base64
-
-
-def audio_tokens(seconds: float) -> int:
-    """Prompt tokens for `seconds` of audio: 376 per started 30 s (at least one block)."""
-    return AUDIO_TOKENS_PER_30S * max(1, math.ceil(seconds / 30.0 - 1e-9))
 
 
 def load_clips(audio: AudioInput, *, sample_rate: int | None = None) -> list[Clip]:

@@ -10,7 +10,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from pydantic_core import to_jsonable_python
+
 from agent.audio.events import SpeechStarted, UtteranceDropped, UtteranceEnded
+from tools._printing import safe_str
 
 if TYPE_CHECKING:
     from agent.audio import Utterance
@@ -40,6 +43,15 @@ class TurnStarted:
     utterance: Utterance | None = None
     text: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"type": "turn_started", "index", "utterance", "text"}``."""
+        return {
+            "type": "turn_started",
+            "index": self.index,
+            "utterance": self.utterance.to_dict() if self.utterance is not None else None,
+            "text": self.text,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class ToolCallStarted:
@@ -49,12 +61,25 @@ class ToolCallStarted:
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"type": "tool_call_started", "call_id", "name", "arguments"}``."""
+        return {
+            "type": "tool_call_started",
+            "call_id": self.call_id,
+            "name": self.name,
+            "arguments": to_jsonable_python(self.arguments, fallback=repr),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class ToolCallFinished:
     """A tool call finished (successfully or not); `result.content` went back to the model."""
 
     result: ToolResult
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"type": "tool_call_finished", "result": {...}}``."""
+        return {"type": "tool_call_finished", "result": self.result.to_dict()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +88,10 @@ class ReplyText:
 
     delta: str
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"type": "reply_text", "delta"}``."""
+        return {"type": "reply_text", "delta": self.delta}
+
 
 @dataclass(frozen=True, slots=True)
 class TurnFinished:
@@ -70,14 +99,28 @@ class TurnFinished:
 
     turn: Turn
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"type": "turn_finished", "turn": Turn.to_dict()}``."""
+        return {"type": "turn_finished", "turn": self.turn.to_dict()}
+
 
 @dataclass(frozen=True, slots=True)
 class TurnFailed:
-    """A turn failed; the history is as it was before it, and the utterance is kept here."""
+    """A turn failed; the utterance is kept here. The history is as it was before the turn,
+    unless the turn's tools ran (then it is recorded as interrupted)."""
 
     error: BaseException
     utterance: Utterance | None = None
     text: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: the error as its type and message (no exception object)."""
+        return {
+            "type": "turn_failed",
+            "error": {"type": type(self.error).__name__, "message": safe_str(self.error)},
+            "utterance": self.utterance.to_dict() if self.utterance is not None else None,
+            "text": self.text,
+        }
 
 
 AgentEvent: TypeAlias = (

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 from mistral_common.protocol.instruct.chunk import AudioChunk, ContentChunk, TextChunk
 from mistral_common.protocol.instruct.messages import UserMessage
 
-from agent.clips import AUDIO_TOKENS_PER_30S, MAX_AUDIO_ITEMS, Clip
+from agent.clips import Clip
 from agent.errors import AudioTooLongError, InvalidRequestError
+from agent.limits import AUDIO_TOKENS_PER_30S, MAX_AUDIO_ITEMS
 
 if TYPE_CHECKING:
     from agent.backend import ToolCall
@@ -35,12 +36,12 @@ _CHARS_PER_TOKEN = 3.0
 _TOKENS_PER_MESSAGE = 4
 
 
-def audio_too_long(seconds: float, needed: int, available: int) -> str:
+def audio_too_long(label: str, seconds: float, needed: int, available: int) -> str:
     """Why `seconds` of audio (costing `needed` tokens) cannot go to a server with `available`
     prompt tokens left for it, and how much would fit."""
     fits = max(0, available) // AUDIO_TOKENS_PER_30S * 30
     return (
-        f"{seconds:.1f} s of audio needs about {needed} prompt tokens, but this server's context "
+        f"{label}: {seconds:.1f} s of audio needs about {needed} prompt tokens, but this server's context "
         f"leaves {max(0, available)} for it (about {fits // 60} min {fits % 60} s of audio): "
         "send a shorter recording, or start vLLM with a larger --max-model-len"
     )
@@ -229,7 +230,8 @@ class History:
         audio = sum(clip.tokens for clip in current.clips)
         if total - audio <= budget:  # without its audio the turn would fit
             seconds = sum(clip.duration for clip in current.clips)
-            raise AudioTooLongError(audio_too_long(seconds, audio, budget - (total - audio)))
+            label = ", ".join(clip.name for clip in current.clips)
+            raise AudioTooLongError(audio_too_long(label, seconds, audio, budget - (total - audio)))
 
     def _audio_plan(self, records: Sequence[TurnRecord], current: TurnRecord | None) -> list[bool]:
         """Which records keep their audio: the newest ones, within `max_audio_items`."""

@@ -126,8 +126,8 @@ async def echo_figures(reply_voice: Voice) -> list[dict[str, Any]]:
                     "filter": name,
                     "cpu_s_per_audio_s": round(cpu / seconds, 4),
                     "echo_removed_db": round(removed, 1),
-                    "false_speech": len(segment(cleaned)),
-                    "raw_false_speech": len(segment(mic)),
+                    "false_speech": len(segment(cleaned, 16000)),
+                    "raw_false_speech": len(segment(mic, 16000)),
                 }
             )
     return rows

@@ -96,6 +96,8 @@ def _ms(values: list[float], quantile: float = 0.5) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # One script's sequence (arguments, corpus, every mode over every file, the table, the
+    # targets) read top to bottom; splitting it would only pass the same locals around.
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT / "bench" / "out" / "corpus")
     parser.add_argument("--utterances", type=int, default=30)

@@ -1,4 +1,4 @@
-"""Hearing: audio sources, format conversion, speech detection and endpointing.
+"""Hearing: audio sources, format conversion, speech detection, endpointing and turn ends.
 
 Everything inside the framework is 16 kHz mono int16 (`SAMPLE_RATE`); sources yield it in
 30 ms frames (`FRAME_SAMPLES`), the `Endpointer` cuts those into `Utterance`s, and `segment`
@@ -18,12 +18,15 @@ from agent.audio.endpointer import (
     Endpointer,
     EndpointerConfig,
     FrameHook,
+    TurnDetectorName,
+    TurnModel,
     VadMode,
 )
 from agent.audio.events import EndpointerEvent, SpeechStarted, UtteranceDropped, UtteranceEnded
 from agent.audio.extras import MissingExtraError
 from agent.audio.microphone import InputDevice, Microphone, input_devices
 from agent.audio.segment import segment
+from agent.audio.smart_turn import SmartTurn, smart_turn_model_path
 from agent.audio.sources import ArraySource, AudioSource, FileReader, WavSource
 from agent.audio.utterance import Utterance
 from agent.audio.vad import (
@@ -36,12 +39,14 @@ from agent.audio.vad import (
     level_dbfs,
     silero_model_path,
 )
+from agent.audio.wake import WAKE_WORDS, WakeWord
 
 __all__ = [
     "FRAME_MS",
     "FRAME_SAMPLES",
     "PCM16",
     "SAMPLE_RATE",
+    "WAKE_WORDS",
     "ArraySource",
     "AudioSource",
     "Endpointer",
@@ -55,15 +60,19 @@ __all__ = [
     "NoiseFloor",
     "Reframer",
     "SileroVad",
+    "SmartTurn",
     "SpeechDetector",
     "SpeechStarted",
     "SteadySound",
     "StreamConverter",
+    "TurnDetectorName",
+    "TurnModel",
     "TwoStageVad",
     "Utterance",
     "UtteranceDropped",
     "UtteranceEnded",
     "VadMode",
+    "WakeWord",
     "WavSource",
     "WebRtcVad",
     "decode_audio",
@@ -73,5 +82,6 @@ __all__ = [
     "level_dbfs",
     "segment",
     "silero_model_path",
+    "smart_turn_model_path",
     "to_pcm16",
 ]

@@ -13,32 +13,47 @@ silently.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
+from agent.audio import vad as detectors
 from agent.audio._blocks import Reframer
 from agent.audio.convert import PCM16, SAMPLE_RATE
 from agent.audio.events import EndpointerEvent, SpeechStarted, UtteranceDropped, UtteranceEnded
 from agent.audio.utterance import Utterance
-from agent.audio.vad import (
-    SileroVad,
-    SpeechDetector,
-    SteadySound,
-    TwoStageVad,
-    WebRtcVad,
-    level_dbfs,
-)
+from agent.audio.vad import SpeechDetector, SteadySound, level_dbfs
 
-__all__ = ["Endpointer", "EndpointerConfig", "EndpointerEvent", "FrameHook", "VadMode"]
+__all__ = [
+    "Endpointer",
+    "EndpointerConfig",
+    "EndpointerEvent",
+    "FrameHook",
+    "TurnDetectorName",
+    "TurnModel",
+    "VadMode",
+]
 
 VadMode: TypeAlias = Literal["webrtc", "silero", "both"]
 """Which speech detector the endpointer builds when none is given."""
+
+TurnDetectorName: TypeAlias = Literal["silence", "smart-turn"]
+"""How the end of a turn is decided: after `silence_end_s` of silence, or by Smart Turn."""
+
+
+class TurnModel(Protocol):
+    """Judges whether the turn whose audio ends a 16 kHz int16 array is complete."""
+
+    def probability(self, pcm: PCM16) -> float:
+        """How likely the turn is complete, 0..1 (over 0.5: complete)."""
+        ...
+
 
 FrameHook: TypeAlias = Callable[[float, bool], None]
 """Called for every frame with its level in dBFS and whether it was judged speech."""
@@ -79,6 +94,19 @@ class EndpointerConfig:
             the three frames before are a steady sound (tone, hum, buzz, click train) and
             never speech, in every `vad` mode and from the start of the stream (see
             `SteadySound`; a detector passed to `Endpointer` decides alone); None: no test.
+        turn_detector: how a turn ends, the second layer above speech detection. "silence":
+            after `silence_end_s` of silence. "smart-turn": at a pause of `turn_pause_s`
+            Smart Turn v3.2 judges the turn's audio once: judged complete with a probability
+            of at least `turn_commit_threshold`, the turn ends there; judged complete less
+            surely, after `silence_end_s` as with "silence"; judged incomplete, it waits
+            longer, from `silence_end_s` (a probability near 0.5) up to `turn_max_wait_s`
+            (near 0), so nothing waits forever. Pauses inside a turn stay inside it.
+        turn_pause_s: the pause at which the turn model is asked (smart-turn).
+        turn_max_wait_s: the longest pause a turn judged incomplete waits (smart-turn).
+        turn_commit_threshold: the probability of completeness that ends a turn at the short
+            pause (smart-turn). 0.9: on real read speech with mid-sentence pauses, the model
+            gives over 0.9 at 68 % of the true ends but also at 27 % of the pauses 0.2 s in;
+            0.5 (pipecat's) would end 59 % of those pauses.
     """
 
     frame_ms: int = 30
@@ -94,6 +122,10 @@ class EndpointerConfig:
     min_level_dbfs: float = -60.0
     noise_margin_db: float | None = 6.0
     steady_change: float | None = 0.1
+    turn_detector: TurnDetectorName = "silence"
+    turn_pause_s: float = 0.2
+    turn_max_wait_s: float = 2.0
+    turn_commit_threshold: float = 0.9
 
     def __post_init__(self) -> None:
         if self.frame_ms not in (10, 20, 30):
@@ -104,6 +136,7 @@ class EndpointerConfig:
             raise ValueError(f"aggressiveness must be 0, 1, 2 or 3, got {self.aggressiveness}")
         if self.noise_margin_db is not None and self.noise_margin_db < 0:
             raise ValueError(f"noise_margin_db must be >= 0 or None, got {self.noise_margin_db}")
+        self._check_turn_settings()
         if self.steady_change is not None and not 0.0 < self.steady_change < 1.0:
             raise ValueError(f"steady_change must be in (0, 1) or None, got {self.steady_change}")
         for name in ("speech_start_s", "silence_end_s", "pre_roll_s", "tail_s", "min_utterance_s"):
@@ -117,6 +150,27 @@ class EndpointerConfig:
             raise ValueError(
                 f"max_utterance_s ({self.max_utterance_s} s) must leave room for the pre-roll "
                 "and the speech start"
+            )
+
+    def _check_turn_settings(self) -> None:
+        if self.turn_detector not in ("silence", "smart-turn"):
+            raise ValueError(
+                f"turn_detector must be 'silence' or 'smart-turn', got {self.turn_detector!r}"
+            )
+        if not 0.5 <= self.turn_commit_threshold <= 1.0:
+            raise ValueError(
+                f"turn_commit_threshold must be in [0.5, 1], got {self.turn_commit_threshold}"
+            )
+        if (
+            not self.frame_seconds
+            <= self.turn_pause_s
+            <= self.silence_end_s
+            <= self.turn_max_wait_s
+        ):
+            raise ValueError(
+                "the turn settings must grow: one frame <= turn_pause_s <= silence_end_s <= "
+                f"turn_max_wait_s, got {self.turn_pause_s}, {self.silence_end_s}, "
+                f"{self.turn_max_wait_s}"
             )
 
     def with_overrides(self, **overrides: float | int | str | None) -> EndpointerConfig:
@@ -142,11 +196,12 @@ class EndpointerConfig:
     def make_detector(self) -> SpeechDetector:
         """Build the speech detector this configuration names."""
         if self.vad == "webrtc":
-            return WebRtcVad(self.aggressiveness, noise_margin_db=self.noise_margin_db)
+            return detectors.WebRtcVad(self.aggressiveness, noise_margin_db=self.noise_margin_db)
         if self.vad == "silero":
-            return SileroVad(self.silero_threshold)
-        return TwoStageVad(
-            WebRtcVad(self.aggressiveness, noise_margin_db=None), SileroVad(self.silero_threshold)
+            return detectors.SileroVad(self.silero_threshold)
+        return detectors.TwoStageVad(
+            detectors.WebRtcVad(self.aggressiveness, noise_margin_db=None),
+            detectors.SileroVad(self.silero_threshold),
         )
 
 
@@ -164,6 +219,8 @@ class Endpointer:
     Args:
         config: the settings (default `EndpointerConfig()`); keyword overrides replace fields.
         detector: a speech detector to use instead of the one `config.vad` names.
+        turn_model: with ``turn_detector="smart-turn"``, the model to ask instead of a new
+            `SmartTurn` (the ONNX session costs 0.3 s to load: share one).
         on_frame: called for every frame with its level (dBFS) and the speech decision,
             for level meters; it must be quick.
     """
@@ -173,6 +230,7 @@ class Endpointer:
         config: EndpointerConfig | None = None,
         *,
         detector: SpeechDetector | None = None,
+        turn_model: TurnModel | None = None,
         on_frame: FrameHook | None = None,
         **overrides: float | int | str | None,
     ) -> None:
@@ -187,12 +245,17 @@ class Endpointer:
             if config.steady_change is None or detector is not None
             else SteadySound(config.steady_change, min_level_dbfs=config.min_level_dbfs)
         )
-        self._inline = isinstance(self.detector, WebRtcVad)  # microseconds: no thread hop
+        self.turn_model: TurnModel | None = None
+        if config.turn_detector == "smart-turn":
+            self.turn_model = turn_model if turn_model is not None else _smart_turn()
+        self._inline = isinstance(self.detector, detectors.WebRtcVad)  # microseconds: no thread hop
         self._feeding = False
         frame = config.frame_samples
         self._frame = frame
         self._start_frames = _frames(config.speech_start_s, frame)
         self._end_frames = _frames(config.silence_end_s, frame)
+        self._pause_frames = _frames(config.turn_pause_s, frame)
+        self._max_wait_frames = _frames(config.turn_max_wait_s, frame)
         self._pre_roll = round(config.pre_roll_s * SAMPLE_RATE)
         self._tail = round(config.tail_s * SAMPLE_RATE)
         self._max_samples = round(config.max_utterance_s * SAMPLE_RATE)
@@ -222,10 +285,15 @@ class Endpointer:
         self._start = 0  # sample index of the first speech frame of the current utterance
         self._last_speech_end: int | None = None
         self._continues_cut = False  # the utterance goes on from one cut at max_utterance_s
+        # the silence that ends the utterance in progress: before a verdict, the longest
+        self._wait_frames = self._end_frames if self.turn_model is None else self._max_wait_frames
+        self._asking = False  # a pause was reached: the turn model must judge the audio
         self.level_dbfs = -120.0
         """Level of the newest frame, dBFS."""
         self.speech = False
         """Whether the newest frame was judged speech."""
+        self.turn_probability: float | None = None
+        """The turn model's newest verdict (smart-turn), None before the first pause."""
 
     @property
     def in_utterance(self) -> bool:
@@ -244,6 +312,9 @@ class Endpointer:
         events: list[EndpointerEvent] = []
         for frame in self._reframer.push(_checked(pcm)):
             self._advance(frame, *self._decide(frame), events)
+            if self._asking:
+                assert self.turn_model is not None
+                self._judged(self.turn_model.probability(self._turn_audio()), events)
         return events
 
     async def feed_async(self, pcm: npt.NDArray[np.int16]) -> list[EndpointerEvent]:
@@ -271,6 +342,10 @@ class Endpointer:
         events: list[EndpointerEvent] = []
         for frame, (level, speech) in zip(frames, decisions, strict=True):
             self._advance(frame, level, speech, events)
+            if self._asking:  # once per pause, in the same worker thread as the detector
+                assert self.turn_model is not None
+                judge = functools.partial(self.turn_model.probability, self._turn_audio())
+                self._judged(await _vad_thread().run(judge), events)
         return events
 
     def flush(self) -> list[EndpointerEvent]:
@@ -331,6 +406,8 @@ class Endpointer:
         self._last_speech_end = now
         self._continues_cut = False
         self._in_speech = True
+        if self.turn_model is not None:
+            self._wait_frames = self._max_wait_frames
         events.append(SpeechStarted(at=self._start / SAMPLE_RATE))
 
     def _first_speech_frame(self) -> int:
@@ -364,10 +441,32 @@ class Endpointer:
         if speech:
             self._silence_run = 0
             self._last_speech_end = self._position
+            if self.turn_model is not None:  # a new pause will be judged anew
+                self._wait_frames = self._max_wait_frames
             return
         self._silence_run += 1
-        if self._silence_run >= self._end_frames:
+        if self.turn_model is not None and self._silence_run == self._pause_frames:
+            self._asking = True
+        elif self._silence_run >= self._wait_frames:
             self._finish(events, now=self._position, truncated=False)
+
+    def _turn_audio(self) -> PCM16:
+        """The audio of the turn so far (its last 8 s are what the turn model hears)."""
+        return np.concatenate(self._buffer[-_TURN_FRAMES:]) if self._buffer else _NO_AUDIO
+
+    def _judged(self, probability: float, events: list[EndpointerEvent]) -> None:
+        """The turn model's verdict at a pause: end the turn now, or wait longer."""
+        self._asking = False
+        self.turn_probability = probability
+        if probability >= self.config.turn_commit_threshold:
+            self._finish(events, now=self._position, truncated=False)
+            return
+        if probability >= 0.5:  # complete, but not sure enough to commit at a short pause
+            self._wait_frames = self._end_frames
+            return
+        # Incomplete: the surer the model, the longer the wait (silence_end_s..turn_max_wait_s).
+        span = self._max_wait_frames - self._end_frames
+        self._wait_frames = self._end_frames + round(span * (1.0 - 2.0 * probability))
 
     def _cut(self, events: list[EndpointerEvent], *, at: int) -> None:
         """Maximum length reached while speech goes on: emit, and go on in a new utterance."""
@@ -427,6 +526,16 @@ def _vad_thread() -> WorkerThreads:
 
         _vad_threads.append(WorkerThreads(1, "voxagent-vad"))
     return _vad_threads[0]
+
+
+_TURN_FRAMES = 8 * 1000 // 10  # at least 8 s of frames, whatever their length (>= 10 ms)
+_NO_AUDIO = np.zeros(0, dtype=np.int16)
+
+
+def _smart_turn() -> TurnModel:
+    from agent.audio.smart_turn import SmartTurn
+
+    return SmartTurn()
 
 
 def _checked(pcm: npt.NDArray[np.int16]) -> PCM16:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agent.errors import VoxagentError
 
-__all__ = ["MissingExtraError", "wheel_file"]
+__all__ = ["MissingExtraError", "wheel_file", "wheel_model"]
 
 
 class MissingExtraError(VoxagentError):
@@ -43,3 +43,34 @@ def wheel_file(distribution: str, relative: str) -> Path | None:
             path = Path(str(file.locate()))
             return path if path.is_file() else None
     return None
+
+
+_MODELS = {
+    # extra: (wheel, the model file in it, what it is, what a Python caller can do instead)
+    "silero": (
+        "silero-vad",
+        "silero_vad/data/silero_vad.onnx",
+        "Silero VAD",
+        "SileroVad(model_path=...) takes a silero_vad.onnx file you have",
+    ),
+    "turn": (
+        "pipecat-ai",
+        "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx",
+        "Smart Turn v3.2 (the smart-turn turn detector)",
+        "SmartTurn(model_path=...) takes a smart-turn-v3.2-cpu.onnx file you have",
+    ),
+}
+
+
+def wheel_model(extra: str) -> Path:
+    """The model file of an extra whose wheel is installed with ``--no-deps`` ("silero", "turn").
+
+    Raises:
+        MissingExtraError: the wheel is not installed; the message says how to install it.
+    """
+    distribution, relative, what, api_hint = _MODELS[extra]
+    path = wheel_file(distribution, relative)
+    if path is None:
+        install = [f"pip install 'voxtral-agent[{extra}]'", f"pip install --no-deps {distribution}"]
+        raise MissingExtraError(what, extra=extra, install=install, api_hint=api_hint)
+    return path

@@ -151,6 +151,8 @@ class Microphone(AudioSource):
             await self._release()
 
     async def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Over 40 lines because of its two closures: PortAudio's callback and the opening job
+        # share the loop and the settings, and reading them apart would hide that.
         sd = await _run_blocking(_sounddevice)
 
         def callback(indata: Any, frames: int, time: Any, status: Any) -> None:

@@ -18,7 +18,7 @@ _BLOCK_FRAMES = 65_536
 """File frames read at once (at any rate): bounds memory, whatever the file's length."""
 
 
-def segment(
+def segment(  # 40+ lines, half of them its docstring
     audio: str | os.PathLike[str] | bytes | npt.ArrayLike,
     sample_rate: int | None = None,
     *,
@@ -36,7 +36,9 @@ def segment(
         audio: a path, the bytes of a file, or samples of shape `(n,)` / `(n, channels)`.
         sample_rate: the rate of an array, in Hz (required for arrays); not used for files.
         endpointer: the endpointer to use (it is reset first); default: a new one.
-        config, overrides: settings for a new endpointer (see `EndpointerConfig`).
+        config, overrides: settings for a new endpointer (see `EndpointerConfig`); e.g.
+            ``turn_detector="smart-turn"`` returns whole turns (pauses judged mid-turn inside
+            them), each with `emitted_at` the moment the turn was committed.
     """
     if endpointer is None:
         endpointer = Endpointer((config or EndpointerConfig()).with_overrides(**overrides))

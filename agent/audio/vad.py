@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.audio.convert import PCM16, SAMPLE_RATE
-from agent.audio.extras import MissingExtraError, wheel_file
+from agent.audio.extras import MissingExtraError, wheel_model
 from agent.errors import VoxagentError
 
 __all__ = [
@@ -250,15 +250,7 @@ def silero_model_path() -> Path:
     Raises:
         MissingExtraError: the wheel is not installed; the message says how to install it.
     """
-    path = wheel_file("silero-vad", "silero_vad/data/silero_vad.onnx")
-    if path is None:
-        raise MissingExtraError(
-            "Silero VAD",
-            extra="silero",
-            install=["pip install 'voxtral-agent[silero]'", "pip install --no-deps silero-vad"],
-            api_hint="SileroVad(model_path=...) takes a silero_vad.onnx file you have",
-        )
-    return path
+    return wheel_model("silero")
 
 
 class SileroVad:
@@ -298,7 +290,7 @@ class SileroVad:
                 f"release_threshold must be in (0, threshold], got {self.release_threshold}"
             )
         self.model_path = Path(model_path) if model_path is not None else silero_model_path()
-        self._session = _onnx_session(self.model_path)
+        self._session = onnx_session(self.model_path)
         self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
         self.probability = 0.0
         """The speech probability of the newest window."""
@@ -339,18 +331,25 @@ class SileroVad:
         return f"SileroVad(threshold={self.threshold}, release_threshold={self.release_threshold})"
 
 
-def _onnx_session(path: Path) -> Any:
+def onnx_session(
+    path: Path,
+    what: str = "Silero VAD",
+    *,
+    extra: str = "silero",
+    fallback: str = "use vad='webrtc' instead",
+) -> Any:
+    """An onnxruntime session on one thread (the VAD or turn model runs beside everything)."""
     try:
         import onnxruntime
     except ImportError as exc:
         raise MissingExtraError(
-            "onnxruntime (which Silero VAD runs on)",
-            extra="silero",
-            install=["pip install 'voxtral-agent[silero]'"],
-            api_hint="no other runtime is supported; use vad='webrtc' instead",
+            f"onnxruntime (which {what} runs on)",
+            extra=extra,
+            install=[f"pip install 'voxtral-agent[{extra}]'"],
+            api_hint=f"no other runtime is supported; {fallback}",
         ) from exc
     if not path.is_file():
-        raise VoxagentError(f"Silero VAD model not found at {path}")
+        raise VoxagentError(f"{what} model not found at {path}")
     options = onnxruntime.SessionOptions()
     # One thread: a VAD runs beside everything else and must not grab every core.
     options.intra_op_num_threads = 1

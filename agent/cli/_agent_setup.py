@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.agent import Agent, ToolChoice
 from agent.audio import AudioSource, Endpointer, InputDevice, Microphone, VadMode, WavSource
+from agent.audio.extras import MissingExtraError
 from agent.cli._budget import check_context
 from agent.cli._console import LiveConsole
 from agent.cli._devices import NO_DEVICE, query_input_devices
@@ -21,7 +22,7 @@ from agent.cli._exit import CliError, ExitCode, as_cli_error
 from agent.cli._tools_loader import load_tools
 from agent.cli._transcript_log import TranscriptLog
 from agent.client import ServerInfo
-from agent.errors import BadAudioError, VoxagentError
+from agent.errors import BadAudioError
 from agent.tool_choice import resolve_tool_choice
 from tools import Toolbox
 from tools._threads import run_blocking
@@ -107,8 +108,12 @@ def prepare_agent(args: argparse.Namespace) -> AgentKit:
         box = Toolbox(default_tools(notes=args.notes_db, timers=timers))
     try:
         resolve_tool_choice(args.tool_choice, box.names)
-    except ValueError as error:
-        raise CliError(f"--tool-choice {args.tool_choice}: {error}", ExitCode.USAGE) from None
+    except ValueError:
+        raise CliError(
+            f"--tool-choice {args.tool_choice}: use auto, none, required or a tool name "
+            f"({', '.join(box.names) or 'no tools'})",
+            ExitCode.USAGE,
+        ) from None
     log = TranscriptLog(args.log) if args.log else None
     return AgentKit(box, timers, args.tool_choice, log)
 
@@ -134,8 +139,8 @@ def make_endpointer(vad: VadMode) -> Endpointer:
     how a command-line user installs it (the library's message speaks to programmers)."""
     try:
         return Endpointer(vad=vad)
-    except VoxagentError as error:
-        missing = "onnxruntime" if "onnxruntime" in str(error) else "its model file (silero-vad)"
+    except MissingExtraError as error:
+        missing = str(error).split(" is not installed", 1)[0].split(" (", 1)[0]
         raise CliError(
             f"--vad {vad}: Silero VAD cannot run here, {missing} is missing: install it with "
             f"{SILERO_INSTALL}; or use --vad webrtc",

@@ -276,10 +276,12 @@ async def _round_trip(agent: Agent) -> Check:
     """A turn with the tools `run` sends (tool choice none: no tool runs), and a transcription."""
     clip = np.concatenate([silence(0.3), tone(1.0, frequency=330.0), silence(0.3)])
     started = time.perf_counter()
-    turn = await agent.run(clip, text="Reply with one word: OK.", tool_choice="none")
+    turn = await agent.run(
+        clip, sample_rate=16000, text="Reply with one word: OK.", tool_choice="none"
+    )
     chat = time.perf_counter() - started
     started = time.perf_counter()
-    await agent.transcribe(clip)
+    await agent.transcribe(clip, sample_rate=16000)
     transcription = time.perf_counter() - started
     return Check(
         "round trip",

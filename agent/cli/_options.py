@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from urllib.parse import urlsplit
 
+from agent.backend import BASE_URL_ENV, DEFAULT_BASE_URL, resolve_base_url
 from agent.cli._vllm import DEFAULT_MAX_MODEL_LEN, DEFAULT_MODEL, DEFAULT_SERVED_NAME
 
 __all__ = [
@@ -23,8 +24,6 @@ __all__ = [
     "positive_float",
 ]
 
-BASE_URL_ENV = "VOXAGENT_BASE_URL"
-"""The variable `agent.client.resolve_base_url` reads (named here for the help texts)."""
 
 ArgumentGroup = argparse.ArgumentParser | argparse._ArgumentGroup
 
@@ -34,7 +33,6 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
 
     --base-url is resolved by `check_base_url` once parsed (the library's default applies).
     """
-    from agent.client import DEFAULT_BASE_URL
 
     group = parser.add_argument_group("server")
     group.add_argument(
@@ -59,7 +57,6 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
 def check_base_url(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Resolve `args.base_url` as the library does (option, else the variable, else the
     default) and check it is an http(s) URL; a usage error names where it came from."""
-    from agent.client import DEFAULT_BASE_URL, resolve_base_url
 
     url = resolve_base_url(args.base_url.strip() if args.base_url else None)
     parts = urlsplit(url)

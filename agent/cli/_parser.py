@@ -218,7 +218,7 @@ def _transcribe_arguments(transcribe: argparse.ArgumentParser) -> None:
 
 
 def _ask_arguments(ask: argparse.ArgumentParser) -> None:
-    from agent.clips import MAX_AUDIO_ITEMS
+    from agent.limits import MAX_AUDIO_ITEMS
 
     ask.add_argument(
         "items",

@@ -14,8 +14,9 @@ from agent.cli._agent_setup import agent_for
 from agent.cli._exit import CliError, ExitCode, as_cli_error, describe, exit_code_for
 from agent.cli._progress import progress_bar
 from agent.cli._server import check_server
-from agent.clips import MAX_AUDIO_ITEMS, Clip
+from agent.clips import Clip
 from agent.errors import VoxagentError
+from agent.limits import MAX_AUDIO_ITEMS
 from tools._threads import run_blocking
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ async def transcribe_command(args: argparse.Namespace) -> ExitCode:
 
 
 def _piece_seconds(given: float | None, fmt: str) -> float | None:
-    from agent.clips import MAX_AUDIO_SECONDS
+    from agent.limits import MAX_AUDIO_SECONDS
 
     if given is None:
         return _SUBTITLE_PIECE_SECONDS if fmt in ("srt", "vtt") else None

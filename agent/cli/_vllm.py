@@ -155,7 +155,7 @@ def build_command(options: ServeOptions, launcher: Sequence[str] = ("vllm",)) ->
 
 
 def _max_audio_items() -> int:
-    from agent.clips import MAX_AUDIO_ITEMS  # imported on use: it loads the audio stack
+    from agent.limits import MAX_AUDIO_ITEMS
 
     return MAX_AUDIO_ITEMS
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from agent.audio.endpointer import Endpointer, EndpointerConfig
 from agent.audio.events import SpeechStarted, UtteranceDropped, UtteranceEnded
-from agent.clips import AUDIO_TOKENS_PER_30S, MAX_AUDIO_SECONDS, audio_tokens
+from agent.limits import AUDIO_TOKENS_PER_30S, MAX_AUDIO_SECONDS, audio_tokens
 from agent.long_audio.recording import Recording, Span
 
 __all__ = [

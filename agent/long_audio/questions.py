@@ -14,17 +14,9 @@ import os
 from collections.abc import Sequence
 from typing import cast
 
-from agent.clips import (
-    MAX_AUDIO_BYTES,
-    MAX_AUDIO_ITEMS,
-    MAX_AUDIO_SECONDS,
-    AudioInput,
-    Clip,
-    ClipSource,
-    load_clip,
-    load_clips_async,
-)
+from agent.clips import AudioInput, Clip, ClipSource, load_clip, load_clips_async
 from agent.errors import AudioTooLongError, BadAudioError
+from agent.limits import MAX_AUDIO_BYTES, MAX_AUDIO_ITEMS, MAX_AUDIO_SECONDS
 from agent.long_audio.pieces import plan_pieces
 from agent.long_audio.recording import Recording
 from agent.long_audio.transcribe import clock

@@ -1,7 +1,7 @@
 import copy
 import json
 
-import httpx
+import httpx2
 import pytest
 
 from agent import Agent
@@ -36,7 +36,7 @@ def _body(**extra) -> dict:
     return {"model": "voxtral-scripted", "messages": messages, "tools": tools, **extra}
 
 
-def _events(response: httpx.Response) -> list:
+def _events(response: httpx2.Response) -> list:
     lines = [line for line in response.text.split("\n\n") if line]
     assert all(line.startswith("data: ") for line in lines)
     assert lines[-1] == "data: [DONE]"
@@ -45,8 +45,8 @@ def _events(response: httpx.Response) -> list:
 
 def test_health_and_models_answer_like_vllm() -> None:
     with ScriptedServer(model="vox", max_model_len=4096) as server:
-        assert httpx.get(f"http://127.0.0.1:{server.port}/health").status_code == 200
-        models = httpx.get(f"{server.base_url}/models").json()
+        assert httpx2.get(f"http://127.0.0.1:{server.port}/health").status_code == 200
+        models = httpx2.get(f"{server.base_url}/models").json()
         assert models["object"] == "list"
         assert models["data"][0]["id"] == "vox"
         assert models["data"][0]["max_model_len"] == 4096
@@ -55,7 +55,7 @@ def test_health_and_models_answer_like_vllm() -> None:
 def test_a_tool_call_reply_has_vllm_shape() -> None:
     with ScriptedServer() as server:
         server.reply_tool_call("get_weather", {"city": "Paris"})
-        body = httpx.post(f"{server.base_url}/chat/completions", json=_body()).json()
+        body = httpx2.post(f"{server.base_url}/chat/completions", json=_body()).json()
     choice = body["choices"][0]
     assert body["object"] == "chat.completion"
     assert choice["finish_reason"] == "tool_calls"
@@ -72,7 +72,7 @@ def test_a_named_tool_choice_finishes_with_stop_like_vllm() -> None:
     with ScriptedServer() as server:
         server.reply_tool_call("get_weather", {"city": ""})
         choice = {"type": "function", "function": {"name": "get_weather"}}
-        body = httpx.post(
+        body = httpx2.post(
             f"{server.base_url}/chat/completions", json=_body(tool_choice=choice)
         ).json()
     assert body["choices"][0]["finish_reason"] == "stop"
@@ -81,7 +81,7 @@ def test_a_named_tool_choice_finishes_with_stop_like_vllm() -> None:
 def test_streamed_tool_calls_come_as_vllm_streams_them() -> None:
     with ScriptedServer() as server:
         server.reply_tool_call("get_weather", {"city": "Paris"})
-        response = httpx.post(
+        response = httpx2.post(
             f"{server.base_url}/chat/completions",
             json=_body(stream=True, stream_options={"include_usage": True}),
         )
@@ -104,7 +104,9 @@ def test_streamed_tool_calls_come_as_vllm_streams_them() -> None:
 def test_streamed_text_ends_with_a_stop_chunk() -> None:
     with ScriptedServer() as server:
         server.reply("Hello there, friend.")
-        events = _events(httpx.post(f"{server.base_url}/chat/completions", json=_body(stream=True)))
+        events = _events(
+            httpx2.post(f"{server.base_url}/chat/completions", json=_body(stream=True))
+        )
     text = "".join(event["choices"][0]["delta"].get("content", "") for event in events)
     assert text == "Hello there, friend."
     assert events[-1]["choices"][0]["finish_reason"] == "stop"
@@ -140,7 +142,7 @@ def test_rule_violations_get_vllms_400_body(change, status: int, words: str) -> 
     body = _body()
     change(body)
     with ScriptedServer() as server:
-        response = httpx.post(f"{server.base_url}/chat/completions", json=body)
+        response = httpx2.post(f"{server.base_url}/chat/completions", json=body)
         assert len(server.rejected) == 1
     assert response.status_code == status
     error = response.json()["error"]
@@ -154,9 +156,9 @@ def test_transcriptions_answer_the_queued_text() -> None:
         url = f"{server.base_url}/audio/transcriptions"
         files = {"file": ("a.wav", load_clip(tone(1.5), sample_rate=16000).wav(), "audio/wav")}
         data = {"model": "voxtral-scripted", "language": "fr"}
-        first = httpx.post(url, files=files, data=data).json()
-        second = httpx.post(url, files=files, data=data).json()
-        bad = httpx.post(url, files={"file": ("a.wav", b"junk", "audio/wav")}, data=data)
+        first = httpx2.post(url, files=files, data=data).json()
+        second = httpx2.post(url, files=files, data=data).json()
+        bad = httpx2.post(url, files={"file": ("a.wav", b"junk", "audio/wav")}, data=data)
         assert server.transcriptions[0].body["language"] == "fr"
     assert first == {"text": "first", "usage": {"type": "duration", "seconds": 2}}
     assert second["text"] == "default"
@@ -170,7 +172,7 @@ def test_verify_fails_on_unused_steps_and_unexpected_requests() -> None:
         server.verify()
     server.stop()
     server = ScriptedServer().start()
-    response = httpx.post(f"{server.base_url}/chat/completions", json=_body())
+    response = httpx2.post(f"{server.base_url}/chat/completions", json=_body())
     assert response.status_code == 400  # not retried: the test fails at once
     with pytest.raises(AssertionError, match="no scripted reply left"):
         server.verify()
@@ -184,7 +186,7 @@ def test_expectations_check_the_request() -> None:
         assert request.audio_count == 0, "expected no audio"
 
     server.reply("ok", expect=wants_text_only)
-    response = httpx.post(f"{server.base_url}/chat/completions", json=_body())
+    response = httpx2.post(f"{server.base_url}/chat/completions", json=_body())
     assert response.status_code == 400
     with pytest.raises(AssertionError, match="expected no audio"):
         server.verify()
@@ -193,7 +195,7 @@ def test_expectations_check_the_request() -> None:
 
 def test_the_fixture_gives_a_started_server(scripted_server) -> None:
     scripted_server.reply("hi")
-    body = httpx.post(f"{scripted_server.base_url}/chat/completions", json=_body()).json()
+    body = httpx2.post(f"{scripted_server.base_url}/chat/completions", json=_body()).json()
     assert body["choices"][0]["message"]["content"] == "hi"
 
 
@@ -208,17 +210,17 @@ def test_the_fixture_gives_a_started_server(scripted_server) -> None:
 def test_empty_content_is_null_or_empty_as_vllm_gives_it(extra, content) -> None:
     with ScriptedServer() as server:
         server.reply_tool_call("get_weather", {"city": ""})
-        body = httpx.post(f"{server.base_url}/chat/completions", json=_body(**extra)).json()
+        body = httpx2.post(f"{server.base_url}/chat/completions", json=_body(**extra)).json()
     assert body["choices"][0]["message"]["content"] == content
 
 
 def test_a_prompt_over_the_context_is_refused_but_max_tokens_is_not() -> None:
     with ScriptedServer(max_model_len=1024) as server:
         server.reply("fits")
-        fits = httpx.post(f"{server.base_url}/chat/completions", json=_body(max_tokens=1000))
+        fits = httpx2.post(f"{server.base_url}/chat/completions", json=_body(max_tokens=1000))
         too_long = _body()
         too_long["messages"].append({"role": "user", "content": "word " * 2000})
-        refused = httpx.post(f"{server.base_url}/chat/completions", json=too_long)
+        refused = httpx2.post(f"{server.base_url}/chat/completions", json=too_long)
     assert fits.status_code == 200
     assert refused.status_code == 400
     assert "even without any output tokens" in refused.json()["error"]["message"]
@@ -228,7 +230,7 @@ def test_a_prompt_over_the_context_is_refused_but_max_tokens_is_not() -> None:
 def test_transcription_refuses_a_language_vllm_refuses() -> None:
     wav = load_clip(tone(0.5), sample_rate=16000).wav()
     with ScriptedServer() as server:
-        response = httpx.post(
+        response = httpx2.post(
             f"{server.base_url}/audio/transcriptions",
             files={"file": ("a.wav", wav, "audio/wav")},
             data={"model": server.model, "language": "english"},
@@ -271,7 +273,7 @@ def test_a_request_like_the_probe_but_not_it_takes_a_step() -> None:
     with ScriptedServer() as server:
         server.reply("scripted")
         body = tool_calling_probe(server.model) | {"max_tokens": 2}
-        answer = httpx.post(f"{server.base_url}/chat/completions", json=body).json()
+        answer = httpx2.post(f"{server.base_url}/chat/completions", json=body).json()
         assert answer["choices"][0]["message"]["content"] == "scripted"
         assert server.probes == [] and len(server.requests) == 1
 
@@ -282,7 +284,7 @@ def test_stop_ends_open_connections_and_delayed_steps() -> None:
 
     server = ScriptedServer().start()
     server.reply("late", delay=30)
-    client = httpx.Client(base_url=server.base_url, timeout=60)
+    client = httpx2.Client(base_url=server.base_url, timeout=60)
     assert client.get("/models").status_code == 200  # a keep-alive connection stays open
     answer: list[object] = []
     waiting = threading.Thread(target=lambda: answer.append(_post(client, _body())), daemon=True)
@@ -293,13 +295,13 @@ def test_stop_ends_open_connections_and_delayed_steps() -> None:
     server.stop()
     assert time.monotonic() - started < 2
     waiting.join(5)
-    assert isinstance(answer[0], httpx.HTTPError)
+    assert isinstance(answer[0], httpx2.HTTPError)
     assert not [t for t in threading.enumerate() if t.name == "ScriptedServer-connection"]
     client.close()
 
 
-def _post(client: httpx.Client, body: dict) -> object:
+def _post(client: httpx2.Client, body: dict) -> object:
     try:
         return client.post("/chat/completions", json=body)
-    except httpx.HTTPError as error:
+    except httpx2.HTTPError as error:
         return error

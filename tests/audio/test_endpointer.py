@@ -398,3 +398,91 @@ def test_feed_async_with_silero_matches_feed(corpus: Corpus) -> None:
     assert [(u.start, u.end) for u in utterances(events)] == [
         (u.start, u.end) for u in segment(audio, sample_rate=16000, vad="silero")
     ]
+
+
+# -- every setting has an effect ---------------------------------------------------------------
+
+
+def test_the_defaults_are_named_and_documented() -> None:
+    config = EndpointerConfig()
+    doc = EndpointerConfig.__doc__ or ""
+    for name in (
+        "frame_ms", "aggressiveness", "speech_start_s", "silence_end_s", "pre_roll_s",
+        "min_utterance_s", "max_utterance_s", "min_level_dbfs",
+    ):  # fmt: skip
+        assert hasattr(config, name) and name in doc
+    assert config.max_utterance_s == 30.0
+    assert config.vad == "webrtc"
+
+
+def test_silence_end_sets_when_the_utterance_is_decided() -> None:
+    audio = np.concatenate([silence(0.5), tone(1.0), silence(0.5), tone(1.0), silence(2.0)])
+    (u,) = utterances(run(audio, silence_end_s=0.6))  # the 0.5 s pause stays inside
+    assert u.emitted_at - u.end == pytest.approx(0.6, abs=0.031)
+    assert len(utterances(run(audio, silence_end_s=0.3))) == 2  # now it splits
+
+
+def test_speech_start_rejects_blips_shorter_than_it() -> None:
+    audio = np.concatenate([silence(0.48), tone(0.09), silence(1.5)])  # three whole frames
+    assert run(audio, speech_start_s=0.15, min_utterance_s=0.03) == []
+    events = run(audio, speech_start_s=0.09, min_utterance_s=0.03)
+    assert [type(e) for e in events] == [SpeechStarted, UtteranceEnded]
+
+
+def test_pre_roll_and_tail_bound_the_audio() -> None:
+    audio = np.concatenate([silence(1.0), tone(1.0), silence(2.0)])
+    for pre_roll, tail in [(0.0, 0.0), (0.3, 0.25), (0.6, 0.5)]:
+        (u,) = utterances(run(audio, pre_roll_s=pre_roll, tail_s=tail))
+        assert u.start == pytest.approx(1.0, abs=0.03) and u.end == pytest.approx(2.0, abs=0.03)
+        assert u.duration == pytest.approx(pre_roll + 1.0 + tail, abs=0.031)
+        assert not u.pcm[: round(pre_roll * RATE)].any()  # the silence before the speech
+        assert u.pcm[round(pre_roll * RATE) : round((pre_roll + 0.05) * RATE)].any()
+
+
+def test_min_utterance_drops_clicks_with_an_event() -> None:
+    audio = np.concatenate([silence(0.48), tone(0.15), silence(1.5)])  # five whole frames
+    events = run(audio)
+    dropped = [e for e in events if isinstance(e, UtteranceDropped)]
+    assert len(dropped) == 1 and "too short" in dropped[0].reason and not utterances(events)
+    assert len(utterances(run(audio, min_utterance_s=0.1))) == 1
+
+
+def test_max_utterance_cuts_long_speech() -> None:
+    audio = np.concatenate([silence(0.5), tone(7.0), silence(1.5)])
+    found = utterances(run(audio, max_utterance_s=3.0))
+    assert len(found) == 3 and [u.truncated for u in found] == [True, True, False]
+    assert all(u.duration <= 3.0 + 1e-9 for u in found)
+    assert sum(u.end - u.start for u in found) == pytest.approx(7.0, abs=0.1)
+    (whole,) = utterances(run(audio))
+    assert not whole.truncated and whole.duration < 30.0
+
+
+def test_min_level_ignores_quiet_sound_whatever_the_detector_says() -> None:
+    class EverythingIsSpeech(LoudIsSpeech):
+        def is_speech(self, frame: np.ndarray) -> bool:
+            return True
+
+    audio = np.concatenate([silence(0.5), tone(1.0, dbfs=-50.0), silence(1.5)])
+    quiet = Endpointer(detector=EverythingIsSpeech(), min_level_dbfs=-40.0)
+    assert not utterances([*quiet.feed(audio), *quiet.flush()])
+    loud = Endpointer(detector=EverythingIsSpeech(), min_level_dbfs=-60.0)
+    assert len(utterances([*loud.feed(audio), *loud.flush()])) == 1
+
+
+@pytest.mark.parametrize("frame_ms", [10, 20, 30])
+def test_frame_ms_sets_the_judging_grain(frame_ms: int) -> None:
+    calls: list[bool] = []
+    endpointer = Endpointer(frame_ms=frame_ms, on_frame=lambda level, speech: calls.append(speech))
+    endpointer.feed(silence(0.6))
+    assert len(calls) == round(600 / frame_ms)
+
+
+def test_aggressiveness_and_vad_mode_build_the_detector() -> None:
+    webrtc = Endpointer(aggressiveness=3).detector
+    assert isinstance(webrtc, WebRtcVad) and webrtc.aggressiveness == 3
+    assert isinstance(Endpointer(vad="silero").detector, SileroVad)
+    assert isinstance(Endpointer(vad="both").detector, TwoStageVad)
+    with pytest.raises(ValueError, match="aggressiveness"):
+        Endpointer(aggressiveness=4)
+    with pytest.raises(TypeError, match="unknown endpointer setting"):
+        Endpointer(silence_end=1.0)

@@ -6,15 +6,24 @@ import agent.audio
 import agent.listening
 
 
-def test_audio_exports() -> None:
-    contract = {
-        "Microphone", "WavSource", "ArraySource", "AudioSource", "Endpointer",
-        "EndpointerConfig", "Utterance", "segment", "WebRtcVad", "SileroVad", "TwoStageVad",
-        "SpeechDetector", "FRAME_SAMPLES", "SAMPLE_RATE", "to_pcm16", "decode_audio",
-        "encode_wav", "input_devices", "level_dbfs",
-    }  # fmt: skip
-    assert contract <= set(agent.audio.__all__)
+def test_audio_exports_exactly_the_public_names() -> None:
+    assert sorted(agent.audio.__all__) == [
+        "ArraySource", "AudioSource", "Endpointer", "EndpointerConfig", "EndpointerEvent",
+        "FRAME_MS", "FRAME_SAMPLES", "FileReader", "FrameHook", "InputDevice", "Microphone",
+        "MissingExtraError", "NoiseFloor", "PCM16", "Reframer", "SAMPLE_RATE", "SileroVad",
+        "SmartTurn", "SpeechDetector", "SpeechStarted", "SteadySound", "StreamConverter",
+        "TurnDetectorName", "TurnModel", "TwoStageVad",
+        "Utterance", "UtteranceDropped", "UtteranceEnded", "VadMode", "WAKE_WORDS", "WakeWord",
+        "WavSource", "WebRtcVad",
+        "decode_audio", "duration_seconds", "encode_wav", "input_devices", "level_dbfs",
+        "segment", "silero_model_path", "smart_turn_model_path", "to_pcm16",
+    ]  # fmt: skip
+    assert len(set(agent.audio.__all__)) == len(agent.audio.__all__)
     assert all(hasattr(agent.audio, name) for name in agent.audio.__all__)
+    public = {name for name in vars(agent.audio) if name.isidentifier() and name[0] != "_"}
+    submodules = {"convert", "endpointer", "events", "extras", "microphone", "segment"}
+    submodules |= {"smart_turn", "sources", "utterance", "vad", "wake"}
+    assert public - set(agent.audio.__all__) <= submodules  # nothing public left unlisted
 
 
 def test_listening_exports() -> None:

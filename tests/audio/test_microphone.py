@@ -225,3 +225,33 @@ def test_input_devices_lists_the_virtual_microphone(virtual_mic: VirtualMicropho
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["default"]  # ALSA's default, routed to PulseAudio's vmic
+
+
+MISSING_DEVICE = """
+import asyncio
+from agent.audio import Microphone
+
+async def main():
+    async for _ in Microphone(device="a microphone that is not there"):
+        pass
+
+asyncio.run(main())
+"""
+
+
+def test_a_missing_microphone_is_a_clear_error_not_a_hang() -> None:
+    # A subprocess: PortAudio fixes its device list when first imported in a process.
+    done = subprocess.run(
+        [sys.executable, "-c", MISSING_DEVICE], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    last_line = done.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("agent.errors.AudioDeviceError"), done.stderr
+    assert "a microphone that is not there" in last_line
+    assert "voxagent devices" in last_line
+
+
+def test_microphone_is_an_audio_source_that_opens_nothing_until_iterated() -> None:
+    mic = Microphone(device=None)
+    assert mic.sample_rate == 16000 and mic.overflows == 0 and not mic.closed
+    assert mic.device_name is None  # nothing opened yet

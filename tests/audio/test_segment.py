@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,9 +12,11 @@ import pytest
 import soundfile as sf
 
 from agent.audio import Endpointer, EndpointerConfig, Utterance, segment
+from agent.audio import vad as detectors
 from agent.errors import BadAudioError
 from tests.audio.corpus import Corpus
 
+RATE = 16_000
 START_TOLERANCE = 0.12
 END_TOLERANCE = 0.2
 
@@ -224,3 +227,66 @@ def test_speech_over_a_hum_is_found_and_the_hum_alone_is_not(
     assert len(found) == 1, found
     assert 0.85 <= found[0].start <= 1.25  # not at 0.0: the hum before the speech is no speech
     assert found[0].end >= seconds - 1.0 - 0.5 - 0.3
+
+
+# -- the API sample of issue 4, verbatim ------------------------------------------------------
+
+
+def test_the_issue_sample_runs_verbatim(session_wav: Path, corpus: Corpus) -> None:
+    utterances = segment("session.wav")
+    u = utterances[0]
+    truth = corpus.utterances("clean")
+    assert len(utterances) == len(truth)
+    config = EndpointerConfig()
+    for u, true in zip(utterances, truth, strict=True):
+        assert isinstance(u, Utterance)
+        assert isinstance(u.pcm, np.ndarray) and u.pcm.dtype == np.int16 and u.pcm.ndim == 1
+        assert u.sample_rate == 16000
+        assert u.start < u.end <= u.emitted_at
+        assert u.start == pytest.approx(true["start"], abs=0.12)
+        assert u.end == pytest.approx(true["end"], abs=0.2)
+        # decided after the end silence, not before the speech ended
+        assert true["end"] < u.emitted_at <= true["end"] + config.silence_end_s + 0.3
+        # the audio holds the pre-roll before the first speech frame and the whole utterance
+        pre_roll = u.duration - (min(u.emitted_at, u.end + config.tail_s) - u.start)
+        assert pre_roll == pytest.approx(config.pre_roll_s, abs=0.002)
+        assert u.start - pre_roll <= true["start"] and u.end + config.tail_s >= true["end"]
+    starts = [u.start for u in utterances]
+    assert starts == sorted(starts)
+    assert all(a.emitted_at <= b.start for a, b in itertools.pairwise(utterances))
+
+
+def test_segment_takes_a_path_bytes_or_an_array_alike(session_wav: Path) -> None:
+    from_path = segment(session_wav)
+    from_bytes = segment(session_wav.read_bytes())
+    samples, _ = sf.read(session_wav, dtype="float32")
+    from_array = segment(samples, sample_rate=RATE)
+    spans = [(u.start, u.end) for u in from_path]
+    assert [(u.start, u.end) for u in from_bytes] == spans
+    assert [(u.start, u.end) for u in from_array] == spans
+
+
+# -- every VAD mode on the corpus -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vad", ["webrtc", "silero", "both"])
+def test_every_mode_finds_every_utterance_of_a_quiet_talker(corpus: Corpus, vad: str) -> None:
+    found = segment(corpus.path("quiet"), vad=vad)
+    truth = corpus.utterances("quiet")
+    assert len(found) == len(truth), [(u.start, u.end) for u in found]
+    for u, true in zip(found, truth, strict=True):
+        assert u.start - EndpointerConfig().pre_roll_s <= true["start"]
+        assert u.end + EndpointerConfig().tail_s >= true["end"]
+
+
+def test_silero_as_a_second_stage_behind_webrtc(corpus: Corpus) -> None:
+    detector = detectors.TwoStageVad(
+        detectors.WebRtcVad(noise_margin_db=None), detectors.SileroVad()
+    )
+    found = segment(corpus.path("pink_10db"), endpointer=Endpointer(detector=detector))
+    assert len(found) == len(corpus.utterances("pink_10db"))
+
+
+def test_silero_alone_survives_noise_that_defeats_webrtc(corpus: Corpus) -> None:
+    truth = corpus.utterances("brown_5db")
+    assert len(segment(corpus.path("brown_5db"), vad="silero")) == len(truth)

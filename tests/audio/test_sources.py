@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import struct
 import time
 import tracemalloc
@@ -24,6 +25,7 @@ from agent.audio import (
 )
 from agent.audio.convert import PCM16
 from agent.errors import BadAudioError
+from tests.audio.corpus import Corpus
 
 RATE = 16_000
 
@@ -270,3 +272,118 @@ def test_an_array_without_its_rate_is_refused_naming_the_parameter(dtype: type) 
     assert ArraySource(samples, RATE).duration == pytest.approx(1.0)
     assert ArraySource(samples, 48000).duration == pytest.approx(1 / 3, abs=1e-3)
     assert segment(samples, sample_rate=RATE) == []
+
+
+# -- every format, rate, channel count and dtype ---------------------------------------------
+
+
+def sine(seconds: float, rate: int, channels: int, freq: float = 440.0) -> np.ndarray:
+    t = np.arange(round(seconds * rate)) / rate
+    wave = 0.3 * np.sin(2 * np.pi * freq * t)
+    return np.repeat(wave[:, None], channels, axis=1).astype(np.float32)
+
+
+def dominant_frequency(pcm: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64) * np.hanning(pcm.size)))
+    return float(np.argmax(spectrum) * RATE / pcm.size)
+
+
+async def frames_of(source: WavSource | ArraySource) -> list[np.ndarray]:
+    return [frame async for frame in source]
+
+
+FORMATS = [
+    ("wav", "PCM_16"),
+    ("wav", "PCM_32"),
+    ("wav", "FLOAT"),
+    ("wav", "PCM_U8"),
+    ("flac", "PCM_16"),
+    ("ogg", "VORBIS"),
+    ("mp3", "MPEG_LAYER_III"),
+]
+
+
+FILE_CASES = [
+    pytest.param(suffix, subtype, rate, channels, id=f"{channels}-{rate}-{suffix}-{subtype}")
+    for channels, rate, (suffix, subtype) in itertools.product(
+        [1, 2, 6], [8000, 22050, 44100, 48000], FORMATS
+    )
+    if not (suffix == "mp3" and channels > 2)  # MP3 holds at most two channels
+]
+
+
+@pytest.mark.parametrize(("suffix", "subtype", "rate", "channels"), FILE_CASES)
+async def test_wav_source_converts_every_format_rate_and_channel_count(
+    tmp_path: Path, suffix: str, subtype: str, rate: int, channels: int
+) -> None:
+    path = tmp_path / f"tone.{suffix}"
+    sf.write(path, sine(1.0, rate, channels), rate, subtype=subtype)
+    frames = await frames_of(WavSource(path))
+    assert all(f.dtype == np.int16 and f.ndim == 1 for f in frames)
+    assert all(f.size == 480 for f in frames[:-1])
+    pcm = np.concatenate(frames)
+    assert pcm.size == pytest.approx(RATE, abs=0.06 * RATE)  # mp3 pads a little
+    assert dominant_frequency(pcm[1600:-1600]) == pytest.approx(440.0, abs=5.0)
+    rms = float(np.sqrt(np.mean((pcm[1600:-1600] / 32768.0) ** 2)))
+    lossy = suffix in ("ogg", "mp3")  # Vorbis treats a 6th channel as band-limited LFE
+    assert rms == pytest.approx(0.3 / np.sqrt(2), rel=0.3 if lossy else 0.02)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "scale", "offset"),
+    [(np.int16, 32767, 0), (np.int32, 2**31 - 1, 0), (np.float32, 1.0, 0), (np.uint8, 127, 128)],
+)
+async def test_array_source_converts_dtypes_of_48_khz_stereo(
+    dtype: type, scale: float, offset: float
+) -> None:
+    wave = sine(0.5, 48000, 2)
+    samples = (wave * scale + offset).astype(dtype)
+    pcm = np.concatenate(await frames_of(ArraySource(samples, 48000)))
+    assert pcm.dtype == np.int16 and pcm.size == pytest.approx(RATE / 2, abs=2)
+    assert dominant_frequency(pcm) == pytest.approx(440.0, abs=5.0)
+    rms = float(np.sqrt(np.mean((pcm[800:-800] / 32768.0) ** 2)))
+    assert rms == pytest.approx(0.3 / np.sqrt(2), rel=0.05)
+
+
+def test_bad_files_give_clear_errors(tmp_path: Path) -> None:
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("this is not audio at all")
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    for path, words in [
+        (not_audio, "not readable audio"),
+        (empty, "empty"),
+        (tmp_path / "missing.wav", "no such file"),
+        (tmp_path, "directory"),
+    ]:
+        with pytest.raises(BadAudioError, match=words) as caught:
+            WavSource(path)
+        assert str(path) in str(caught.value)
+        with pytest.raises(BadAudioError, match=words):
+            segment(path)
+
+
+def test_a_truncated_file_is_read_as_far_as_it_goes(tmp_path: Path, corpus: Corpus) -> None:
+    whole = corpus.path("clean").read_bytes()
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    found = segment(truncated)  # the header promises more than there is: no crash
+    truth = corpus.utterances("clean")
+    assert 0 < len(found) < len(truth)
+    assert found[0].start == pytest.approx(truth[0]["start"], abs=0.12)
+
+
+async def test_realtime_wav_source_paces_like_a_microphone(tmp_path: Path) -> None:
+    path = tmp_path / "second.wav"
+    sf.write(path, sine(1.2, 44100, 2), 44100)
+    started = time.monotonic()
+    fast = await frames_of(WavSource(path))
+    fast_seconds = time.monotonic() - started
+    started = time.monotonic()
+    arrivals: list[float] = []
+    async for _ in WavSource(path, realtime=True):
+        arrivals.append(time.monotonic() - started)
+    assert len(arrivals) == len(fast)
+    assert fast_seconds < 0.6
+    assert arrivals[-1] == pytest.approx(1.2, abs=0.25)
+    assert arrivals[len(arrivals) // 2] == pytest.approx(0.6, abs=0.2)  # steady, not a burst

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from agent.audio import Utterance
+from agent.audio import Utterance, segment
 
 
 def test_to_wav_round_trips_and_times_add_up() -> None:
@@ -23,3 +24,14 @@ def test_to_wav_round_trips_and_times_add_up() -> None:
     assert u.speech_duration == pytest.approx(0.3)
     assert not u.truncated
     assert "start=1.30" in repr(u) and "duration=0.50" in repr(u)
+
+
+def test_to_wav_is_a_decodable_16_bit_mono_wav(session_wav: Path) -> None:
+    u = segment("session.wav")[0]
+    data = u.to_wav()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+    info = sf.info(io.BytesIO(data))
+    assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+    samples, rate = sf.read(io.BytesIO(data), dtype="int16")
+    assert rate == 16000
+    np.testing.assert_array_equal(samples, u.pcm)

@@ -225,17 +225,7 @@ def long_recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
 @pytest.mark.parametrize("command", ["transcribe", "ask"])
 @pytest.mark.parametrize(
     "length",
-    [
-        "700s",
-        pytest.param(
-            "590s",
-            marks=pytest.mark.xfail(
-                reason="the library raises BadAudioError locally for audio that overflows a "
-                "known max_model_len (the lead's change to Agent.run/transcribe)",
-                strict=False,
-            ),
-        ),
-    ],
+    ["700s", "590s"],
 )
 def test_audio_too_long_is_bad_input_everywhere(
     command: str, length: str, long_recordings: dict[str, Path], env: dict[str, str]

@@ -6,7 +6,7 @@ import io
 import json
 from typing import Any
 
-import httpx
+import httpx2
 import numpy as np
 import pytest
 import soundfile as sf
@@ -50,14 +50,14 @@ def _body(model: str, **extra: Any) -> dict[str, Any]:
 
 
 def _real_model(base_url: str) -> str:
-    return str(httpx.get(f"{base_url}/models").json()["data"][0]["id"])
+    return str(httpx2.get(f"{base_url}/models").json()["data"][0]["id"])
 
 
-def _post(url: str, body: dict[str, Any]) -> httpx.Response:
-    return httpx.post(f"{url}/chat/completions", json=body, timeout=120)
+def _post(url: str, body: dict[str, Any]) -> httpx2.Response:
+    return httpx2.post(f"{url}/chat/completions", json=body, timeout=120)
 
 
-def _stream_shape(response: httpx.Response) -> list[tuple[str, ...]]:
+def _stream_shape(response: httpx2.Response) -> list[tuple[str, ...]]:
     shapes = []
     for line in response.text.split("\n\n"):
         if not line or line == "data: [DONE]":
@@ -184,13 +184,13 @@ def test_models_health_and_transcription_answer_alike(base_url: str) -> None:
     wav = load_clip(tone(1.0), sample_rate=16000).wav()
     with ScriptedServer(transcript="") as server:
         for url_root in (root, server.base_url.removesuffix("/v1")):
-            assert httpx.get(f"{url_root}/health").status_code == 200
-        real_models = httpx.get(f"{base_url}/models").json()
-        scripted_models = httpx.get(f"{server.base_url}/models").json()
+            assert httpx2.get(f"{url_root}/health").status_code == 200
+        real_models = httpx2.get(f"{base_url}/models").json()
+        scripted_models = httpx2.get(f"{server.base_url}/models").json()
         assert set(scripted_models["data"][0]) == set(real_models["data"][0])
 
-        def transcribe(url: str, model: str, **fields: str) -> httpx.Response:
-            return httpx.post(
+        def transcribe(url: str, model: str, **fields: str) -> httpx2.Response:
+            return httpx2.post(
                 f"{url}/audio/transcriptions",
                 files={"file": ("a.wav", wav, "audio/wav")},
                 data={"model": model, **fields},

@@ -64,8 +64,8 @@ async def test_the_cancelled_echo_of_a_long_reply_is_never_speech(
     assert reply.size > 15 * 16_000  # a long reply
     room = Room(room_impulse_response(delay_s=delay_s, gain_db=gain_db))
     mic = room.microphone(reply)
-    assert segment(mic), "without cancellation the echo is speech to the VAD"
-    assert segment(cancel(reply, mic, round(delay_s * 1000))) == []
+    assert segment(mic, 16000), "without cancellation the echo is speech to the VAD"
+    assert segment(cancel(reply, mic, round(delay_s * 1000)), 16000) == []
 
 
 async def test_the_user_talking_over_the_reply_is_still_heard(
@@ -74,7 +74,7 @@ async def test_the_user_talking_over_the_reply_is_still_heard(
     reply, user = reply_and_user
     room = Room(room_impulse_response(delay_s=0.05, gain_db=-6.0))
     mic = room.microphone(reply, user, user_at=4.0)
-    heard = segment(cancel(reply, mic, 50))
+    heard = segment(cancel(reply, mic, 50), 16000)
     assert len(heard) == 1
     assert heard[0].start == pytest.approx(4.0, abs=0.3)
     assert heard[0].duration > 0.7 * user.size / 16_000
@@ -86,10 +86,10 @@ async def test_without_cancellation_the_gate_never_lets_the_echo_through(
 ) -> None:
     reply, user = reply_and_user
     room = Room(room_impulse_response(delay_s=delay_s, gain_db=gain_db))
-    assert segment(cancel(reply, room.microphone(reply), 0, EchoGate())) == []
+    assert segment(cancel(reply, room.microphone(reply), 0, EchoGate()), 16000) == []
     # The user at the same level as the reply's own voice is not heard over it: half duplex.
     mic = room.microphone(reply, user, user_at=8.0)
-    assert segment(cancel(reply, mic, 0, EchoGate())) == []
+    assert segment(cancel(reply, mic, 0, EchoGate()), 16000) == []
 
 
 async def test_the_gate_lets_a_clearly_louder_user_barge_in(
@@ -98,7 +98,9 @@ async def test_the_gate_lets_a_clearly_louder_user_barge_in(
     reply, user = reply_and_user
     louder = np.clip(user.astype(np.int32) * 4, -32768, 32767).astype(np.int16)  # +12 dB
     room = Room(room_impulse_response(delay_s=0.03, gain_db=-12.0))
-    heard = segment(cancel(reply, room.microphone(reply, louder, user_at=8.0), 0, EchoGate()))
+    heard = segment(
+        cancel(reply, room.microphone(reply, louder, user_at=8.0), 0, EchoGate()), 16000
+    )
     assert len(heard) == 1 and heard[0].start == pytest.approx(8.0, abs=0.3)
 
 

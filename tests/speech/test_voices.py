@@ -39,7 +39,7 @@ async def test_a_voice_makes_speech_the_vad_hears(voice: Voice) -> None:
     pcm = await synthesize_16k(voice, TEXT)
     seconds = pcm.size / 16_000
     assert 2.5 < seconds < 9.0, seconds  # 13 words at 90 to 300 words a minute
-    utterances = segment(pcm)
+    utterances = segment(pcm, 16000)
     assert utterances, "the VAD heard no speech"
     assert sum(u.duration for u in utterances) > 0.6 * seconds - 1.0
 
