@@ -20,12 +20,14 @@ from agent.limits import MAX_AUDIO_ITEMS
 from agent.long_audio import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_PIECE_SECONDS,
+    MAX_GAP_S,
     Piece,
     ProgressHook,
     Recording,
     Transcript,
     load_turn_clips_async,
     longest_piece_seconds,
+    plan_pieces,
     transcribe_recording,
 )
 from agent.tool_choice import ToolChoice, resolve_tool_choice
@@ -334,13 +336,16 @@ class Agent:
         max_piece_seconds: float | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         on_progress: ProgressHook | None = None,
+        shorten_pauses: bool = True,
     ) -> Transcript:
         """The transcript of one recording of any length (Voxtral's transcription mode).
 
         A recording longer than one piece streams from disk and is cut at pauses into pieces
         (at most `max_piece_seconds`, default 300 s, shortened to what the server's context
         holds), transcribed `max_in_flight` at a time and joined in order; each piece is
-        retried on its own if its request fails.
+        retried on its own if its request fails. Pauses over 1 s inside a piece are shortened
+        in the audio sent (`shorten_pauses=False` keeps them: a segment then spans no more
+        than `max_piece_seconds` of the recording, as subtitles want).
 
         Returns:
             a `Transcript`: the text (it is a `str`), with `segments` (start and end on the
@@ -361,14 +366,16 @@ class Agent:
         assert self.model is not None
         longest = longest_piece_seconds(self.max_model_len)
         limit = min(longest, max_piece_seconds or DEFAULT_PIECE_SECONDS)
-        whole = None
+        limit = max(30.0, limit)
         if recording.duration <= limit:  # one request with the recording as it is
             end = recording.duration
-            whole = iter([Piece(0, ((0.0, end),), 0.0, end, (0.0, end))])
+            pieces = iter([Piece(0, ((0.0, end),), 0.0, end, (0.0, end))])
+        else:
+            pieces = plan_pieces(recording, limit, max_gap_s=MAX_GAP_S if shorten_pauses else None)
         return await transcribe_recording(
             backend, recording, model=self.model, language=language or self.language,
-            max_piece_seconds=max(30.0, limit), max_in_flight=max_in_flight,
-            on_progress=on_progress, pieces=whole,
+            max_piece_seconds=limit, max_in_flight=max_in_flight, on_progress=on_progress,
+            pieces=pieces,
         )  # fmt: skip
 
     def transcribe_sync(
@@ -380,12 +387,13 @@ class Agent:
         max_piece_seconds: float | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         on_progress: ProgressHook | None = None,
+        shorten_pauses: bool = True,
     ) -> Transcript:
         """`transcribe` for scripts."""
         transcript = self.transcribe(
             audio, language=language, sample_rate=sample_rate,
             max_piece_seconds=max_piece_seconds, max_in_flight=max_in_flight,
-            on_progress=on_progress,
+            on_progress=on_progress, shorten_pauses=shorten_pauses,
         )  # fmt: skip
         return run_sync(
             transcript, what="Agent.transcribe_sync()", instead="await agent.transcribe(...)"

@@ -83,6 +83,7 @@ async def transcribe_command(args: argparse.Namespace) -> ExitCode:
                         max_piece_seconds=piece,
                         max_in_flight=args.in_flight,
                         on_progress=hook,
+                        shorten_pauses=fmt not in ("srt", "vtt"),
                     )
                 )
             text = _formatted(transcript, fmt, path, several=len(args.files) > 1)

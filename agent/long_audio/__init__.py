@@ -11,6 +11,7 @@ into a `Transcript` (a `str` with `segments` on the recording's timeline);
 
 from agent.long_audio.pieces import (
     DEFAULT_PIECE_SECONDS,
+    MAX_GAP_S,
     PLANNING_ENDPOINTER,
     Piece,
     Region,
@@ -33,6 +34,7 @@ from agent.long_audio.transcript import Segment, SubtitleFormat, Transcript
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_PIECE_SECONDS",
+    "MAX_GAP_S",
     "PLANNING_ENDPOINTER",
     "Piece",
     "PieceFailedError",

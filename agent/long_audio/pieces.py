@@ -26,6 +26,7 @@ from agent.long_audio.recording import Recording, Span
 
 __all__ = [
     "DEFAULT_PIECE_SECONDS",
+    "MAX_GAP_S",
     "PLANNING_ENDPOINTER",
     "Piece",
     "Region",
@@ -43,8 +44,8 @@ PLANNING_ENDPOINTER = EndpointerConfig(silence_end_s=0.4, min_utterance_s=0.05)
 """The endpointer's settings for finding speech in a recording: a pause of 0.4 s (between
 phrases, never inside a word) separates two regions, and even a very short word counts."""
 
-_MAX_GAP_S = 1.0
-"""Pauses longer than this inside a piece are shortened to it in the audio sent."""
+MAX_GAP_S = 1.0
+"""Pauses longer than this inside a piece are shortened to it in the audio sent (default)."""
 _EDGE_S = 0.5
 """Audio kept before a piece's first and after its last speech (at most half the pause)."""
 _TRANSCRIPT_TOKENS_PER_S = 5.0
@@ -140,6 +141,7 @@ def plan_pieces(
     *,
     regions: Iterator[Region] | None = None,
     config: EndpointerConfig | None = None,
+    max_gap_s: float | None = MAX_GAP_S,
 ) -> Iterator[Piece]:
     """The pieces of `recording`, each at most `max_seconds` of audio, cut at pauses (blocking;
     pieces come out while the recording is still being read).
@@ -149,6 +151,9 @@ def plan_pieces(
         max_seconds: the longest piece (at least 30 s).
         regions: where speech is (default: `speech_regions(recording, config)`).
         config: the endpointer's settings for finding speech.
+        max_gap_s: pauses longer than this inside a piece are shortened to it in the audio
+            sent; None keeps them (a piece's audio is then its stretch of the recording, as
+            subtitles need: a cue is a piece).
     """
     if max_seconds < 30.0:
         raise ValueError(f"max_seconds must be at least 30 s, got {max_seconds}")
@@ -158,7 +163,7 @@ def plan_pieces(
         limit = min(30.0, max_seconds - 2 * _EDGE_S)
         base = config or PLANNING_ENDPOINTER
         regions = speech_regions(recording, base.with_overrides(max_utterance_s=limit))
-    planner = _Planner(max_seconds, recording.duration)
+    planner = _Planner(max_seconds, recording.duration, max_gap_s)
     for region in regions:
         yield from planner.add(region)
     yield from planner.finish()
@@ -167,43 +172,49 @@ def plan_pieces(
 class _Planner:
     """Groups regions into pieces as they come; holds only the regions of the open piece."""
 
-    def __init__(self, max_seconds: float, duration: float) -> None:
+    def __init__(self, max_seconds: float, duration: float, max_gap: float | None) -> None:
         self.max_seconds = max_seconds
+        self.max_gap = max_gap
         self.duration = duration
         self.pending: list[Region] = []
         self.index = 0
         self.covered = 0.0  # where the previous piece's stretch ended
         self.floor = 0.0  # no audio before this (the previous piece's last second sent)
 
+    def _len(self, regions: Sequence[Region]) -> float:
+        return _length(regions, self.max_gap)
+
     def add(self, region: Region) -> Iterator[Piece]:
         self.pending.append(region)
-        while len(self.pending) > 1 and _length(self.pending) > self.max_seconds:
+        while len(self.pending) > 1 and self._len(self.pending) > self.max_seconds:
             yield self._close(self._best_cut())
 
     def finish(self) -> Iterator[Piece]:
         while self.pending:
-            cut = len(self.pending) if _length(self.pending) <= self.max_seconds else None
+            cut = len(self.pending) if self._len(self.pending) <= self.max_seconds else None
             yield self._close(cut if cut is not None else self._best_cut())
 
     def _best_cut(self) -> int:
         """How many pending regions the next piece takes: a cut at a real pause that keeps it
         under the limit with its last token block best filled (then the longest such)."""
         fits = [
-            n for n in range(1, len(self.pending)) if _length(self.pending[:n]) <= self.max_seconds
+            n
+            for n in range(1, len(self.pending))
+            if self._len(self.pending[:n]) <= self.max_seconds
         ]
         if not fits:  # pragma: no cover (a region is always shorter than a piece)
             return 1
         paused = [n for n in fits if self.pending[n].start > self.pending[n - 1].end] or fits
-        long_enough = [n for n in paused if _length(self.pending[:n]) >= self.max_seconds / 2]
+        long_enough = [n for n in paused if self._len(self.pending[:n]) >= self.max_seconds / 2]
         candidates = long_enough or paused
-        fill = {n: _fill(_length(self.pending[:n])) for n in candidates}
+        fill = {n: _fill(self._len(self.pending[:n])) for n in candidates}
         best = max(fill.values())
         return max(n for n in candidates if fill[n] >= best - _FILL_TOLERANCE)
 
     def _close(self, count: int) -> Piece:
         taken, self.pending = self.pending[:count], self.pending[count:]
         after = self.pending[0].start if self.pending else self.duration
-        spans = _spans(taken, floor=self.floor, ceiling=after, duration=self.duration)
+        spans = _spans(taken, self.max_gap, floor=self.floor, ceiling=after, duration=self.duration)
         covers_end = self.duration if not self.pending else spans[-1][1]
         piece = Piece(
             index=self.index,
@@ -219,31 +230,36 @@ class _Planner:
 
 
 def _spans(
-    regions: Sequence[Region], *, floor: float, ceiling: float, duration: float
+    regions: Sequence[Region],
+    max_gap: float | None,
+    *,
+    floor: float,
+    ceiling: float,
+    duration: float,
 ) -> tuple[Span, ...]:
-    """The audio sent for `regions`: each with its edges, pauses over `_MAX_GAP_S` shortened;
+    """The audio sent for `regions`: each with its edges, pauses over `max_gap` shortened;
     never before `floor` (the previous piece) nor into the next piece's pause half."""
     first = regions[0]
     start = max(floor, first.start - _EDGE_S, 0.0)
     spans: list[Span] = []
     for previous, region in itertools.pairwise(regions):
         gap = region.start - previous.end
-        if gap > _MAX_GAP_S:
-            spans.append((start, previous.end + _MAX_GAP_S / 2))
-            start = region.start - _MAX_GAP_S / 2
+        if max_gap is not None and gap > max_gap:
+            spans.append((start, previous.end + max_gap / 2))
+            start = region.start - max_gap / 2
     last = regions[-1]
     room = (ceiling - last.end) / 2 if ceiling < duration else duration - last.end
     spans.append((start, min(duration, last.end + max(0.0, min(_EDGE_S, room)))))
     return tuple(spans)
 
 
-def _length(regions: Sequence[Region]) -> float:
+def _length(regions: Sequence[Region], max_gap: float | None) -> float:
     """Seconds of audio the regions make as one piece (edges and shortened pauses included)."""
     total = regions[-1].end - regions[0].start + 2 * _EDGE_S
     for previous, region in itertools.pairwise(regions):
         gap = region.start - previous.end
-        if gap > _MAX_GAP_S:
-            total -= gap - _MAX_GAP_S
+        if max_gap is not None and gap > max_gap:
+            total -= gap - max_gap
     return total
 
 

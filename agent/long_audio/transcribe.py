@@ -96,7 +96,7 @@ async def transcribe_recording(
     language: str | None = None,
     max_piece_seconds: float,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
-    piece_retries: int = 2,
+    piece_retries: int = 1,
     retry_backoff: float = 0.5,
     on_progress: ProgressHook | None = None,
     pieces: Iterator[Piece] | None = None,
@@ -109,8 +109,8 @@ async def transcribe_recording(
         model, language: for every request.
         max_piece_seconds: the longest piece.
         max_in_flight: pieces transcribed at once (1 or more).
-        piece_retries: further attempts for a piece whose request failed (retryable errors:
-            the server unreachable, 5xx, 408, 429).
+        piece_retries: further attempts for a piece whose request failed after the client's
+            own retries (retryable errors: the server unreachable, 5xx, 408, 429).
         retry_backoff: seconds before a piece's first retry, doubled each time.
         on_progress: gets a `TranscriptionProgress` after each piece.
         pieces: the pieces to send (default: `plan_pieces(recording, max_piece_seconds)`).

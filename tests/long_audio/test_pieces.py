@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +24,16 @@ def test_pieces_hold_whole_bursts_in_order_under_the_limit(
     assert [piece.index for piece in pieces] == list(range(len(pieces)))
     spans = [span for piece in pieces for span in piece.spans]
     assert all(start < end for start, end in spans)
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))  # in order, apart
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # in order, apart
     assert all(piece.duration <= 30.0 for piece in pieces)
     for burst in bursts:  # every burst of speech lies whole inside exactly one piece's audio
-        holders = [p for p in pieces if any(s <= burst.start and burst.end <= e for s, e in p.spans)]
+        holders = [
+            p for p in pieces if any(s <= burst.start and burst.end <= e for s, e in p.spans)
+        ]
         assert len(holders) == 1, burst
     covers = [piece.covers for piece in pieces]
     assert covers[0][0] == 0.0 and covers[-1][1] == pytest.approx(recording.duration)
-    assert all(a[1] == b[0] for a, b in zip(covers, covers[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(covers))
 
 
 def test_long_pauses_are_shortened_and_padding_stays_small(
@@ -65,8 +68,10 @@ def test_the_longest_piece_fits_the_context() -> None:
     assert longest_piece_seconds(32768) == MAX_AUDIO_SECONDS
     seconds = longest_piece_seconds(4096)
     assert seconds == 210.0
-    assert audio_tokens(seconds) + 5 * seconds + 64 <= 4096 < audio_tokens(seconds + 30) + 5 * (
-        seconds + 30
+    assert (
+        audio_tokens(seconds) + 5 * seconds + 64
+        <= 4096
+        < audio_tokens(seconds + 30) + 5 * (seconds + 30)
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,7 @@ def test_the_items_are_cut_at_pauses_under_the_item_limit(forty_minutes: Path) -
     assert all(clip.duration <= MAX_AUDIO_SECONDS for clip in clips)
     ranges = [clip.source_range for clip in clips]
     assert all(r is not None for r in ranges)
-    assert all(a[1] <= b[0] for a, b in zip(ranges, ranges[1:], strict=False))  # type: ignore[index]
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(ranges))  # type: ignore[index]
     assert str(forty_minutes) in clips[0].name and "–" in clips[0].name
 
 
