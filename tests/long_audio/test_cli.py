@@ -108,7 +108,7 @@ def test_a_terminal_shows_progress_and_ctrl_c_stops_cleanly(
     with ScriptedServer(transcriber=lambda r: Step(kind="hang")) as server:
         command = [*voxagent_command(), "transcribe", str(path), "--base-url", server.base_url]
         terminal = Terminal(env)
-        terminal.start(f"sh -c '{shlex.join(command)}; echo EXIT=$?; sleep 60'")
+        terminal.start(f"{shlex.join(command)}; echo EXIT=$?; sleep 60")
         try:
             screen = terminal.wait_for("left")
             assert "marked.wav" in screen and "min" in screen
