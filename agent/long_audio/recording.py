@@ -49,6 +49,7 @@ class Recording:
     ) -> None:
         self._file: str | bytes | None = None
         self._pcm: PCM16 | None = None
+        self._native = False  # a 16 kHz mono file: read as int16, no conversion
         if isinstance(source, str | os.PathLike):
             path = Path(source)
             self.name = name or str(path)
@@ -66,6 +67,7 @@ class Recording:
         if self._file is not None:
             with self._open() as handle:
                 self._rate = int(handle.samplerate)
+                self._native = self._rate == SAMPLE_RATE and handle.channels == 1
                 frames = int(handle.frames)
             if frames <= 0:
                 raise BadAudioError(f"{self.name}: holds no samples")
@@ -114,6 +116,9 @@ class Recording:
                 first = round(start * self._rate)
                 count = max(0, round(end * self._rate) - first)
                 handle.seek(first)
+                if self._native:
+                    parts.append(self._read_frames(handle, count, first, dtype="int16")[:, 0])
+                    continue
                 block = self._read_frames(handle, count, first)
                 parts.append(to_pcm16(block, self._rate, name=self.name))
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
@@ -130,9 +135,11 @@ class Recording:
             raise BadAudioError(f"{self.name}: header says no audio")
         return handle
 
-    def _read_frames(self, handle: sf.SoundFile, count: int, at: int) -> np.ndarray[Any, Any]:
+    def _read_frames(
+        self, handle: sf.SoundFile, count: int, at: int, *, dtype: str = "float32"
+    ) -> np.ndarray[Any, Any]:
         try:
-            block: np.ndarray[Any, Any] = handle.read(count, dtype="float32", always_2d=True)
+            block: np.ndarray[Any, Any] = handle.read(count, dtype=dtype, always_2d=True)
             return block
         except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
             seconds = at / self._rate
