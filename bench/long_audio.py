@@ -78,8 +78,17 @@ def client(url: str, path: str, piece: float, in_flight: int) -> None:
     started = time.perf_counter()
     segments = asyncio.run(run())
     wall = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_rss_mb()
     print(json.dumps({"wall": wall, "peak_mb": peak_mb, "segments": segments}))
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM; `ru_maxrss` would count the parent's, from
+    before exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(url: str, meter: Meter, path: Path, piece: float, in_flight: int) -> dict[str, float]:
