@@ -97,8 +97,9 @@ def load_turn_clips(
 async def load_turn_clips_async(
     audio: AudioInput, *, sample_rate: int | None = None, max_items: int = MAX_AUDIO_ITEMS
 ) -> list[Clip]:
-    """`load_turn_clips` off the event loop (short 16 kHz arrays inline, as before)."""
-    if not _any_long(audio, sample_rate):
+    """`load_turn_clips` off the event loop (arrays of one item each as before: short 16 kHz
+    ones inline); files are looked at in a worker thread, their headers too."""
+    if not _has_files(audio) and not _any_long(audio, sample_rate):
         return await load_clips_async(audio, sample_rate=sample_rate)
 
     def prepare() -> list[Clip]:
@@ -108,6 +109,11 @@ async def load_turn_clips_async(
         return clips
 
     return await run_blocking(prepare)
+
+
+def _has_files(audio: AudioInput) -> bool:
+    sources: Sequence[object] = audio if isinstance(audio, list | tuple) else [audio]
+    return any(isinstance(source, str | os.PathLike | bytes | bytearray) for source in sources)
 
 
 def _any_long(audio: AudioInput, sample_rate: int | None) -> bool:
