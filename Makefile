@@ -38,6 +38,7 @@ run: $(VENV)/.run-installed
 
 system-deps:
 	scripts/system-deps
+	scripts/npm-deps
 
 test: system-deps $(VENV)/.dev-installed
 	VENV=$(VENV) scripts/run-tests $(PYTEST_ARGS)

@@ -64,6 +64,9 @@ class BackendPerLoop:
             self._made = self._factory()
         self._loop = loop
         self._guard = loop.create_task(_close_when_loop_ends(self._made), name="voxagent-close")
+        # A loop closed without cancelling its tasks (not `asyncio.run`'s way) drops the guard
+        # unrun; that is the app not closing its agent, not an error of the guard's own.
+        self._guard._log_destroy_pending = False  # type: ignore[attr-defined]
         return self._made
 
     async def aclose(self) -> None:

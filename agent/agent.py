@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
 from agent._backend_per_loop import BackendPerLoop
-from agent._transcripts import BackgroundTranscripts
 from agent.backend import Backend, ServerInfo
 from agent.clips import AudioInput, ClipSource
-from agent.errors import InvalidRequestError, TurnTimeoutError
-from agent.history import History, TurnRecord, estimate_tokens
+from agent.conversation import Conversation
+from agent.errors import InvalidRequestError
+from agent.history import History, TurnRecord
 from agent.limits import MAX_AUDIO_ITEMS
 from agent.long_audio import (
     DEFAULT_MAX_IN_FLIGHT,
@@ -32,8 +30,8 @@ from agent.long_audio import (
 )
 from agent.tool_choice import ToolChoice, resolve_tool_choice
 from agent.turn import Turn
-from agent.turn_loop import TurnPlan, run_turn
-from tools import Tool, Toolbox
+from agent.turn_loop import TurnPlan
+from tools import MCPServer, Tool, Toolbox
 from tools._sync import run_sync
 from tools._threads import run_blocking
 
@@ -93,7 +91,7 @@ class Agent:
 
     def __init__(
         self,
-        tools: Toolbox | Iterable[Tool[..., Any] | Callable[..., Any]] = (),
+        tools: Toolbox | Iterable[Tool[..., Any] | Callable[..., Any] | MCPServer] = (),
         *,
         base_url: str | None = None,
         model: str | None = None,
@@ -130,18 +128,17 @@ class Agent:
         self.max_tool_rounds = max_tool_rounds
         self.stream = stream
         self.state = state
-        self.transcribe_turns = transcribe_turns
-        self.language = language
         self.reply_reserve = (
             reply_reserve if reply_reserve is not None else max_tokens or _DEFAULT_REPLY_RESERVE
         )
         self.max_model_len = max_model_len
+        self.transcribe_turns = transcribe_turns
+        self.language = language
         self.turn_timeout = turn_timeout
         self._history = History(instructions, max_audio_items=max_audio_items)
+        self._conversation = Conversation(self._history)
         self._backends = _backends(client, base_url, api_key, timeout, max_retries,
                                    retry_backoff, http_client)  # fmt: skip
-        self._transcripts = BackgroundTranscripts()
-        self._turn_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._server_checked = max_model_len is not None and model is not None
 
     # --- the conversation ---------------------------------------------------------------
@@ -195,7 +192,7 @@ class Agent:
         Each turn's transcript is made beside it and lands on `turn.transcript` (and in the
         history) when it comes; nothing waits for it unless asked to, here.
         """
-        await self._transcripts.wait()
+        await self._conversation.transcripts.wait()
 
     def wait_for_transcripts_sync(self) -> None:
         """`wait_for_transcripts` for scripts (after `run_sync` or `replay`)."""
@@ -221,7 +218,8 @@ class Agent:
     async def aclose(self) -> None:
         """Stop background transcripts; close the connections the agent opened (not a
         shared client's, nor a backend passed as `client=`)."""
-        await self._transcripts.cancel()
+        await self._conversation.transcripts.cancel()
+        await self.toolbox.aclose()
         await self._backends.aclose()
 
     async def check_server(self, *, probe_tools: bool = True) -> ServerInfo:
@@ -271,6 +269,7 @@ class Agent:
             side effects happened is recorded (marked interrupted), also when cancelled.
         """
         started = time.perf_counter()
+        await self.toolbox.start(max_model_len=self.max_model_len)
         clips = (
             await load_turn_clips_async(
                 audio, sample_rate=sample_rate, max_items=self.max_audio_items
@@ -284,31 +283,14 @@ class Agent:
         choice = resolve_tool_choice(
             self.tool_choice if tool_choice is None else tool_choice, self.toolbox.names
         )
-        async with self._lock():
+        async with self._conversation.lock():
             backend = self._backends.get()
             await self._ensure_server_facts(backend)
-            record = TurnRecord(index=len(self._history), clips=clips, text=text)
-            turn = Turn(
-                index=record.index,
-                user_text=text,
-                audio_seconds=sum(clip.duration for clip in clips),
-            )
-            transcript = None
-            if clips and self.transcribe_turns:  # beside the turn, never in its way
-                assert self.model is not None
-                transcript = self._transcripts.start(
-                    backend, self.model, self.language, record, turn
-                )
-            try:
-                await self._run_bounded(self._plan(choice), backend, record, turn, on_event)
-            except BaseException:
-                if record.has_actions:  # tools ran: the next turn must know what they did
-                    record.interrupted = True
-                    self._history.commit(record)
-                elif transcript is not None:
-                    transcript.cancel()
-                raise
-            self._history.commit(record)
+            turn = await self._conversation.run_turn(
+                self._plan(choice), backend, clips, text, on_event,
+                turn_timeout=self.turn_timeout,
+                transcribe=self.transcribe_turns, language=self.language,
+            )  # fmt: skip
             turn.timings.total = time.perf_counter() - started
             return turn
 
@@ -477,42 +459,12 @@ class Agent:
             max_audio_items=self.max_audio_items,
         )
 
-    async def _run_bounded(
-        self,
-        plan: TurnPlan,
-        backend: Backend,
-        record: TurnRecord,
-        turn: Turn,
-        on_event: EventHandler | None,
-    ) -> None:
-        try:
-            async with asyncio.timeout(self.turn_timeout):
-                await run_turn(plan, backend, record, turn, on_event)
-        except TimeoutError as error:
-            raise TurnTimeoutError(
-                f"turn {record.index} took longer than turn_timeout={self.turn_timeout:g} s "
-                "(model calls and tools together); raise turn_timeout= or check the server"
-            ) from error
-
     def _render(
         self, record: TurnRecord | None, tools: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        """The messages for a request: audio policy, then the token budget."""
-        budget = None
-        if self.max_model_len is not None:
-            budget = self.max_model_len - self.reply_reserve
-        return self._history.render(
-            record,
-            token_budget=budget,
-            fixed_tokens=estimate_tokens(json.dumps(tools)) if tools else 0,
+        return self._conversation.render(
+            record, tools, max_model_len=self.max_model_len, reply_reserve=self.reply_reserve
         )
-
-    def _lock(self) -> asyncio.Lock:
-        """One turn at a time per conversation (a lock for each event loop that runs turns)."""
-        loop = asyncio.get_running_loop()
-        if self._turn_lock is None or self._turn_lock[0] is not loop:
-            self._turn_lock = (loop, asyncio.Lock())
-        return self._turn_lock[1]
 
     async def _ensure_server_facts(self, backend: Backend) -> None:
         if not self._server_checked:

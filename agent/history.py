@@ -24,6 +24,7 @@ from mistral_common.protocol.instruct.messages import UserMessage
 from agent.clips import Clip
 from agent.errors import AudioTooLongError, InvalidRequestError
 from agent.limits import AUDIO_TOKENS_PER_30S, MAX_AUDIO_ITEMS
+from tools._tokens import estimate_tokens
 
 if TYPE_CHECKING:
     from agent.backend import ToolCall
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["History", "TurnRecord", "audio_too_long", "estimate_tokens"]
 
-_CHARS_PER_TOKEN = 3.0
-"""A deliberately low estimate of characters per token, so the budget errs on the safe side."""
 _TOKENS_PER_MESSAGE = 4
 
 
@@ -41,15 +40,11 @@ def audio_too_long(label: str, seconds: float, needed: int, available: int) -> s
     prompt tokens left for it, and how much would fit."""
     fits = max(0, available) // AUDIO_TOKENS_PER_30S * 30
     return (
-        f"{label}: {seconds:.1f} s of audio needs about {needed} prompt tokens, but this server's context "
-        f"leaves {max(0, available)} for it (about {fits // 60} min {fits % 60} s of audio): "
-        "send a shorter recording, or start vLLM with a larger --max-model-len"
+        f"{label}: {seconds:.1f} s of audio needs about {needed} prompt tokens, but this "
+        f"server's context leaves {max(0, available)} for it (about {fits // 60} min "
+        f"{fits % 60} s of audio): send a shorter recording, or start vLLM with a larger "
+        "--max-model-len"
     )
-
-
-def estimate_tokens(text: str) -> int:
-    """A conservative token estimate for text (no tokenizer needed)."""
-    return int(len(text) / _CHARS_PER_TOKEN) + 1
 
 
 @dataclass(eq=False)
@@ -84,7 +79,7 @@ class TurnRecord:
 
     @property
     def has_actions(self) -> bool:
-        """Whether a tool ran in this turn (its side effects happened: the turn must be kept)."""
+        """Whether tool calls were answered in this turn (some ran: the turn must be kept)."""
         return any(message["role"] == "tool" for message in self.replies)
 
     def add_reply(self, content: str) -> None:

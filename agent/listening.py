@@ -271,8 +271,8 @@ def _recording_source(
     if isinstance(audio, str | os.PathLike):
         return WavSource(audio, realtime=realtime)
     if isinstance(audio, bytes | bytearray | memoryview):
-        return ArraySource(decode_audio(bytes(audio)), realtime=realtime)
-    return ArraySource(audio, sample_rate or SAMPLE_RATE, realtime=realtime)
+        return ArraySource(decode_audio(bytes(audio)), SAMPLE_RATE, realtime=realtime)
+    return ArraySource(audio, sample_rate, realtime=realtime)  # which requires the rate
 
 
 def _logged_on_failure(hook: FrameHook) -> FrameHook:

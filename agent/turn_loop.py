@@ -16,6 +16,7 @@ cancelled (their side effects happened).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -153,12 +154,15 @@ async def _run_tools(
     calls: Sequence[ToolCall],
     on_event: EventHandler | None,
 ) -> None:
-    """Run one round of calls; on cancellation the dispatched calls finish and are recorded."""
+    """Run one round of calls. Cancelled, the tools already running finish and are recorded;
+    the calls whose tool had not begun (waiting for approval, say) are recorded as not run."""
+    finished: dict[str, ToolResult] = {}
 
     async def started(call_id: str, name: str, arguments: dict[str, Any]) -> None:
         await emit(on_event, ToolCallStarted(call_id, name, arguments))
 
-    async def finished(result: ToolResult) -> None:
+    async def done(result: ToolResult) -> None:
+        finished[result.call_id] = result
         await emit(on_event, ToolCallFinished(result))
 
     began = time.perf_counter()
@@ -166,15 +170,19 @@ async def _run_tools(
         plan.toolbox.call_many(
             [(call.name, call.arguments, call.id) for call in calls],
             on_started=started,
-            on_finished=finished,
+            on_finished=done,
             **plan.state,
         )
     )
     try:
         results = await asyncio.shield(running)
     except asyncio.CancelledError:
-        results = await running  # the side effects are happening: wait for them, keep them
-        _record_results(record, turn, results, began)
+        running.cancel()  # no new call; the running tools finish: their side effects happen
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        reason = "(Not run: the turn was interrupted before this call began.)"
+        kept = [finished.get(call.id) or not_run(call, reason) for call in calls]
+        _record_results(record, turn, kept, began)
         raise
     _record_results(record, turn, results, began)
 

@@ -2,6 +2,7 @@
 
 ``@tool`` builds a `Tool` (name, description, JSON schema from the signature and docstring);
 a `Toolbox` holds tools and runs the model's calls, turning every failure into a `ToolResult`.
+`Tool.from_schema` makes a tool of a JSON schema; `MCPServer` brings an MCP server's tools.
 """
 
 from tools._calls import ToolCallSpec, parse_arguments
@@ -9,6 +10,7 @@ from tools._content import DONE
 from tools._context import ToolContext
 from tools._errors import ToolError, ToolRetry
 from tools._fanout import ToolFinishedHook, ToolStartedHook
+from tools._mcp import MCPServer
 from tools._result import NO_OUTPUT, ErrorKind, ToolResult
 from tools._tool import NAME_PATTERN, Tool, tool
 from tools._toolbox import Approver, Toolbox
@@ -19,6 +21,7 @@ __all__ = [
     "NO_OUTPUT",
     "Approver",
     "ErrorKind",
+    "MCPServer",
     "Tool",
     "ToolCallSpec",
     "ToolContext",

@@ -12,13 +12,21 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from typing import Any, TypeAlias
 
 from tools._calls import Arguments, parse_arguments
 from tools._printing import log_failure
 from tools._result import ToolResult
 
-__all__ = ["ToolFinishedHook", "ToolStartedHook", "fan_out", "is_cancelling"]
+__all__ = [
+    "BEGUN",
+    "ToolBegun",
+    "ToolFinishedHook",
+    "ToolStartedHook",
+    "fan_out",
+    "is_cancelling",
+]
 
 logger = logging.getLogger("tools")
 
@@ -46,24 +54,51 @@ async def fan_out(
 ) -> list[ToolResult]:
     """Run every call of ``specs`` concurrently; one result each, in the order of ``specs``.
 
-    Cancelled, it dispatches no further call and waits for the dispatched ones to finish
-    (their ``on_finished`` hooks run) before it raises `asyncio.CancelledError`; cancelled
-    again while it waits, it stops waiting (those calls still run to their end).
+    Cancelled, it dispatches no further call, stops the dispatched calls whose tool has not
+    begun (still validating or waiting for approval: nothing happened yet), and waits for the
+    tools already running to finish (their ``on_finished`` hooks run) before it raises
+    `asyncio.CancelledError`; cancelled again while it waits, it stops waiting (those calls
+    still run to their end).
     """
-    dispatched: list[asyncio.Task[ToolResult]] = []
+    dispatched: list[tuple[asyncio.Task[ToolResult], ToolBegun]] = []
     try:
         for name, arguments, call_id in specs:
             parsed = parse_arguments(arguments)
             shown = parsed if isinstance(parsed, dict) else {}
             await notify(on_started, "on_started", call_id, name, shown)
-            run = _report(call_one, name, arguments, call_id, on_finished)
-            dispatched.append(asyncio.create_task(run, name=f"tool call {name} {call_id}"))
-        return list(await asyncio.shield(asyncio.gather(*dispatched)))
+            begun = ToolBegun()
+            run = _report(call_one, name, arguments, call_id, on_finished, begun)
+            task = asyncio.create_task(run, name=f"tool call {name} {call_id}")
+            dispatched.append((task, begun))
+        return list(await asyncio.shield(asyncio.gather(*(task for task, _ in dispatched))))
     except asyncio.CancelledError:
-        _hold(dispatched)
-        if dispatched:
-            await asyncio.wait(dispatched)  # a second cancellation stops this wait
+        for task, begun in dispatched:
+            if not begun.is_set():
+                task.cancel()  # an approval prompt, say: the user is gone, nothing ran
+        tasks = [task for task, _ in dispatched]
+        _hold(tasks)
+        if tasks:
+            await asyncio.wait(tasks)  # a second cancellation stops this wait
         raise
+
+
+class ToolBegun:
+    """Set when a call's tool function is about to run (its side effects may begin)."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        """The tool begins now."""
+        self._set = True
+
+    def is_set(self) -> bool:
+        """Whether the tool has begun."""
+        return self._set
+
+
+BEGUN: ContextVar[ToolBegun | None] = ContextVar("voxagent_tool_begun", default=None)
+"""The `ToolBegun` of the call running in this task (set by `fan_out`, marked by `Toolbox`)."""
 
 
 async def _report(
@@ -72,7 +107,9 @@ async def _report(
     arguments: Arguments,
     call_id: str,
     on_finished: ToolFinishedHook | None,
+    begun: ToolBegun,
 ) -> ToolResult:
+    BEGUN.set(begun)  # this task's own context: `Toolbox` marks the moment the tool begins
     result = await call_one(name, arguments, call_id)  # never raises but for cancellation
     await notify(on_finished, "on_finished", result)
     return result

@@ -46,6 +46,8 @@ class Tool(Generic[P, R]):
             a sync tool runs in a worker thread.
         arguments_model: The pydantic model that validates the model's arguments (None for a
             tool made with `from_schema`: its JSON schema validates them).
+        source: Where the tool comes from: None for the app's own, else the name of the
+            `MCPServer` that offers it.
     """
 
     function: Callable[P, R]
@@ -56,6 +58,7 @@ class Tool(Generic[P, R]):
     requires_approval: bool
     is_async: bool
     arguments_model: type[BaseModel] | None
+    source: str | None = None
     _arguments: Signature | SchemaArguments
 
     def __init__(

@@ -17,20 +17,31 @@ from tools._calls import Arguments, ToolCallSpec, parse_arguments, read_call
 from tools._content import describe_validation_error, render_value, truncate
 from tools._context import ToolContext
 from tools._errors import ToolError
-from tools._fanout import ToolFinishedHook, ToolStartedHook, fan_out, is_cancelling
+from tools._fanout import BEGUN, ToolFinishedHook, ToolStartedHook, fan_out, is_cancelling
+from tools._mcp import MCPServer
 from tools._printing import describe_error, log_failure, safe_repr, safe_str, type_name
 from tools._result import ErrorKind, ToolResult
 from tools._schema_arguments import InvalidArgumentsError
+from tools._sources import offered_tools
 from tools._sync import run_sync
 from tools._threads import WorkerInterrupted, WorkerThreads
+from tools._tokens import schema_tokens
 from tools._tool import Tool, tool
 
 __all__ = ["Approver", "Toolbox"]
 
 logger = logging.getLogger("tools")
 
-Approver: TypeAlias = Callable[[str, dict[str, Any]], bool | Awaitable[bool]]
-"""``approve(name, arguments) -> bool`` (or an awaitable of one): may this call run?"""
+Approver: TypeAlias = (
+    Callable[[str, dict[str, Any]], bool | Awaitable[bool]]
+    | Callable[[str, dict[str, Any], Tool[..., Any]], bool | Awaitable[bool]]
+)
+"""``approve(name, arguments) -> bool`` (or an awaitable of one): may this call run?
+
+An approver that takes a third argument gets the `Tool` too: its ``source`` is the name of
+the MCP server that offers it (None for the app's own tools)."""
+
+_DEFAULT_BUDGET_SHARE = 0.25
 
 
 class _Unset:
@@ -59,16 +70,24 @@ class Toolbox:
     value is dropped (make long sync tools check their own deadline, or write them async). The
     threads are daemons, so a hung tool never delays the process's exit.
 
+    Tools may also come from MCP servers (`MCPServer`): ``await box.start()`` connects them
+    and lists their tools (`Agent.run` does it), ``await box.aclose()`` closes them (`Agent.aclose`
+    does it); until then only the box's own tools are offered.
+
     Args:
-        tools: Tools, plain functions (made tools with `tool`), or other toolboxes (their tools
-            are added; their approver and settings are not).
+        tools: Tools, plain functions (made tools with `tool`), other toolboxes (their tools
+            are added; their approver and settings are not), or `MCPServer` objects.
         approve: Asked before each call of a tool with ``requires_approval`` (after its
             arguments validated); the call runs only if it returns ``True`` (anything else, or
             raising, refuses). May be sync (it runs in a worker thread, so it may block on user
-            input) or async. Without one, such tools are refused.
+            input) or async; one that takes a third argument gets the `Tool` as well (its
+            ``source`` names the MCP server). Without one, such tools are refused.
         default_timeout: Seconds a tool without its own ``timeout`` may run (None: no limit).
         max_result_chars: Longest ``content`` sent back to the model; longer is cut with a marker.
         state: The default agent state given to tools through `ToolContext`.
+        servers: MCP servers whose tools the box offers too (see `add_server`).
+        budget_share: The share of the server's context (``max_model_len``) the tool schemas
+            may take before `start` logs a warning (they are sent with every request).
 
     Raises:
         ValueError: two tools share a name.
@@ -76,12 +95,14 @@ class Toolbox:
 
     def __init__(
         self,
-        tools: Iterable[Tool[..., Any] | Callable[..., Any] | Toolbox] = (),
+        tools: Iterable[Tool[..., Any] | Callable[..., Any] | Toolbox | MCPServer] = (),
         *,
         approve: Approver | None = None,
         default_timeout: float | None = 30.0,
         max_result_chars: int = 4000,
         state: Any = None,
+        servers: Iterable[MCPServer] = (),
+        budget_share: float = _DEFAULT_BUDGET_SHARE,
     ) -> None:
         if default_timeout is not None and not default_timeout > 0:
             raise ValueError("default_timeout must be a positive number of seconds or None")
@@ -91,13 +112,23 @@ class Toolbox:
         self.default_timeout = default_timeout
         self.max_result_chars = max_result_chars
         self.state = state
+        self.budget_share = budget_share
+        self._own: dict[str, Tool[..., Any]] = {}
         self._tools: dict[str, Tool[..., Any]] = {}
+        self._servers: list[MCPServer] = []
+        self._warned_budget: tuple[int, int] | None = None
         for item in tools:
             if isinstance(item, Toolbox):
-                for member in item:
+                for member in item._own.values():
                     self.add(member)
+                for server in item._servers:
+                    self.add_server(server)
+            elif isinstance(item, MCPServer):
+                self.add_server(item)
             else:
                 self.add(item)
+        for server in servers:
+            self.add_server(server)
 
     # -- the collection -------------------------------------------------------------------
 
@@ -117,13 +148,93 @@ class Toolbox:
                 f"tool {added.name!r} is a method taken from its class; add it from an "
                 f"instance instead (Toolbox([obj.{added.function.__name__}]))"
             )
-        if added.name in self._tools:
+        if added.name in self._own:
             raise ValueError(
                 f"duplicate tool name {added.name!r}: each tool in a Toolbox needs its own name "
                 "(pass tool(name=...) to rename one)"
             )
-        self._tools[added.name] = added
+        self._own[added.name] = added
+        self._offer()
         return added
+
+    # -- MCP servers ----------------------------------------------------------------------
+
+    def add_server(self, server: MCPServer) -> MCPServer:
+        """Offer the tools of an MCP server too (once the box has started); return it.
+
+        Its tools keep their names, made valid; one that another server or the box's own
+        tools also offer is prefixed with the server's name (``files_read_file``).
+
+        Raises:
+            ValueError: the server is in this box already, or has the name of one that is.
+        """
+        if not isinstance(server, MCPServer):
+            raise TypeError(f"add_server() takes an MCPServer, not {safe_repr(server)}")
+        if any(server is known or server.name == known.name for known in self._servers):
+            raise ValueError(
+                f"MCP server {server.name!r} is in this Toolbox already (give each server its "
+                "own name=)"
+            )
+        self._servers.append(server)
+        server.on_change = self._offer
+        self._offer()
+        return server
+
+    @property
+    def servers(self) -> list[MCPServer]:
+        """The MCP servers whose tools the box offers."""
+        return list(self._servers)
+
+    async def start(self, *, max_model_len: int | None = None) -> None:
+        """Connect the MCP servers not yet started and list their tools (concurrently).
+
+        A server that cannot be reached does not fail this: its ``error`` says why, a
+        warning is logged, and it is tried again in the background (its tools appear once it
+        answers). With ``max_model_len``, warns (logger ``"tools"``) when the tool schemas
+        take more than ``budget_share`` of it. Calling it again is cheap.
+
+        Raises:
+            ModuleNotFoundError: the box has MCP servers and the ``mcp`` extra is missing.
+        """
+        waiting = [server.start() for server in self._servers if not server.started]
+        if waiting:
+            await asyncio.gather(*waiting)
+            self._offer()
+        if max_model_len:
+            self._check_budget(max_model_len)
+
+    async def aclose(self) -> None:
+        """Close the MCP servers' connections (stdio servers are stopped)."""
+        await asyncio.gather(*(server.aclose() for server in self._servers))
+
+    async def __aenter__(self) -> Toolbox:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def schema_tokens(self) -> int:
+        """The estimated tokens the tool schemas cost every request (the project's estimate,
+        as `agent.history` counts them)."""
+        return schema_tokens(self.schemas())
+
+    def _offer(self) -> None:
+        """Recompute the offered names (the box's own tools, then the servers')."""
+        self._tools = offered_tools(self._own, self._servers)
+
+    def _check_budget(self, max_model_len: int) -> None:
+        cost = self.schema_tokens()
+        if cost > self.budget_share * max_model_len and self._warned_budget != (
+            cost,
+            max_model_len,
+        ):
+            self._warned_budget = (cost, max_model_len)
+            logger.warning(
+                "the %d tool schemas take about %d tokens of every request, over %d%% of the "
+                "server's %d-token context; leave some out (MCPServer include=/exclude=)",
+                len(self._tools), cost, round(self.budget_share * 100), max_model_len,
+            )  # fmt: skip
 
     def get(self, name: str) -> Tool[..., Any] | None:
         """The tool called ``name``, or None."""
@@ -261,7 +372,7 @@ class Toolbox:
         if isinstance(bound, ToolResult):
             return bound
         if member.requires_approval:
-            refusal = await self._ask_approval(name, dict(parsed))
+            refusal = await self._ask_approval(member, dict(parsed))
             if refusal is not None:
                 return call.failed("not_approved", refusal)
         return await self._run(call, member, *bound)
@@ -286,15 +397,16 @@ class Toolbox:
             reason = describe_error(error)
         return call.failed("invalid_arguments", f"Invalid arguments for {member.name}: {reason}.")
 
-    async def _ask_approval(self, name: str, arguments: dict[str, Any]) -> str | None:
+    async def _ask_approval(self, member: Tool[..., Any], arguments: dict[str, Any]) -> str | None:
         """None when the call may run, else why not (for the model)."""
+        name = member.name
         if self.approve is None:
             return (
                 f"Approval refused: {name} needs the user's approval and no approver is "
                 "configured, so it did not run."
             )
         try:
-            answer = await _answer(self.approve, name, arguments)
+            answer = await _answer(self.approve, member, arguments)
         except BaseException as error:
             _reraise_cancellation(error)
             cause = _unwrap(error)
@@ -313,6 +425,9 @@ class Toolbox:
     ) -> ToolResult:
         limit = member.timeout if member.timeout is not None else self.default_timeout
         deadline = asyncio.timeout(limit)
+        begun = BEGUN.get()
+        if begun is not None:
+            begun.set()
         try:
             async with deadline:
                 value = await _invoke(member, args, kwargs)
@@ -387,16 +502,30 @@ async def _invoke(member: Tool[..., Any], args: list[Any], kwargs: dict[str, Any
     return value
 
 
-async def _answer(approve: Approver, name: str, arguments: dict[str, Any]) -> Any:
+async def _answer(approve: Approver, member: Tool[..., Any], arguments: dict[str, Any]) -> Any:
     """The approver's answer: an async one awaited, a sync one run in a worker thread (it may
     block on the user: ``input()``)."""
+    given: tuple[Any, ...] = (member.name, arguments)
+    if _takes_tool(approve):
+        given = (*given, member)
     if inspect.iscoroutinefunction(approve):
-        answer: Any = await approve(name, arguments)
+        answer: Any = await approve(*given)
     else:
-        answer = await _threads.run(functools.partial(approve, name, arguments))
+        answer = await _threads.run(functools.partial(approve, *given))
     if inspect.isawaitable(answer):
         answer = await answer
     return answer
+
+
+def _takes_tool(approve: Approver) -> bool:
+    """Whether the approver takes a third argument (the `Tool`)."""
+    try:
+        inspect.signature(approve).bind(None, None, None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (a builtin): call it the old way
+        return False
+    return True
 
 
 def _reraise_cancellation(error: BaseException) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,12 +20,12 @@ from agent.cli._budget import check_context
 from agent.cli._console import LiveConsole
 from agent.cli._devices import NO_DEVICE, query_input_devices
 from agent.cli._exit import CliError, ExitCode, as_cli_error
-from agent.cli._tools_loader import load_tools
+from agent.cli._tools_loader import add_mcp_servers, load_tools
 from agent.cli._transcript_log import TranscriptLog
 from agent.client import ServerInfo
 from agent.errors import BadAudioError
 from agent.tool_choice import resolve_tool_choice
-from tools import Toolbox
+from tools import Approver, Tool, Toolbox
 from tools._threads import run_blocking
 from tools.builtin import TimerService, default_tools
 
@@ -83,6 +84,7 @@ class AgentKit:
         Raises:
             CliError: the tools and instructions leave the server's context no room for speech.
         """
+        await _start_servers(self.toolbox, args, info)
         agent = self.agent(args, info)
         try:
             check_context(agent)
@@ -90,7 +92,7 @@ class AgentKit:
             await agent.aclose()
             raise
         if self.toolbox.approve is None:
-            self.toolbox.approve = console.approve
+            self.toolbox.approve = _naming_the_server(console)
         self.timers.add_listener(console.timer_rang)
         try:
             yield agent
@@ -106,16 +108,52 @@ def prepare_agent(args: argparse.Namespace) -> AgentKit:
         box = load_tools(args.tools)
     else:
         box = Toolbox(default_tools(notes=args.notes_db, timers=timers))
+    add_mcp_servers(
+        box, getattr(args, "mcp", None) or [], quiet=not getattr(args, "verbose", False)
+    )
+    if not box.servers:  # else once they have listed their tools (`AgentKit.running`)
+        _check_tool_choice(args.tool_choice, box)
+    log = TranscriptLog(args.log) if args.log else None
+    return AgentKit(box, timers, args.tool_choice, log)
+
+
+def _check_tool_choice(choice: ToolChoice, box: Toolbox) -> None:
     try:
-        resolve_tool_choice(args.tool_choice, box.names)
+        resolve_tool_choice(choice, box.names)
     except ValueError:
         raise CliError(
-            f"--tool-choice {args.tool_choice}: use auto, none, required or a tool name "
+            f"--tool-choice {choice}: use auto, none, required or a tool name "
             f"({', '.join(box.names) or 'no tools'})",
             ExitCode.USAGE,
         ) from None
-    log = TranscriptLog(args.log) if args.log else None
-    return AgentKit(box, timers, args.tool_choice, log)
+
+
+async def _start_servers(box: Toolbox, args: argparse.Namespace, info: ServerInfo) -> None:
+    """Connect the `--mcp` servers and list their tools; then `--tool-choice` can be checked."""
+    if not box.servers:
+        return
+    await box.start(max_model_len=info.max_model_len)
+    for server in box.servers:
+        if not server.connected:
+            logging.getLogger("voxagent").warning(
+                "MCP server %s did not answer (%s); its tools come when it does",
+                server.name, server.error,
+            )  # fmt: skip
+    try:
+        _check_tool_choice(args.tool_choice, box)
+    except CliError:
+        await box.aclose()
+        raise
+
+
+def _naming_the_server(console: LiveConsole) -> Approver:
+    """The console's approver, asking about an MCP tool with its server's name."""
+
+    async def approve(name: str, arguments: dict[str, Any], tool: Tool[..., Any]) -> bool:
+        shown = f"mcp:{tool.source}/{name}" if tool.source else name
+        return await console.approve(shown, arguments)
+
+    return approve
 
 
 def agent_for(info: ServerInfo, *, timeout: float, **options: Any) -> Agent:

@@ -18,6 +18,7 @@ __all__ = [
     "ArgumentGroup",
     "add_agent_options",
     "add_server_options",
+    "add_tool_options",
     "add_vad_option",
     "add_vllm_options",
     "check_base_url",
@@ -70,15 +71,9 @@ def check_base_url(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 
 def add_agent_options(parser: argparse.ArgumentParser) -> None:
-    """--tools, --instructions, --yes, --notes-db, --tool-choice, --log."""
+    """--tools, --mcp, --instructions, --yes, --notes-db, --tool-choice, --log."""
     group = parser.add_argument_group("agent")
-    group.add_argument(
-        "--tools",
-        metavar="MODULE[:ATTR]",
-        help="your tools: a Toolbox, a list of tools, or every @tool function of a module "
-        "(`myapp.tools:toolbox`, `myapp.tools`, or a path `./my_tools.py`); "
-        "default: the built-in tools",
-    )
+    add_tool_options(group)
     group.add_argument(
         "--instructions", metavar="TEXT", help="what the agent is told before the conversation"
     )
@@ -102,6 +97,26 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
         "--log",
         metavar="FILE",
         help="append every turn to this JSONL transcript file",
+    )
+
+
+def add_tool_options(group: ArgumentGroup) -> None:
+    """--tools and --mcp: where the tools come from."""
+    group.add_argument(
+        "--tools",
+        metavar="MODULE[:ATTR]",
+        help="your tools: a Toolbox, a list of tools, or every @tool function of a module "
+        "(`myapp.tools:toolbox`, `myapp.tools`, or a path `./my_tools.py`); "
+        "default: the built-in tools",
+    )
+    group.add_argument(
+        "--mcp",
+        action="append",
+        default=[],
+        metavar="SERVER",
+        help="the tools of an MCP server too: a command line (stdio), such as "
+        '"npx -y @modelcontextprotocol/server-filesystem ~/Documents", or a streamable HTTP '
+        "URL such as http://127.0.0.1:8765/mcp; repeatable (needs the `mcp` extra)",
     )
 
 

@@ -17,6 +17,7 @@ from agent.cli._exit import ExitCode
 from agent.cli._options import (
     add_agent_options,
     add_server_options,
+    add_tool_options,
     add_vad_option,
     add_vllm_options,
     check_base_url,
@@ -248,6 +249,14 @@ def _doctor_arguments(doctor: argparse.ArgumentParser) -> None:
     )
 
 
+def _tools_arguments(tools: argparse.ArgumentParser) -> None:
+    add_tool_options(tools.add_argument_group("tools"))
+    tools.add_argument(
+        "--notes-db", metavar="PATH", help="the SQLite file of the built-in notes tools"
+    )
+    tools.add_argument("--json", action="store_true", help="one JSON object: tools and totals")
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -380,5 +389,24 @@ COMMANDS: tuple[CommandSpec, ...] = (
         server=True,
         agent=True,
         arguments=_doctor_arguments,
+    ),
+    CommandSpec(
+        "tools",
+        "list the tools the model would be offered, with their schemas and token costs",
+        """
+        Every tool `voxagent run` would offer (--tools, else the built-in ones, and the tools
+        of each --mcp server): where it comes from, whether it asks for approval, its schema,
+        and what it costs of the context on every request; the total is compared with the
+        context of the server at --base-url when one answers. The exit status is 1 when an
+        MCP server did not answer.
+
+        examples:
+          voxagent tools
+          voxagent tools --mcp "npx -y @modelcontextprotocol/server-filesystem ~/Documents"
+          voxagent tools --tools myapp.tools:toolbox --mcp http://127.0.0.1:8765/mcp --json
+        """,
+        "agent.cli._tools_command:tools_command",
+        server=True,
+        arguments=_tools_arguments,
     ),
 )

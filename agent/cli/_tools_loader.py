@@ -1,4 +1,5 @@
-"""`--tools`: load the user's tools from a module or a file, with one-line errors."""
+"""`--tools` and `--mcp`: load the user's tools from a module or a file, and the MCP servers
+to take tools from, with one-line errors."""
 
 from __future__ import annotations
 
@@ -7,14 +8,42 @@ import importlib.util
 import inspect
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from agent.cli._exit import CliError, ExitCode, one_line
-from tools import Tool, Toolbox
+from tools import MCPServer, Tool, Toolbox
 
-__all__ = ["load_tools"]
+__all__ = ["add_mcp_servers", "load_tools"]
+
+
+def add_mcp_servers(box: Toolbox, specs: Sequence[str], *, quiet: bool) -> Toolbox:
+    """Add the `--mcp` servers to `box` (connected when the toolbox starts) and return it.
+
+    With `quiet`, a stdio server's stderr goes nowhere (it would scribble over the console).
+
+    Raises:
+        CliError: a spec is neither a command line nor an http(s) URL, or the `mcp` extra is
+            missing.
+    """
+    if specs:
+        try:
+            import mcp  # noqa: F401  (only to say at once that it is missing)
+        except ImportError:
+            raise CliError(
+                "--mcp needs the MCP SDK: pip install 'voxtral-agent[mcp]'", ExitCode.NOT_INSTALLED
+            ) from None
+    for spec in specs:
+        options: dict[str, Any] = {}
+        if quiet and not spec.strip().startswith(("http://", "https://")):
+            options["stderr"] = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the server)
+        try:
+            box.add_server(MCPServer.parse(spec, **options))
+        except (TypeError, ValueError) as error:
+            raise CliError(f"--mcp {spec}: {_one_line(error)}", ExitCode.USAGE) from None
+    return box
 
 
 def load_tools(spec: str) -> Toolbox:

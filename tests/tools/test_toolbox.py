@@ -1342,3 +1342,20 @@ class TestAnyExceptionObject:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_an_approver_taking_a_third_argument_gets_the_tool() -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    @tool(requires_approval=True)
+    def delete_everything() -> str:
+        """Delete everything."""
+        return "deleted"
+
+    async def approve(name: str, arguments: dict[str, Any], member: Tool[..., Any]) -> bool:
+        seen.append((member.name, member.source))
+        return True
+
+    box = Toolbox([delete_everything], approve=approve)
+    assert (await box.call("delete_everything")).content == "deleted"
+    assert seen == [("delete_everything", None)]
