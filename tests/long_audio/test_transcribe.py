@@ -185,3 +185,20 @@ async def test_a_short_clip_is_one_request_as_before(scripted_server: ScriptedSe
         transcript = await agent.transcribe(tone(2.0), sample_rate=16000)
     assert transcript == "hello"
     assert [(s.start, s.end) for s in transcript.segments] == [(0.0, 2.0)]
+
+
+async def test_cancelling_stops_the_pieces_in_flight(marked: tuple[Path, list[Burst]]) -> None:
+    import asyncio
+
+    path, _ = marked
+    with ScriptedServer(transcriber=lambda r: Step(kind="hang")) as server:
+        async with Agent(base_url=server.base_url) as agent:
+            task = asyncio.create_task(
+                agent.transcribe(path, max_piece_seconds=PIECE, max_in_flight=2)
+            )
+            while len(server.transcriptions) < 2:  # both slots taken, both requests hanging
+                await asyncio.sleep(0.02)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=30)
+        assert len(server.transcriptions) == 2  # nothing more was sent after the cancel
