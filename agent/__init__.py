@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         TurnFailed,
         TurnFinished,
         TurnStarted,
+        TurnTranscribed,
         UtteranceDropped,
         UtteranceEnded,
     )
@@ -85,6 +86,7 @@ __all__ = [
     "TurnRecord",
     "TurnStarted",
     "TurnTimeoutError",
+    "TurnTranscribed",
     "Usage",
     "UtteranceDropped",
     "UtteranceEnded",
@@ -107,7 +109,8 @@ _HOMES = {
     ),
     "agent.events": (
         "AgentEvent", "EventHandler", "ReplyText", "SpeechStarted", "ToolCallFinished",
-        "ToolCallStarted", "TurnFailed", "TurnFinished", "TurnStarted", "UtteranceDropped",
+        "ToolCallStarted", "TurnFailed", "TurnFinished", "TurnStarted", "TurnTranscribed",
+        "UtteranceDropped",
         "UtteranceEnded",
     ),
     "agent.history": ("History", "TurnRecord"),

@@ -12,7 +12,9 @@ import logging
 import time
 
 from agent.backend import Backend
+from agent.events import EventHandler, TurnTranscribed
 from agent.history import TurnRecord
+from agent.reply_text import emit
 from agent.turn import Turn
 
 __all__ = ["BackgroundTranscripts"]
@@ -27,12 +29,18 @@ class BackgroundTranscripts:
         self._running: set[asyncio.Task[None]] = set()
 
     def start(
-        self, backend: Backend, model: str, language: str | None, record: TurnRecord, turn: Turn
+        self,
+        backend: Backend,
+        model: str,
+        language: str | None,
+        record: TurnRecord,
+        turn: Turn,
+        on_event: EventHandler | None,
     ) -> asyncio.Task[None]:
-        """Transcribe `record`'s clips; on success set `record.transcripts` and the turn's."""
-        task = asyncio.create_task(
-            _transcribe(backend, model, language, record, turn), name="voxagent-transcript"
-        )
+        """Transcribe `record`'s clips; on success set `record.transcripts` and the turn's,
+        and emit `TurnTranscribed`."""
+        work = _transcribe(backend, model, language, record, turn, on_event)
+        task = asyncio.create_task(work, name="voxagent-transcript")
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return task
@@ -51,7 +59,12 @@ class BackgroundTranscripts:
 
 
 async def _transcribe(
-    backend: Backend, model: str, language: str | None, record: TurnRecord, turn: Turn
+    backend: Backend,
+    model: str,
+    language: str | None,
+    record: TurnRecord,
+    turn: Turn,
+    on_event: EventHandler | None,
 ) -> None:
     started = time.perf_counter()
     try:
@@ -70,3 +83,5 @@ async def _transcribe(
         turn.timings.transcription = time.perf_counter() - started
     record.transcripts = list(texts)
     turn.transcript = record.transcript
+    if turn.transcript:
+        await emit(on_event, TurnTranscribed(turn.index, turn.transcript))

@@ -77,7 +77,9 @@ class Conversation:
         turn = Turn(index=record.index, user_text=text, audio_seconds=_seconds(clips))
         transcript = None
         if clips and transcribe:  # beside the turn, never in its way
-            transcript = self.transcripts.start(backend, plan.model, language, record, turn)
+            transcript = self.transcripts.start(
+                backend, plan.model, language, record, turn, on_event
+            )
         try:
             await _bounded(run_turn(plan, backend, record, turn, on_event), turn_timeout, turn)
         except BaseException:

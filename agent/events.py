@@ -30,6 +30,7 @@ __all__ = [
     "TurnFailed",
     "TurnFinished",
     "TurnStarted",
+    "TurnTranscribed",
     "UtteranceDropped",
     "UtteranceEnded",
 ]
@@ -105,6 +106,18 @@ class TurnFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnTranscribed:
+    """A turn's transcript came, made beside the turn (after its `TurnFinished`, as a rule)."""
+
+    index: int
+    transcript: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"type": "turn_transcribed", "index", "transcript"}``."""
+        return {"type": "turn_transcribed", "index": self.index, "transcript": self.transcript}
+
+
+@dataclass(frozen=True, slots=True)
 class TurnFailed:
     """A turn failed; the utterance is kept here. The history is as it was before the turn,
     unless the turn's tools ran (then it is recorded as interrupted)."""
@@ -132,6 +145,7 @@ AgentEvent: TypeAlias = (
     | ToolCallFinished
     | ReplyText
     | TurnFinished
+    | TurnTranscribed
     | TurnFailed
 )
 

@@ -33,6 +33,7 @@ from agent.events import (
     TurnFailed,
     TurnFinished,
     TurnStarted,
+    TurnTranscribed,
     UtteranceDropped,
     UtteranceEnded,
 )
@@ -140,12 +141,12 @@ class LiveConsole:
             self._end_turn()
             turn = event.turn
             self.turns += 1
-            if turn.transcript:
-                self.console.print(f"  [dim]heard:[/] [italic]{escape(turn.transcript)}[/]")
             reply = turn.text or self._reply
             shown = escape(reply) if reply.strip() else "[dim](no reply)[/]"
             self.console.print(f"[bold green]assistant[/] {shown}")
             self._reply = ""
+        elif isinstance(event, TurnTranscribed):  # it comes beside the turn, often after it
+            self.console.print(f"  [dim]heard:[/] [italic]{escape(event.transcript)}[/]")
         elif isinstance(event, TurnFailed):
             self._end_turn()
             self.failures += 1

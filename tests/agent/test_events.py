@@ -28,6 +28,7 @@ def every_event() -> list[events.AgentEvent]:
         events.ToolCallFinished(result),
         events.ReplyText("Hello"),
         events.TurnFinished(Turn(text="Hi", tool_results=[result])),
+        events.TurnTranscribed(0, "what time is it"),
         events.TurnFailed(ServerError("boom", status_code=500), utterance=utterance()),
     ]
 

@@ -11,8 +11,8 @@ AGENT_NAMES = {
     "RequestRejectedError", "ServerError", "ServerInfo", "ServerUnavailableError",
     "SpeechStarted", "StreamError", "Timings", "ToolCall", "ToolCallFinished",
     "ToolCallStarted", "ToolChoice", "Turn", "TurnFailed", "TurnFinished", "TurnRecord",
-    "TurnStarted", "TurnTimeoutError", "Usage", "UtteranceDropped", "UtteranceEnded",
-    "VoxagentError", "VoxtralClient", "load_clip", "load_clips",
+    "TurnStarted", "TurnTimeoutError", "TurnTranscribed", "Usage", "UtteranceDropped",
+    "UtteranceEnded", "VoxagentError", "VoxtralClient", "load_clip", "load_clips",
 }  # fmt: skip
 
 

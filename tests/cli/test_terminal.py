@@ -97,9 +97,10 @@ def test_the_console_updates_and_ctrl_c_leaves_a_clean_screen(
     assert "dBFS" in first or "silence" in first  # the level meter
     terminal.wait_for("● hearing")  # the panel follows the recording as it plays
     terminal.wait_for("assistant Forty-two.")
-    turn = terminal.wait_for("○ listening")
-    assert "heard: What is six times seven?" in turn
+    # The transcript is made beside the turn (issue 8, 1.6): it is shown when it comes.
+    turn = terminal.wait_for("heard: What is six times seven?")
     assert "calculate(expression='6*7') → 42" in turn
+    terminal.wait_for("○ listening")
     terminal.press("C-c")
     final = terminal.wait_for("EXIT=130")
     assert "voxagent: interrupted" in final
