@@ -10,7 +10,7 @@ RUN_ARGS ?= --serve
 PYTEST_ARGS ?=
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo yes)
 comma := ,
-RUN_EXTRAS := mic$(if $(HAS_GPU),$(comma)serve)
+RUN_EXTRAS := mic,piper,aec$(if $(HAS_GPU),$(comma)serve)
 
 .PHONY: run test lint install-dev system-deps clean
 

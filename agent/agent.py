@@ -43,7 +43,9 @@ if TYPE_CHECKING:
     import openai
 
     from agent.audio import AudioSource, Endpointer, FrameHook
+    from agent.audio.echo import EchoFilter
     from agent.events import AgentEvent, EventHandler
+    from agent.speech import Speaker, Voice
 
     ReplayInput = str | PathLike[str] | bytes | np.ndarray[Any, Any]
 
@@ -391,13 +393,20 @@ class Agent:
         endpointer: Endpointer | None = None,
         max_queued: int | None = 8,
         on_frame: FrameHook | None = None,
+        voice: Voice | None = None,
+        speaker: Speaker | None = None,
+        barge_in: bool = True,
+        echo: EchoFilter | None = None,
     ) -> AsyncIterator[AgentEvent]:
-        """Hear `source` turn after turn and yield events; see `agent.listening.listen`."""
+        """Hear `source` turn after turn and yield events; with `voice` and `speaker`, speak
+        the replies (barge-in unless `barge_in=False`; `echo` cleans the microphone); see
+        `agent.listening.listen`."""
         from agent.listening import listen
 
         return listen(
             self, source, tool_choice=tool_choice, endpointer=endpointer,
-            max_queued=max_queued, on_frame=on_frame,
+            max_queued=max_queued, on_frame=on_frame, voice=voice, speaker=speaker,
+            barge_in=barge_in, echo=echo,
         )  # fmt: skip
 
     async def replay_async(
@@ -410,14 +419,20 @@ class Agent:
         realtime: bool = False,
         on_event: EventHandler | None = None,
         raise_on_error: bool = True,
+        voice: Voice | None = None,
+        speaker: Speaker | None = None,
+        barge_in: bool = True,
+        echo: EchoFilter | None = None,
     ) -> list[Turn]:
-        """Every utterance of a recording as one turn; see `agent.listening.replay_async`."""
+        """Every utterance of a recording as one turn (spoken with `voice` on `speaker`, as
+        `listen`); see `agent.listening.replay_async`."""
         from agent.listening import replay_async
 
         return await replay_async(
             self, audio, sample_rate=sample_rate, tool_choice=tool_choice,
             endpointer=endpointer, realtime=realtime, on_event=on_event,
-            raise_on_error=raise_on_error,
+            raise_on_error=raise_on_error, voice=voice, speaker=speaker, barge_in=barge_in,
+            echo=echo,
         )  # fmt: skip
 
     def replay(
@@ -430,11 +445,16 @@ class Agent:
         realtime: bool = False,
         on_event: EventHandler | None = None,
         raise_on_error: bool = True,
+        voice: Voice | None = None,
+        speaker: Speaker | None = None,
+        barge_in: bool = True,
+        echo: EchoFilter | None = None,
     ) -> list[Turn]:
         """`replay_async` for scripts (not from inside a running event loop)."""
         turns = self.replay_async(
             audio, sample_rate=sample_rate, tool_choice=tool_choice, endpointer=endpointer,
-            realtime=realtime, on_event=on_event, raise_on_error=raise_on_error,
+            realtime=realtime, on_event=on_event, raise_on_error=raise_on_error, voice=voice,
+            speaker=speaker, barge_in=barge_in, echo=echo,
         )  # fmt: skip
         return run_sync(turns, what="Agent.replay()", instead="await agent.replay_async(...)")
 

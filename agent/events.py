@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from pydantic_core import to_jsonable_python
 
 from agent.audio.events import SpeechStarted, UtteranceDropped, UtteranceEnded
+from agent.speech.queue import SpeakingFinished, SpeakingInterrupted, SpeakingStarted
 from tools._printing import safe_str
 
 if TYPE_CHECKING:
@@ -24,6 +25,9 @@ __all__ = [
     "AgentEvent",
     "EventHandler",
     "ReplyText",
+    "SpeakingFinished",
+    "SpeakingInterrupted",
+    "SpeakingStarted",
     "SpeechStarted",
     "ToolCallFinished",
     "ToolCallStarted",
@@ -147,6 +151,9 @@ AgentEvent: TypeAlias = (
     | TurnFinished
     | TurnTranscribed
     | TurnFailed
+    | SpeakingStarted
+    | SpeakingFinished
+    | SpeakingInterrupted
 )
 
 EventHandler: TypeAlias = Callable[[AgentEvent], Awaitable[None] | None]

@@ -1,11 +1,18 @@
 """The listening loop behind `Agent.listen` and `Agent.replay`.
 
-source ──frames──▶ Endpointer ──utterances──▶ bounded queue ──▶ agent.run ──▶ events
+source ─frames─▶ [echo filter] ─▶ Endpointer ─utterances─▶ queue ─▶ agent.run ─▶ events
+                      ▲                └─ barge-in detector ─▶ stop speaking │
+                      └──────── what the speaker plays ◀── SpokenTurn ◀── reply text
 
 Two tasks run side by side: a reader that keeps pulling frames from the source through the
 endpointer (so hearing never pauses while the agent thinks), and a worker that runs one turn
 per utterance, in order. Every utterance ends up in exactly one of: a turn (`TurnFinished` or
 `TurnFailed`, which carries the utterance), or an `UtteranceDropped` event saying why.
+
+With a voice, each turn's replies are spoken as they arrive (`SpokenTurn`), and the turn ends
+once its reply has been spoken. The input stream is the conversation's clock: a `WavSink`
+made without a clock follows it (sample 0 of the file is sample 0 of the input), and the
+clock runs on in silence after the source ends until the last reply is spoken.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -30,9 +38,11 @@ from agent.audio import (
     WavSource,
     decode_audio,
 )
+from agent.audio.echo import EchoFilter
 from agent.events import (
     AgentEvent,
     EventHandler,
+    ReplyText,
     SpeechStarted,
     TurnFailed,
     TurnFinished,
@@ -41,8 +51,15 @@ from agent.events import (
     UtteranceEnded,
 )
 from agent.reply_text import emit
+from agent.speech.barge_in import BARGE_IN_SPEECH_S, BargeInDetector
+from agent.speech.playback import TimelineSpeaker
+from agent.speech.speaker import Speaker, WavSink
+from agent.speech.spoken_turn import SpokenTurn
+from agent.speech.text import SPOKEN_STYLE
+from agent.speech.voice import NoVoice, Voice
 from agent.tool_choice import ToolChoice
 from agent.turn import Turn
+from agent.turn_loop import SPOKEN_REPLIES
 from tools._sync import run_sync
 from tools._threads import run_blocking
 
@@ -77,6 +94,12 @@ async def listen(
     endpointer: Endpointer | None = None,
     max_queued: int | None = 8,
     on_frame: FrameHook | None = None,
+    voice: Voice | None = None,
+    speaker: Speaker | None = None,
+    barge_in: bool = True,
+    echo: EchoFilter | None = None,
+    spoken_style: str = SPOKEN_STYLE,
+    stream_time: bool = False,
 ) -> AsyncGenerator[AgentEvent, None]:
     """Hear utterances from `source` and run one agent turn per utterance; yield the events.
 
@@ -96,6 +119,27 @@ async def listen(
         on_frame: called for every frame with its level (dBFS) and speech decision (for level
             meters); replaces the endpointer's own `on_frame`. Like event handlers, a hook
             that raises is logged, never fatal to listening.
+        voice: speak the replies with this voice (`EspeakVoice()`, `PiperVoice(...)`,
+            `voice_from_spec("espeak")`); None or `NoVoice()`: text only. Replies are spoken
+            sentence by sentence as they arrive, on `speaker`; each request then carries
+            `spoken_style` (the agent's instructions are not changed), and a turn ends once its
+            reply has been spoken (`SpeakingStarted`, `SpeakingFinished`, `SpeakingInterrupted`
+            events). The history holds what was heard.
+        speaker: where the voice plays: `SoundDeviceSpeaker()`, or `WavSink(path)` (made
+            without a clock, it follows the input stream: sample 0 is the start of `source`).
+        barge_in: when the user speaks over the assistant for `BARGE_IN_SPEECH_S`, stop
+            speaking at once, cancel the model stream if it still runs, start no further tool,
+            and record only what was heard (the turn is marked interrupted); the user's speech
+            is the next utterance. False: the user waits until the assistant has finished.
+        echo: an `EchoFilter` the microphone goes through before the endpointer, with what the
+            speaker plays as its reference: `EchoCanceller()` (extra `[aec]`) or `EchoGate()`
+            (the fallback without echo cancellation). None: no filtering (a headset, a
+            recording, or a source the sound server already cleaned).
+        spoken_style: the instruction sent with each request while a voice is on.
+        stream_time: for a source read faster than real time (a recording, a test) with a
+            voice: the source waits while the agent works and nothing plays, so the model and
+            the tools take no time on the input's timeline (what a `WavSink` following it
+            writes, and where a barge-in cuts, is the same on every run).
     """
     if max_queued is not None and max_queued < 1:
         raise ValueError(f"max_queued must be at least 1 (or None), got {max_queued}")
@@ -103,11 +147,55 @@ async def listen(
     if on_frame is not None:
         endpointer.on_frame = _logged_on_failure(on_frame)
     endpointer.reset()
-    loop = _ListeningLoop(agent, source, endpointer, max_queued, tool_choice)
+    speaking = _speaking(voice, speaker, echo, spoken_style)
+    loop = _ListeningLoop(agent, source, endpointer, max_queued, tool_choice, speaking, stream_time)
+    if speaking is not None and barge_in:
+        loop.listen_for_barge_in()
     # aclosing: closing this generator must close the inner one now, not at garbage collection
     async with contextlib.aclosing(loop.run()) as events:
         async for event in events:
             yield event
+
+
+@dataclass(frozen=True, slots=True)
+class _Speaking:
+    voice: Voice
+    speaker: Speaker
+    style: str
+    echo: EchoFilter | None
+
+
+def _speaking(
+    voice: Voice | None, speaker: Speaker | None, echo: EchoFilter | None, style: str
+) -> _Speaking | None:
+    """The checked voice options (None: text only); the echo filter hears the speaker."""
+    if voice is None or isinstance(voice, NoVoice):
+        if echo is not None:
+            raise ValueError("echo= filters the assistant's voice out: it needs voice=")
+        return None
+    if speaker is None:
+        raise ValueError(
+            "voice= needs speaker=: a SoundDeviceSpeaker() for the sound card, or a "
+            "WavSink(path) to write what is said"
+        )
+    if echo is not None:
+        if not isinstance(speaker, TimelineSpeaker):
+            raise TypeError(
+                f"echo= needs the speaker's output as its reference: {speaker!r} is no "
+                "TimelineSpeaker; feed echo.far_end with what it plays and filter the source"
+            )
+        speaker.add_output_tap(echo.far_end)
+    return _Speaking(voice, speaker, style, echo)
+
+
+class _StreamClock:
+    """Seconds of input heard so far: the conversation's timeline."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+
+    def __call__(self) -> float:
+        return self.samples / SAMPLE_RATE
 
 
 class _Done:
@@ -122,17 +210,45 @@ class _ListeningLoop:
         endpointer: Endpointer,
         max_queued: int | None,
         tool_choice: ToolChoice | None,
+        speaking: _Speaking | None = None,
+        paced: bool = False,
     ) -> None:
         self._agent = agent
         self._tool_choice = tool_choice
         self._source = source
         self._endpointer = endpointer
         self._max_queued = max_queued
+        self._speaking = speaking
+        self._paced = paced and speaking is not None
         self._events: asyncio.Queue[AgentEvent | _Done] = asyncio.Queue()
         self._pending: deque[Utterance] = deque()
         self._wake = asyncio.Event()
         self._heard_all = False
+        self._answered_all = False
+        self._in_turn = False
+        self._spoken: SpokenTurn | None = None
         self._source_error: BaseException | None = None
+        self._clock = _StreamClock()
+        self._follows_clock = False
+        sink = speaking.speaker if speaking is not None else None
+        if isinstance(sink, WavSink) and sink.clock is None:
+            sink.follow(self._clock)
+            self._follows_clock = True
+
+    def listen_for_barge_in(self) -> None:
+        """Stop the assistant when the user speaks over it (fed by the endpointer's frames)."""
+        frame_s = self._endpointer.config.frame_ms / 1000
+        detector = BargeInDetector(frame_s, self._barge_in, min_speech_s=BARGE_IN_SPEECH_S)
+        hooks = [hook for hook in (self._endpointer.on_frame, detector.hook) if hook is not None]
+
+        def on_frame(level_dbfs: float, is_speech: bool) -> None:
+            for hook in hooks:
+                hook(level_dbfs, is_speech)
+
+        self._endpointer.on_frame = on_frame
+
+    def _barge_in(self) -> bool:
+        return self._spoken is not None and self._spoken.barge_in()
 
     async def run(self) -> AsyncGenerator[AgentEvent, None]:
         reader = asyncio.create_task(self._read(), name="voxagent-listen-reader")
@@ -154,8 +270,9 @@ class _ListeningLoop:
         """Pull frames through the endpointer until the source ends or fails."""
         try:
             async for frame in self._source:
-                for event in await self._endpointer.feed_async(frame):
-                    self._heard(event)
+                await self._pace()
+                self._clock.samples += frame.size
+                await self._hear(frame)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a dead microphone, a corrupt file: end, then report
@@ -164,6 +281,43 @@ class _ListeningLoop:
             self._heard(event)
         self._heard_all = True
         self._wake.set()
+        await self._run_on()
+
+    async def _hear(self, frame: Any) -> None:
+        echo = self._speaking.echo if self._speaking is not None else None
+        if echo is not None:
+            frame = echo.process(frame)
+            if not frame.size:
+                return
+        for event in await self._endpointer.feed_async(frame):
+            self._heard(event)
+
+    async def _pace(self) -> None:
+        """Paced (a recording read fast, with a voice): the input waits while the agent works
+        and nothing plays, so thinking and tools take no time on the input's timeline."""
+        if not self._paced or self._speaking is None:
+            return
+        speaker = self._speaking.speaker
+        while self._busy() and not speaker.playing:
+            await asyncio.sleep(0.002)  # not a timing: a poll of the loop's own state
+
+    def _busy(self) -> bool:
+        return bool(self._pending) or self._in_turn
+
+    async def _run_on(self) -> None:
+        """After the source: the input's clock runs on (silence) until the last reply is
+        spoken, for a speaker that follows it."""
+        if not self._follows_clock:
+            return
+        step = round(SAMPLE_RATE * self._endpointer.config.frame_ms / 1000)
+        while not self._answered_all:
+            if self._paced:
+                await self._pace()
+                await asyncio.sleep(0)
+            else:
+                await asyncio.sleep(step / SAMPLE_RATE)
+            if self._busy():
+                self._clock.samples += step
 
     def _heard(self, event: SpeechStarted | UtteranceEnded | UtteranceDropped) -> None:
         self._events.put_nowait(event)
@@ -195,16 +349,29 @@ class _ListeningLoop:
                 await self._turn(index if isinstance(index, int) else count, utterance)
                 count += 1
         finally:
+            self._answered_all = True
             self._events.put_nowait(_Done())
 
     async def _turn(self, index: int, utterance: Utterance) -> None:
+        self._in_turn = True
+        try:
+            await self._run_turn(index, utterance)
+        finally:
+            self._in_turn = False
+
+    async def _run_turn(self, index: int, utterance: Utterance) -> None:
         self._events.put_nowait(TurnStarted(index=index, utterance=utterance))
+        spoken = self._spoken = self._spoken_turn()
 
         def forward(event: AgentEvent) -> None:
             # The loop itself reports the turn's start and end, with the utterance attached.
-            if not isinstance(event, _TURN_EVENTS):
-                self._events.put_nowait(event)
+            if isinstance(event, _TURN_EVENTS):
+                return
+            self._events.put_nowait(event)
+            if spoken is not None and isinstance(event, ReplyText):
+                spoken.feed(event.delta)
 
+        token = SPOKEN_REPLIES.set(spoken)
         try:
             turn = await self._agent.run(
                 audio=utterance.pcm,
@@ -213,9 +380,34 @@ class _ListeningLoop:
                 on_event=forward,
             )
         except Exception as exc:
+            await self._end_speech(spoken, partial=False)
             self._events.put_nowait(TurnFailed(error=exc, utterance=utterance))
+        except BaseException:
+            if spoken is not None:
+                await spoken.abort()
+            raise
         else:
+            await self._end_speech(spoken)
             self._events.put_nowait(TurnFinished(turn=turn))
+        finally:
+            SPOKEN_REPLIES.reset(token)
+            self._spoken = None
+
+    def _spoken_turn(self) -> SpokenTurn | None:
+        if self._speaking is None:
+            return None
+        return SpokenTurn(
+            self._speaking.voice,
+            self._speaking.speaker,
+            on_event=self._events.put_nowait,
+            style=self._speaking.style,
+        )
+
+    @staticmethod
+    async def _end_speech(spoken: SpokenTurn | None, *, partial: bool = True) -> None:
+        """What the turn left to say (a reply the turn loop did not wait for) is said."""
+        if spoken is not None:
+            await spoken.close(partial=partial)
 
 
 async def replay_async(
@@ -228,10 +420,19 @@ async def replay_async(
     realtime: bool = False,
     on_event: EventHandler | None = None,
     raise_on_error: bool = True,
+    voice: Voice | None = None,
+    speaker: Speaker | None = None,
+    barge_in: bool = True,
+    echo: EchoFilter | None = None,
+    spoken_style: str = SPOKEN_STYLE,
 ) -> list[Turn]:
     """Every utterance of a recording through the agent, one turn each; the turns in order.
 
     Nothing is dropped: the queue is unbounded, since a file is read faster than turns run.
+    `voice`, `speaker`, `barge_in`, `echo` and `spoken_style` are `listen`'s. With a voice
+    and not `realtime`, the recording is read in stream time: it waits while the agent works
+    and nothing is playing (the model and the tools take no time on its timeline), so what a
+    `WavSink` writes, and where a barge-in cuts, is the same on every run.
 
     Args:
         agent: the agent.
@@ -246,7 +447,11 @@ async def replay_async(
     # Decoding bytes and resampling a long array take a while: not on the event loop.
     source = await run_blocking(lambda: _recording_source(audio, sample_rate, realtime))
     turns: list[Turn] = []
-    events = listen(agent, source, tool_choice=tool_choice, endpointer=endpointer, max_queued=None)
+    events = listen(
+        agent, source, tool_choice=tool_choice, endpointer=endpointer, max_queued=None,
+        voice=voice, speaker=speaker, barge_in=barge_in, echo=echo, spoken_style=spoken_style,
+        stream_time=not realtime,
+    )  # fmt: skip
     async with contextlib.aclosing(events):
         async for event in events:
             await emit(on_event, event)

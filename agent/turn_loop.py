@@ -10,18 +10,24 @@
 `tool_choice` applies to the first model call and is `auto` once tools have ran, so
 `required` cannot loop. Everything the turn does is written into its `TurnRecord` through the
 record's own methods; tools that were dispatched finish and are recorded even when the turn is
-cancelled (their side effects happened).
+cancelled (their side effects happened), and calls not yet dispatched are answered `not_run`.
+
+When the turn's replies are spoken (the listening loop sets `SPOKEN_REPLIES` for the turn),
+each request carries the spoken style, the final reply is recorded once it has been spoken,
+and a barge-in stops the turn at once: the model stream is cancelled, the tools already
+dispatched finish, none is started after, and what the user heard is what is recorded
+(the record is marked interrupted).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import contextvars
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from agent._rules import RuleViolation, check_chat_request
 from agent._tool_calls import ensure_valid_ids, split_tool_calls
@@ -33,9 +39,53 @@ from agent.reply_text import ReplyTextGate, emit
 from agent.turn import Turn
 from tools import Toolbox, ToolResult
 
-__all__ = ["TurnPlan", "not_run", "run_turn"]
+__all__ = ["SPOKEN_REPLIES", "SpokenReplies", "TurnPlan", "not_run", "run_turn"]
 
 _log = logging.getLogger("agent")
+
+_T = TypeVar("_T")
+
+BARGED_IN = "Not run: the user interrupted the assistant before this call started."
+"""The result of a call that a barge-in stopped before it started."""
+_CANCELLED = "(Not run: the turn was interrupted before this call began.)"
+
+
+class SpokenReplies(Protocol):
+    """What the turn loop needs of the voice that speaks a turn's replies.
+
+    The reply text reaches the voice as `ReplyText` events; `mark` separates the messages
+    of the turn (one per model call).
+    """
+
+    @property
+    def style(self) -> str:
+        """An instruction sent (as user text, first) with each request of the turn."""
+        ...
+
+    @property
+    def barged_in(self) -> asyncio.Event:
+        """Set when the user started speaking over the assistant."""
+        ...
+
+    def mark(self) -> int:
+        """The text so far is complete (a message ended): its last sentence is spoken too;
+        the mark of what comes next."""
+        ...
+
+    def heard(self, mark: int) -> str:
+        """What the user heard so far of the messages from `mark` on."""
+        ...
+
+    async def spoken(self, mark: int) -> tuple[str, bool]:
+        """Until everything is spoken or the user barged in: what was heard of the messages
+        from `mark` on, and whether that is all of them."""
+        ...
+
+
+SPOKEN_REPLIES: contextvars.ContextVar[SpokenReplies | None] = contextvars.ContextVar(
+    "voxagent_spoken_replies", default=None
+)
+"""The voice speaking the turn that runs in this context (set by the listening loop)."""
 
 Render = Callable[[TurnRecord, list[dict[str, Any]]], list[dict[str, Any]]]
 """The history's rendering of the messages for a request that ends with this turn."""
@@ -78,22 +128,87 @@ async def run_turn(
 ) -> Turn:
     """Run the turn's model calls and tools; fills `record` and `turn` as it goes."""
     started = time.perf_counter()
+    speech = SPOKEN_REPLIES.get()
     choice = plan.tool_choice
     for rounds_run in range(plan.max_tool_rounds + 1):
-        reply = await _call_model(plan, backend, record, choice, on_event)
+        mark = speech.mark() if speech is not None else 0
+        answer = _call_model(plan, backend, record, choice, on_event, speech)
+        reply = await _unless_barged_in(answer, speech)
+        if reply is None or (speech is not None and speech.barged_in.is_set()):
+            if reply is not None:
+                _count(turn, reply, started)
+            _stop_at_barge_in(record, turn, reply, speech, mark)
+            return turn
         _count(turn, reply, started)
         content, calls = _read_reply(reply)
         if not calls:
             turn.text = content
-            record.add_reply(content)
+            await _record_reply(record, content, speech, mark)
             return turn
         record.add_tool_calls(content, calls)
+        if speech is not None:
+            speech.mark()  # the message is complete: its last sentence is spoken now
         if rounds_run == plan.max_tool_rounds:
             break
-        await _run_tools(plan, record, turn, calls, on_event)
+        await _run_tools(plan, record, turn, calls, on_event, speech)
+        if record.interrupted:
+            return turn
         choice = "auto"
     _stop_at_round_limit(plan, record, turn, content, calls)
     return turn
+
+
+async def _unless_barged_in(work: Awaitable[_T], speech: SpokenReplies | None) -> _T | None:
+    """`work`'s result, or None when the user barged in first (`work` is then cancelled)."""
+    if speech is None:
+        return await work
+    task = asyncio.ensure_future(work)
+    barge_in = asyncio.ensure_future(speech.barged_in.wait())
+    try:
+        await asyncio.wait({task, barge_in}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        barge_in.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+    return None if task.cancelled() else task.result()
+
+
+def _stop_at_barge_in(
+    record: TurnRecord,
+    turn: Turn,
+    reply: ModelReply | None,
+    speech: SpokenReplies | None,
+    mark: int,
+) -> None:
+    """The user barged in during a model call: keep what they heard of it, and answer the
+    calls it made (if it came whole) with `not_run`. Nothing heard, nothing is recorded for
+    it (an empty assistant message is refused; invented words were never said)."""
+    assert speech is not None
+    record.interrupted = True
+    heard = speech.heard(mark)
+    calls = _read_reply(reply)[1] if reply is not None else []
+    if calls:
+        record.add_tool_calls(heard, calls)
+        record.add_tool_results([not_run(call, BARGED_IN) for call in calls])
+    else:
+        record.add_reply(heard)
+    turn.text = heard
+
+
+async def _record_reply(
+    record: TurnRecord, content: str, speech: SpokenReplies | None, mark: int
+) -> None:
+    """The final reply; when spoken, once it has been, as far as it was heard."""
+    if speech is None:
+        record.add_reply(content)
+        return
+    heard, whole = await speech.spoken(mark)
+    if whole:
+        record.add_reply(content)
+    else:
+        record.interrupted = True
+        record.add_reply(heard)
 
 
 async def _call_model(
@@ -102,8 +217,11 @@ async def _call_model(
     record: TurnRecord,
     choice: str | dict[str, Any],
     on_event: EventHandler | None,
+    speech: SpokenReplies | None,
 ) -> ModelReply:
     messages = plan.render(record, plan.tools)
+    if speech is not None:  # for this request only: the agent's instructions stay as they are
+        messages = [{"role": "user", "content": speech.style}, *messages]
     try:
         check_chat_request(messages, plan.tools or None, max_audio_items=plan.max_audio_items)
     except RuleViolation as error:
@@ -153,16 +271,17 @@ async def _run_tools(
     turn: Turn,
     calls: Sequence[ToolCall],
     on_event: EventHandler | None,
+    speech: SpokenReplies | None,
 ) -> None:
-    """Run one round of calls. Cancelled, the tools already running finish and are recorded;
-    the calls whose tool had not begun (waiting for approval, say) are recorded as not run."""
-    finished: dict[str, ToolResult] = {}
+    """Run one round of calls. Cancelled, or barged in on, it dispatches no further call and
+    waits for the dispatched ones; they are recorded, the others answered `not_run`."""
+    done: dict[str, ToolResult] = {}
 
     async def started(call_id: str, name: str, arguments: dict[str, Any]) -> None:
         await emit(on_event, ToolCallStarted(call_id, name, arguments))
 
-    async def done(result: ToolResult) -> None:
-        finished[result.call_id] = result
+    async def finished(result: ToolResult) -> None:
+        done[result.call_id] = result
         await emit(on_event, ToolCallFinished(result))
 
     began = time.perf_counter()
@@ -170,21 +289,34 @@ async def _run_tools(
         plan.toolbox.call_many(
             [(call.name, call.arguments, call.id) for call in calls],
             on_started=started,
-            on_finished=done,
+            on_finished=finished,
             **plan.state,
         )
     )
     try:
-        results = await asyncio.shield(running)
+        results = await _unless_barged_in(asyncio.shield(running), speech)
     except asyncio.CancelledError:
-        running.cancel()  # no new call; the running tools finish: their side effects happen
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
-        reason = "(Not run: the turn was interrupted before this call began.)"
-        kept = [finished.get(call.id) or not_run(call, reason) for call in calls]
-        _record_results(record, turn, kept, began)
+        await _stop_dispatching(running)  # the side effects are happening: keep them
+        _record_results(record, turn, _answers(calls, done, _CANCELLED), began)
         raise
+    if results is None:  # barged in
+        await _stop_dispatching(running)
+        record.interrupted = True
+        results = _answers(calls, done, BARGED_IN)
     _record_results(record, turn, results, began)
+
+
+async def _stop_dispatching(running: asyncio.Future[list[ToolResult]]) -> None:
+    """Cancel the fan-out (it starts no further call) and wait for the dispatched calls."""
+    running.cancel()
+    await asyncio.wait({running})
+
+
+def _answers(
+    calls: Sequence[ToolCall], done: dict[str, ToolResult], reason: str
+) -> list[ToolResult]:
+    """One result per call, in order: its own where it ran, else `not_run`."""
+    return [done.get(call.id) or not_run(call, reason) for call in calls]
 
 
 def _record_results(

@@ -10,7 +10,12 @@ The machine's load average is printed first: these figures scale with the CPU le
   sentences, the voice loaded beforehand;
 - echo cancellation (`EchoCanceller`) and the fallback gate (`EchoGate`): CPU seconds per
   second of audio, and the echo removed (dB, echo-only microphone vs cleaned, after the first
-  second) in three simulated rooms; VAD false detections on the cleaned echo.
+  second) in three simulated rooms; VAD false detections on the cleaned echo;
+- barge-in reaction: through the real loop (`Agent` + `ScriptedServer` + espeak-ng, the
+  default endpointer), a recording replayed at real-time pace in which the user speaks again
+  while a long reply is being spoken: from the user's speech onset to the playback stopped,
+  on the input's timeline (what the loop decides; a sound card adds its output latency) and
+  on the wall clock; median and p95 over the trials.
 
 Usage (from the repository root):
 
@@ -35,6 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from agent import Agent  # noqa: E402
 from agent.audio import level_dbfs, segment  # noqa: E402
 from agent.audio.echo import EchoCanceller, EchoFilter, EchoGate  # noqa: E402
 from agent.speech import (  # noqa: E402
@@ -45,6 +51,7 @@ from agent.speech import (  # noqa: E402
     WavSink,
     installed_piper_voices,
 )
+from agent.testing import ScriptedServer  # noqa: E402
 from tests.speech.conftest import piper_voice_path, synthesize_16k  # noqa: E402
 from tests.speech.room import Room, room_impulse_response  # noqa: E402
 
@@ -133,6 +140,63 @@ async def echo_figures(reply_voice: Voice) -> list[dict[str, Any]]:
     return rows
 
 
+class _StopProbe(WavSink):
+    """A sink that notes where (on its timeline) and when (wall clock) playback was stopped."""
+
+    stopped_at: float | None = None
+    stopped_wall: float | None = None
+
+    def stop(self) -> None:
+        if self.stopped_at is None:
+            self.stopped_wall = time.perf_counter()
+            self.stopped_at = self.position / self.sample_rate
+        super().stop()
+
+
+def _onset(pcm: np.ndarray) -> float:
+    """Seconds to the first 10 ms louder than -40 dBFS (where the speech starts)."""
+    for start in range(0, pcm.size, 160):
+        if level_dbfs(pcm[start : start + 160]) > -40.0:
+            return start / 16_000
+    return 0.0
+
+
+async def barge_in_ms(trials: int = 8) -> dict[str, Any]:
+    """Reaction times of barge-in, through the real loop at real-time pace."""
+    user = EspeakVoice("en+f3")
+    question = await synthesize_16k(user, "Tell me about the weather this week.")
+    stop = await synthesize_16k(user, "Wait, stop, that is enough.")
+    stream_ms, wall_ms = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        for trial in range(trials):
+            lead = 2.6 + 0.23 * trial  # seconds after the question's end: inside the reply
+            track = np.zeros(round((0.5 + question.size / 16_000 + lead + 3.0) * 16_000), np.int16)
+            track[8000 : 8000 + question.size] = question
+            at = 8000 + question.size + round(lead * 16_000)
+            track[at : at + stop.size] = stop
+            onset = at / 16_000 + _onset(stop)
+            with ScriptedServer() as server:
+                server.reply(PARAGRAPH).reply("Okay.")
+                agent = Agent(base_url=server.base_url, transcribe_turns=False)
+                async with agent, _StopProbe(Path(folder) / "said.wav") as sink:
+                    started = time.perf_counter()
+                    await agent.replay_async(
+                        track, sample_rate=16_000, realtime=True, voice=EspeakVoice(),
+                        speaker=sink,
+                    )  # fmt: skip
+            if sink.stopped_at is None or sink.stopped_wall is None:
+                continue  # not interrupted (reported as fewer trials)
+            stream_ms.append((sink.stopped_at - onset) * 1000)
+            wall_ms.append((sink.stopped_wall - started - onset) * 1000)
+    return {
+        "barge_in_trials": len(stream_ms),
+        "barge_in_ms_median": round(statistics.median(stream_ms), 1),
+        "barge_in_ms_p95": round(float(np.percentile(stream_ms, 95)), 1),
+        "barge_in_wall_ms_median": round(statistics.median(wall_ms), 1),
+        "barge_in_wall_ms_p95": round(float(np.percentile(wall_ms, 95)), 1),
+    }
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -157,6 +221,7 @@ async def main() -> None:
         )
     piper = [v for v in all_voices if isinstance(v, PiperVoice)]
     results += await echo_figures(piper[0] if piper else all_voices[0])
+    results.append(await barge_in_ms())
     for row in results:
         print(json.dumps(row) if args.json else "  ".join(f"{k}={v}" for k, v in row.items()))
 

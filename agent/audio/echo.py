@@ -200,6 +200,8 @@ class EchoGate:
         self._near = _Frames()
         self._far_levels: deque[float] = deque(maxlen=max(1, window_ms // 10))
         self._couplings: deque[float] = deque(maxlen=_COUPLING_FRAMES)
+        self._background = SILENCE_DBFS
+        """The microphone's level while the speaker is silent (the room's own noise)."""
 
     @property
     def coupling_db(self) -> float:
@@ -219,15 +221,24 @@ class EchoGate:
             far = self._reference.next()
             self._far_levels.append(SILENCE_DBFS if far is None else level_dbfs(far))
             loudest = max(self._far_levels)
-            if loudest < _FAR_ACTIVE_DBFS:
-                continue
             piece = frames[start : start + APM_FRAME_SAMPLES]
             heard = level_dbfs(piece)
+            if loudest < _FAR_ACTIVE_DBFS:
+                self._background = heard  # the last level heard with the speaker silent
+                continue
             threshold = loudest + self.coupling_db + self.margin_db
             self._couplings.append(heard - loudest)
             if heard < threshold:
-                piece[:] = 0
+                self._quieten(piece, heard)
         return frames
+
+    def _quieten(self, piece: PCM16, heard: float) -> None:
+        """Bring a frame that may be echo down to the room's background level (not to digital
+        silence, which would mislead a VAD that tracks the noise floor)."""
+        if heard <= self._background:
+            return
+        gain = 10 ** ((min(self._background, heard) - heard) / 20)
+        piece[:] = np.round(piece * gain).astype(np.int16)
 
 
 @dataclass(frozen=True, slots=True)

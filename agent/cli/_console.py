@@ -27,6 +27,9 @@ from agent.cli._exit import describe, one_line
 from agent.events import (
     AgentEvent,
     ReplyText,
+    SpeakingFinished,
+    SpeakingInterrupted,
+    SpeakingStarted,
     SpeechStarted,
     ToolCallFinished,
     ToolCallStarted,
@@ -37,6 +40,7 @@ from agent.events import (
     UtteranceDropped,
     UtteranceEnded,
 )
+from agent.speech import Speaker
 from tools import ToolResult
 from tools._threads import run_blocking
 from tools.builtin import Timer, TimerService
@@ -88,6 +92,9 @@ class LiveConsole:
         self._reply = ""
         self._approval_lock = asyncio.Lock()
         self._logs = _LogsAbovePanel(console)
+        self.speaker: Speaker | None = None
+        """The assistant's speaker (its level is shown while it speaks)."""
+        self._speaking = False
         self.turns = 0
         self.failures = 0
 
@@ -137,6 +144,15 @@ class LiveConsole:
             self.console.print(f"  {format_tool_result(event.result)}")
         elif isinstance(event, ReplyText):
             self._reply += event.delta
+        elif isinstance(event, SpeakingStarted):
+            self._speaking = True
+        elif isinstance(event, SpeakingFinished):
+            self._speaking = False
+        elif isinstance(event, SpeakingInterrupted):
+            self._speaking = False
+            self.console.print(
+                f"  [yellow]interrupted; you heard:[/] [italic]{escape(event.heard or '…')}[/]"
+            )
         elif isinstance(event, TurnFinished):
             self._end_turn()
             turn = event.turn
@@ -212,21 +228,27 @@ class LiveConsole:
         self._turn = None
         self._running.clear()
 
+    def _doing(self) -> RenderableType:
+        if self._running:
+            doing = f"running {escape(', '.join(sorted(set(self._running.values()))))}"
+        else:
+            doing = "thinking…"
+        if self._reply:
+            doing += f"  [dim]{escape(self._reply[-80:])}[/]"
+        queued = f" [dim]({self._queued} waiting)[/]" if self._queued else ""
+        return Spinner("dots", Text.from_markup(f"{doing}{queued}"))
+
     def render(self) -> RenderableType:
         """The live panel's current content."""
         meter = _meter(self._level, self._speech)
         state = "[bold magenta]● hearing[/]" if self._hearing else "[green]○ listening[/]"
         rows: list[RenderableType] = [Text.from_markup(f"{state}  {meter}")]
-        if self._turn is not None:
-            if self._running:
-                doing = f"running {escape(', '.join(sorted(set(self._running.values()))))}"
-            else:
-                doing = "thinking…"
-            if self._reply:
-                doing += f"  [dim]{escape(self._reply[-80:])}[/]"
-            queued = f" [dim]({self._queued} waiting)[/]" if self._queued else ""
-            rows.append(Spinner("dots", Text.from_markup(f"{doing}{queued}")))
-        else:
+        if self._speaking:
+            level = self.speaker.level_dbfs if self.speaker is not None else _METER_FLOOR_DBFS
+            rows.append(Text.from_markup(f"[bold green]◀ speaking[/]  {_meter(level, True)}"))
+        if self._turn is not None and not self._speaking:
+            rows.append(self._doing())
+        elif self._turn is None:
             rows.append(Text.from_markup(f"[dim]{escape(self.idle_hint)} · Ctrl-C quits[/]"))
         if self.timers is not None and (pending := self.timers.pending()):
             shown = ", ".join(

@@ -65,6 +65,7 @@ async def doctor_command(args: argparse.Namespace) -> ExitCode:
     report(await _gpu())
     for check in await _audio_input(args):
         report(check)
+    report(await _echo_cancellation())
     info, server_checks = await _server(args)
     for check in server_checks:
         report(check)
@@ -105,6 +106,24 @@ async def _audio_input(args: argparse.Namespace) -> list[Check]:
     if portaudio.outcome != "ok":
         return [portaudio, Check("microphone", "skip", "needs PortAudio")]
     return [portaudio, await _microphone(args.device)]
+
+
+async def _echo_cancellation() -> Check:
+    """Whether the assistant's voice can be kept out of the microphone (`run --echo`)."""
+    from agent.audio.echo import system_echo_cancel
+
+    system = await run_blocking(system_echo_cancel)
+    aec = importlib.util.find_spec("livekit") is not None
+    if aec or system.available:
+        found = [
+            *(["WebRTC echo cancellation ([aec])"] if aec else []),
+            *([f"the sound server's {system.detail}"] if system.available else []),
+        ]
+        return Check("echo cancellation", "ok", " and ".join(found))
+    return Check(
+        "echo cancellation", "warn", f"none ({system.detail}): barge-in needs a louder voice",
+        "pip install 'voxtral-agent[aec]', or pactl load-module module-echo-cancel, or a headset",
+    )  # fmt: skip
 
 
 def _tools(budget: PromptBudget) -> Check:

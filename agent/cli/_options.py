@@ -21,6 +21,7 @@ __all__ = [
     "add_tool_options",
     "add_vad_option",
     "add_vllm_options",
+    "add_voice_options",
     "check_base_url",
     "positive_float",
 ]
@@ -128,6 +129,42 @@ def add_vad_option(group: ArgumentGroup) -> None:
         default="webrtc",
         help="speech detector (default: %(default)s; silero needs the `silero` extra)",
     )
+
+
+def add_voice_options(parser: argparse.ArgumentParser, *, echo: bool) -> None:
+    """--voice, --output-device, --speak-to, --no-barge-in (and --echo, for the microphone)."""
+    group = parser.add_argument_group("speaking")
+    group.add_argument(
+        "--voice",
+        metavar="VOICE",
+        help="speak the replies: piper:NAME, PATH.onnx, espeak[:VOICE] or none (default: the "
+        "best voice installed for run, none for replay; see `voxagent voices`)",
+    )
+    group.add_argument(
+        "--output-device",
+        metavar="DEVICE",
+        help="speaker: index or part of the name (see `voxagent devices`)",
+    )
+    group.add_argument(
+        "--speak-to",
+        metavar="FILE.wav",
+        help="write what the assistant says to this WAV file instead of the speaker, on the "
+        "input's timeline (sample 0 = the start of the microphone or recording)",
+    )
+    group.add_argument(
+        "--no-barge-in",
+        action="store_true",
+        help="the assistant finishes speaking even when you talk over it",
+    )
+    if echo:
+        group.add_argument(
+            "--echo",
+            choices=["auto", "aec", "gate", "off"],
+            default="auto",
+            help="the assistant's voice in the microphone: aec cancels it (extra [aec]), gate "
+            "lets only a louder voice through while it speaks, off for a headset or an "
+            "echo-cancelled source; auto: aec where installed, else gate (default: auto)",
+        )
 
 
 def add_vllm_options(group: ArgumentGroup, *, model_flag: str, port_default: str) -> None:

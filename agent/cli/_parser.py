@@ -20,6 +20,7 @@ from agent.cli._options import (
     add_tool_options,
     add_vad_option,
     add_vllm_options,
+    add_voice_options,
     check_base_url,
 )
 from agent.cli._vllm import DEFAULT_MODEL, DEFAULT_PORT
@@ -157,6 +158,7 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
         "--fast", action="store_true", help="with --replay: read the file as fast as possible"
     )
     add_vad_option(audio)
+    add_voice_options(run, echo=True)
     starting = run.add_argument_group("starting a server here (--serve)")
     starting.add_argument(
         "--serve", action="store_true", help="start vLLM on this machine first (see `serve`)"
@@ -184,6 +186,19 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
     replay.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV/FLAC/OGG/MP3)")
     replay.add_argument("--json", action="store_true", help="one JSON object per turn")
     add_vad_option(replay)
+    add_voice_options(replay, echo=False)
+
+
+def _say_arguments(say: argparse.ArgumentParser) -> None:
+    say.add_argument("text", help="what to say")
+    say.add_argument("--voice", metavar="VOICE", help="piper:NAME, PATH.onnx or espeak[:VOICE]")
+    say.add_argument("-o", "--output", metavar="FILE.wav", help="write a WAV file instead")
+    say.add_argument("--output-device", metavar="DEVICE", help="the speaker (index or name)")
+
+
+def _voices_arguments(voices: argparse.ArgumentParser) -> None:
+    voices.add_argument("action", nargs="?", choices=["download"], help="download a voice")
+    voices.add_argument("name", nargs="?", help="the Piper voice to download")
 
 
 def _transcribe_arguments(transcribe: argparse.ArgumentParser) -> None:
@@ -367,11 +382,38 @@ COMMANDS: tuple[CommandSpec, ...] = (
         positional_tail="items",
     ),
     CommandSpec(
-        "devices",
-        "list the audio input devices and their default rates",
+        "say",
+        "speak a text with a voice (or write it to a WAV file), to try a voice",
         """
-        The number or (part of) the name goes to `voxagent run --device`. The default input
-        is marked with *.
+        examples:
+          voxagent say "Hello, I am your assistant."
+          voxagent say "Bonjour." --voice piper:fr_FR-siwis-medium -o hello.wav
+        """,
+        "agent.cli._speech_commands:say_command",
+        arguments=_say_arguments,
+    ),
+    CommandSpec(
+        "voices",
+        "list the voices installed and the default; `voices download NAME` gets a Piper voice",
+        """
+        Piper voices live in the voices folder ($VOXAGENT_VOICES, else the user's data
+        folder); downloading needs piper-tts (pip install 'voxtral-agent[piper]') and the
+        internet, once.
+
+        examples:
+          voxagent voices
+          voxagent voices download en_US-lessac-medium
+        """,
+        "agent.cli._speech_commands:voices_command",
+        arguments=_voices_arguments,
+    ),
+    CommandSpec(
+        "devices",
+        "list the audio input and output devices and their default rates",
+        """
+        The number or (part of) the name goes to `voxagent run --device` (inputs) or
+        `--output-device` (outputs). The default input is marked with *, the default output
+        with + (in --json: `is_default` marks the input, `is_default_output` the output).
         """,
         "agent.cli._devices:devices_command",
         arguments=_devices_arguments,

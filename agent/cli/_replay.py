@@ -11,8 +11,9 @@ from rich.markup import escape
 
 from agent.cli._agent_setup import make_endpointer, open_recording, prepare_agent
 from agent.cli._console import LiveConsole
-from agent.cli._exit import ExitCode, as_cli_error
+from agent.cli._exit import CliError, ExitCode, as_cli_error
 from agent.cli._server import check_server
+from agent.cli._speech_commands import open_speech
 from agent.cli._transcript_log import TranscriptLog, TurnRecords
 from agent.errors import BadAudioError
 from agent.events import AgentEvent, TurnFailed, TurnFinished
@@ -23,6 +24,11 @@ __all__ = ["replay_command"]
 
 async def replay_command(args: argparse.Namespace) -> ExitCode:
     """Replay each file (in order, one conversation) and print its turns, or JSON lines."""
+    if args.speak_to and len(args.files) > 1:
+        raise CliError(
+            "--speak-to writes one file on one recording's timeline: replay one file at a time",
+            ExitCode.USAGE,
+        )
     for path in args.files:  # fail before anything is sent
         await open_recording(path, realtime=False)
     endpointer = make_endpointer(args.vad)
@@ -31,7 +37,10 @@ async def replay_command(args: argparse.Namespace) -> ExitCode:
     console = Console(highlight=False, soft_wrap=True, stderr=args.json)
     lines = LiveConsole(console, title="", auto_approve=args.yes, live=False)
     failures = 0
-    async with kit.running(args, info, lines) as runner:
+    speech = open_speech(args, from_microphone=False, default_voice="none")
+    async with kit.running(args, info, lines) as runner, speech as speaking:
+        for note in speaking.notes:
+            print(f"voxagent: {note}", file=sys.stderr)
         for path in args.files:
             if not args.json:
                 console.print(f"[bold]{escape(path)}[/]")
@@ -43,6 +52,9 @@ async def replay_command(args: argparse.Namespace) -> ExitCode:
                     endpointer=endpointer,
                     on_event=printer.event,
                     raise_on_error=False,
+                    voice=speaking.voice,
+                    speaker=speaking.speaker,
+                    barge_in=speaking.barge_in,
                 )
             except BadAudioError as error:
                 raise as_cli_error(error) from None

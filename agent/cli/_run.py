@@ -23,6 +23,7 @@ from agent.cli._console import LiveConsole
 from agent.cli._exit import CliError, ExitCode, as_cli_error
 from agent.cli._serve import prepare_start, serve_options, start_server, stop_server
 from agent.cli._server import check_server
+from agent.cli._speech_commands import Speech, open_speech
 from agent.cli._transcript_log import TurnRecords
 from agent.cli._vllm import ServeOptions, server_healthy
 from agent.cli._words import count
@@ -116,10 +117,13 @@ async def _converse(
         + (f" · log {escape(args.log)}" if args.log else "")
     )
     name = args.replay or "microphone"
-    async with kit.running(args, info, live) as runner:
+    speech = open_speech(args, from_microphone=not args.replay, default_voice=None)
+    async with kit.running(args, info, live) as runner, speech as speaking:
+        _announce(Console(stderr=True, highlight=False, soft_wrap=True), speaking)
+        live.speaker = speaking.speaker
         try:
             with live:
-                await _show_events(runner, setup, live, name)
+                await _show_events(runner, setup, live, name, speaking, args)
         finally:
             pending = kit.timers.pending()  # before `running` cancels them
     if pending:
@@ -132,10 +136,34 @@ async def _converse(
     return ExitCode.FAILURE if live.failures else ExitCode.OK
 
 
-async def _show_events(runner: Agent, setup: _Setup, live: LiveConsole, name: str) -> None:
+def _announce(console: Console, speech: Speech) -> None:
+    """One line on how the assistant speaks, and a note for each compromise."""
+    if speech.voice is None:
+        console.print("[dim]replies as text only (--voice to speak them)[/]")
+    else:
+        where = getattr(speech.speaker, "path", None) or "the speaker"
+        barge = "barge-in on" if speech.barge_in else "no barge-in"
+        console.print(f"[dim]speaking with {escape(speech.voice.name)} to {escape(where)} · "
+                      f"{barge}[/]")  # fmt: skip
+    for note in speech.notes:
+        console.print(f"[yellow]! {escape(note)}[/]")
+
+
+async def _show_events(
+    runner: Agent,
+    setup: _Setup,
+    live: LiveConsole,
+    name: str,
+    speech: Speech,
+    args: argparse.Namespace,
+) -> None:
     """Listen to the source until it ends: each event shown, each turn logged (--log)."""
     records = TurnRecords(name)
-    events = listen(runner, setup.source, endpointer=setup.endpointer, on_frame=live.level)
+    events = listen(
+        runner, setup.source, endpointer=setup.endpointer, on_frame=live.level,
+        voice=speech.voice, speaker=speech.speaker, barge_in=speech.barge_in,
+        echo=speech.echo, stream_time=bool(args.replay and args.fast),
+    )  # fmt: skip
     try:
         async with contextlib.aclosing(events):
             async for event in events:

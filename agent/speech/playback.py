@@ -86,7 +86,8 @@ class Timeline:
 
     def __init__(self, sample_rate: int, on_output: OutputTap | None = None) -> None:
         self.sample_rate = sample_rate
-        self.on_output = on_output
+        self.taps: list[OutputTap] = [on_output] if on_output is not None else []
+        """Called with each rendered block, in order (see `OutputTap`)."""
         self.position = 0
         """Samples rendered so far (what has been played, silence included)."""
         self.level_dbfs = SILENCE_DBFS
@@ -134,8 +135,8 @@ class Timeline:
                 self._pieces.popleft()
             self.position = end
         self.level_dbfs = level_dbfs(block) if block.any() else SILENCE_DBFS
-        if self.on_output is not None:
-            self.on_output(block)
+        for tap in self.taps:
+            tap(block)
         for playback in finished:
             playback._settle()
         return block
@@ -194,6 +195,10 @@ class TimelineSpeaker:
         """Drop everything not yet played."""
         self._advance()
         self._timeline.stop()
+
+    def add_output_tap(self, tap: OutputTap) -> None:
+        """Also call `tap` with every block played (e.g. an echo canceller's `far_end`)."""
+        self._timeline.taps.append(tap)
 
     def _schedule(self, pcm: PCM16, at: float | None) -> Playback:
         self._advance()

@@ -162,6 +162,16 @@ class SpeechQueue:
         """Whether the reply is still being synthesized or played."""
         return self._worker is not None and not self._worker.done()
 
+    @property
+    def sentence_count(self) -> int:
+        """Sentences queued so far (a mark for `heard(since=...)`)."""
+        return len(self._sentences)
+
+    @property
+    def synthesizing(self) -> bool:
+        """Whether a queued sentence has not been fully synthesized yet."""
+        return self.speaking and not all(s.synthesized for s in self._sentences)
+
     def feed(self, delta: str) -> None:
         """Add a piece of the reply's text (markdown and all); whole sentences are queued."""
         for sentence in self._text.feed(delta):
@@ -177,11 +187,18 @@ class SpeechQueue:
         if self._worker is None:
             self._worker = asyncio.create_task(self._speak_all(), name="speech-queue")
 
-    def finish(self) -> None:
-        """The reply's text is complete: speak what is buffered, then end."""
+    def flush(self) -> None:
+        """Queue the text buffered so far as a sentence of its own (a message ended, though
+        the reply goes on: the next text starts a new sentence)."""
+        for sentence in self._text.flush(final=False):
+            self.say(sentence)
+
+    def finish(self, *, partial: bool = True) -> None:
+        """The reply's text is complete: speak what is buffered (not `partial`, for a broken
+        reply: only the sentences already known to be whole), then end."""
         if self._finished:
             return
-        for sentence in self._text.flush():
+        for sentence in self._text.flush() if partial else []:
             self.say(sentence)
         self._finished = True
         self._inbox.put_nowait(None)
@@ -198,16 +215,16 @@ class SpeechQueue:
             self._emit(SpeakingFinished(self.text))
         return self._outcome
 
-    async def interrupt(self) -> Spoken:
-        """Stop now (synthesis and playback); what was heard up to the last word played."""
+    def halt(self) -> Spoken:
+        """Stop playback and synthesis now, without waiting (e.g. from a barge-in detector);
+        what was heard up to the last word played (`SpeakingInterrupted` is sent now)."""
         if self._outcome is not None:
             return self._outcome
+        self._finished = True
         self.speaker.stop()  # freezes every playback's `played` where the sound stopped
         if self._worker is not None:
+            # No chunk is scheduled after this: the worker only plays between its awaits.
             self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-        self._finished = True
         heard = self.heard()
         if heard == self.text:
             self._outcome = Spoken(heard, self.text, interrupted=False)
@@ -217,12 +234,21 @@ class SpeechQueue:
             self._emit(SpeakingInterrupted(heard, self.text))
         return self._outcome
 
-    def heard(self) -> str:
-        """What has been played so far, up to the last word played."""
+    async def interrupt(self) -> Spoken:
+        """Stop now (synthesis and playback); what was heard up to the last word played."""
+        outcome = self.halt()
+        if self._worker is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        return outcome
+
+    def heard(self, since: int = 0) -> str:
+        """What has been played so far, up to the last word played; from sentence `since`
+        on (a `sentence_count` taken earlier)."""
         ratio = self.speaker.sample_rate / self.voice.sample_rate
         per_character = self._samples_per_character()
         parts: list[str] = []
-        for sentence in self._sentences:
+        for sentence in self._sentences[since:]:
             part, whole = sentence.heard(per_character, ratio)
             if part:
                 parts.append(part)

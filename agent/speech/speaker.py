@@ -100,6 +100,18 @@ class WavSink(TimelineSpeaker):
         started = time.monotonic()
         return cls(path, sample_rate=sample_rate, clock=lambda: time.monotonic() - started)
 
+    @property
+    def clock(self) -> Callable[[], float] | None:
+        """The sink's clock (None: everything counts as played when scheduled)."""
+        return self._clock
+
+    def follow(self, clock: Callable[[], float]) -> None:
+        """Play by `clock` from now on (e.g. the position of an input stream, so the file
+        lines up with it); only for a sink made without a clock, before anything is played."""
+        if self._clock is not None or self._timeline.position or self._timeline.busy:
+            raise RuntimeError(f"{self!r} already has a clock or has played audio")
+        self._clock = clock
+
     async def play(self, pcm: PCM16, *, at: float | None = None) -> Playback:
         """Schedule `pcm` (see `Speaker.play`)."""
         playback = self._schedule(pcm, at)

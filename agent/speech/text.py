@@ -175,11 +175,15 @@ class SpeakableStream:
         sentences += self._tail()
         return sentences
 
-    def flush(self) -> list[str]:
-        """The end of the reply: the sentences still buffered."""
+    def flush(self, *, final: bool = True) -> list[str]:
+        """The end of the reply (or, not `final`, of one message of it: what follows is
+        read as new text): the sentences still buffered."""
         line, self._pending = self._pending, ""
         sentences = self._line(line, complete=True) if line else []
-        self._closed = True
+        self._closed = final
+        if not final:
+            self._in_code = False
+            self._at_line_start = True
         return sentences + self._splitter.flush()
 
     def _tail(self) -> list[str]:

@@ -30,6 +30,9 @@ def every_event() -> list[events.AgentEvent]:
         events.TurnFinished(Turn(text="Hi", tool_results=[result])),
         events.TurnTranscribed(0, "what time is it"),
         events.TurnFailed(ServerError("boom", status_code=500), utterance=utterance()),
+        events.SpeakingStarted("Hello there."),
+        events.SpeakingFinished("Hello there."),
+        events.SpeakingInterrupted(heard="Hello", text="Hello there."),
     ]
 
 
@@ -46,7 +49,7 @@ def test_every_event_has_a_json_form_with_a_type_discriminator() -> None:
         assert json.loads(text) == form
         types.append(form["type"])
     assert len(set(types)) == len(types)
-    assert types[0] == "speech_started" and types[-1] == "turn_failed"
+    assert types[0] == "speech_started" and types[-1] == "speaking_interrupted"
 
 
 def test_a_failed_turn_carries_the_error_as_text() -> None:

@@ -23,6 +23,7 @@ from agent.events import (
     TurnFailed,
     TurnFinished,
     TurnStarted,
+    TurnTranscribed,
     UtteranceDropped,
     UtteranceEnded,
 )
@@ -67,6 +68,7 @@ def test_a_turn_as_lines_and_panel_states() -> None:
     live.show(ToolCallFinished(result))
     live.show(ReplyText("Two"))
     assert "Two" in render(live)
+    live.show(TurnTranscribed(0, "one plus one"))  # the transcript comes beside the turn
     live.show(TurnFinished(Turn(text="Two.", transcript="one plus one")))
     assert "speak when you are ready" in render(live)
     assert out.getvalue().splitlines() == [

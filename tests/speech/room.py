@@ -3,13 +3,18 @@ of what the assistant's speaker plays. Shared by the echo tests and `bench/speec
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import numpy as np
 
+from agent.audio import AudioSource
 from agent.audio.convert import PCM16, SAMPLE_RATE
+from agent.audio.sources import FRAME_SAMPLES
+from agent.speech import TimelineSpeaker
 
-__all__ = ["Room", "room_impulse_response"]
+__all__ = ["Room", "RoomMicrophone", "room_impulse_response"]
 
 
 def room_impulse_response(
@@ -48,3 +53,39 @@ class Room:
         rng = np.random.default_rng(3)
         mic += rng.standard_normal(length) * 32768 * 10 ** (self.noise_dbfs / 20)
         return np.clip(mic, -32768, 32767).astype(np.int16)
+
+
+class RoomMicrophone(AudioSource):
+    """A live microphone in the room: `user` (said at its own times) plus the echo of what
+    `sink` has played so far, frame by frame (the sink follows the stream's clock, so what it
+    played up to a frame is known when the frame is made).
+
+    Attach `tap` to the sink (`sink.add_output_tap(mic.tap)`) before listening.
+    """
+
+    def __init__(self, user: PCM16, room: Room, sink: TimelineSpeaker) -> None:
+        super().__init__()
+        self.user = user
+        self.room = room
+        self.sink = sink
+        self._echo = np.zeros(user.size + room.response.size + SAMPLE_RATE)
+        self._played = 0
+        rng = np.random.default_rng(3)
+        self._noise = rng.standard_normal(user.size) * 32768 * 10 ** (room.noise_dbfs / 20)
+
+    def tap(self, block: PCM16) -> None:
+        """What the sink played: its echo is added from where it was played."""
+        start, self._played = self._played, self._played + block.size
+        if start >= self.user.size or not block.any():
+            return
+        echo = np.convolve(block.astype(np.float64), self.room.response)
+        end = min(self._echo.size, start + echo.size)
+        self._echo[start:end] += echo[: end - start]
+
+    async def _frames(self) -> AsyncGenerator[PCM16, None]:
+        for start in range(0, self.user.size - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+            _ = self.sink.position  # the sink catches up with the clock: its echo is known
+            end = start + FRAME_SAMPLES
+            mic = self.user[start:end] + self._echo[start:end] + self._noise[start:end]
+            yield np.clip(mic, -32768, 32767).astype(np.int16)
+            await asyncio.sleep(0)

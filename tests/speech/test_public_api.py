@@ -13,6 +13,7 @@ import agent.speech
 from tests.audio.corpus import ROOT
 
 SPEECH_API = {
+    "BARGE_IN_SPEECH_S", "BargeInDetector", "SpokenTurn",
     "BETTER_VOICE_NOTE", "CODE_OMITTED", "DEFAULT_PIPER_VOICE", "SPOKEN_STYLE", "VOICES_ENV",
     "EspeakVoice", "NoVoice", "OutputDevice", "OutputTap", "PiperVoice", "Playback",
     "SentenceSplitter", "SoundDeviceSpeaker", "SpeakableStream", "Speaker", "SpeakingFinished",
