@@ -6,20 +6,34 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from agent._backend_per_loop import BackendPerLoop
 from agent.backend import Backend, ServerInfo
-from agent.clips import AudioInput, load_clips_async
+from agent.clips import AudioInput, ClipSource
 from agent.conversation import Conversation
-from agent.errors import AudioTooLongError, InvalidRequestError
-from agent.history import History, TurnRecord, audio_too_long
+from agent.errors import InvalidRequestError
+from agent.history import History, TurnRecord
 from agent.limits import MAX_AUDIO_ITEMS
+from agent.long_audio import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_PIECE_SECONDS,
+    MAX_GAP_S,
+    Piece,
+    ProgressHook,
+    Recording,
+    Transcript,
+    load_turn_clips_async,
+    longest_piece_seconds,
+    plan_pieces,
+    transcribe_recording,
+)
 from agent.tool_choice import ToolChoice, resolve_tool_choice
 from agent.turn import Turn
 from agent.turn_loop import TurnPlan
 from tools import MCPServer, Tool, Toolbox
 from tools._sync import run_sync
+from tools._threads import run_blocking
 
 if TYPE_CHECKING:
     from os import PathLike
@@ -239,7 +253,8 @@ class Agent:
 
         Args:
             audio: one clip or a list of up to 5 (paths, WAV bytes, arrays, `Audio`,
-                `Utterance`); converted to 16 kHz mono.
+                `Utterance`); converted to 16 kHz mono. A clip over one item's limit (600 s)
+                is cut at pauses into several items of this turn (5 items at most in all).
             text: text sent with the audio (or alone).
             sample_rate: the rate of numpy arrays in `audio` (required for arrays).
             tool_choice: for the turn's first model call (default: the agent's
@@ -257,7 +272,13 @@ class Agent:
         """
         started = time.perf_counter()
         await self.toolbox.start(max_model_len=self.max_model_len)
-        clips = await load_clips_async(audio, sample_rate=sample_rate) if audio is not None else []
+        clips = (
+            await load_turn_clips_async(
+                audio, sample_rate=sample_rate, max_items=self.max_audio_items
+            )
+            if audio is not None
+            else []
+        )
         if not clips and not (text and text.strip()):
             raise ValueError("run() needs audio= or a non-empty text=")
         self._history.check_clip_count(len(clips))
@@ -291,33 +312,73 @@ class Agent:
         return run_sync(turn, what="Agent.run_sync()", instead="await agent.run(...)")
 
     async def transcribe(
-        self, audio: AudioInput, *, language: str | None = None, sample_rate: int | None = None
-    ) -> str:
-        """The transcript of one clip (Voxtral's transcription mode); language optional.
+        self,
+        audio: AudioInput,
+        *,
+        language: str | None = None,
+        sample_rate: int | None = None,
+        max_piece_seconds: float | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        on_progress: ProgressHook | None = None,
+        shorten_pauses: bool = True,
+    ) -> Transcript:
+        """The transcript of one recording of any length (Voxtral's transcription mode).
+
+        A recording longer than one piece streams from disk and is cut at pauses into pieces
+        (at most `max_piece_seconds`, default 300 s, shortened to what the server's context
+        holds), transcribed `max_in_flight` at a time and joined in order; each piece is
+        retried on its own if its request fails. Pauses over 1 s inside a piece are shortened
+        in the audio sent (`shorten_pauses=False` keeps them: a segment then spans no more
+        than `max_piece_seconds` of the recording, as subtitles want).
+
+        Returns:
+            a `Transcript`: the text (it is a `str`), with `segments` (start and end on the
+            recording's timeline, one per piece) and `language`.
 
         Raises:
-            BadAudioError: the audio is unusable, or longer than the server's context holds.
+            BadAudioError: the audio is unusable.
+            PieceFailedError: a piece failed after its retries (its time range named).
         """
-        clips = await load_clips_async(audio, sample_rate=sample_rate)
-        if len(clips) != 1:
-            raise ValueError(f"transcribe() takes one clip, got {len(clips)}")
-        clip = clips[0]
+        if isinstance(audio, list | tuple):
+            if len(audio) != 1:
+                raise ValueError(f"transcribe() takes one clip, got {len(audio)}")
+            audio = audio[0]
+        source = cast("ClipSource", audio)
+        recording = await run_blocking(lambda: Recording(source, sample_rate=sample_rate))
         backend = self._backends.get()
         await self._ensure_server_facts(backend)
-        if self.max_model_len is not None and clip.tokens > self.max_model_len:
-            raise AudioTooLongError(
-                audio_too_long(clip.name, clip.duration, clip.tokens, self.max_model_len)
-            )
         assert self.model is not None
-        return await backend.transcribe(
-            clip.wav(), model=self.model, language=language or self.language
-        )
+        longest = longest_piece_seconds(self.max_model_len)
+        limit = min(longest, max_piece_seconds or DEFAULT_PIECE_SECONDS)
+        limit = max(30.0, limit)
+        if recording.duration <= limit:  # one request with the recording as it is
+            end = recording.duration
+            pieces = iter([Piece(0, ((0.0, end),), 0.0, end, (0.0, end))])
+        else:
+            pieces = plan_pieces(recording, limit, max_gap_s=MAX_GAP_S if shorten_pauses else None)
+        return await transcribe_recording(
+            backend, recording, model=self.model, language=language or self.language,
+            max_piece_seconds=limit, max_in_flight=max_in_flight, on_progress=on_progress,
+            pieces=pieces,
+        )  # fmt: skip
 
     def transcribe_sync(
-        self, audio: AudioInput, *, language: str | None = None, sample_rate: int | None = None
-    ) -> str:
+        self,
+        audio: AudioInput,
+        *,
+        language: str | None = None,
+        sample_rate: int | None = None,
+        max_piece_seconds: float | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        on_progress: ProgressHook | None = None,
+        shorten_pauses: bool = True,
+    ) -> Transcript:
         """`transcribe` for scripts."""
-        transcript = self.transcribe(audio, language=language, sample_rate=sample_rate)
+        transcript = self.transcribe(
+            audio, language=language, sample_rate=sample_rate,
+            max_piece_seconds=max_piece_seconds, max_in_flight=max_in_flight,
+            on_progress=on_progress, shorten_pauses=shorten_pauses,
+        )  # fmt: skip
         return run_sync(
             transcript, what="Agent.transcribe_sync()", instead="await agent.transcribe(...)"
         )

@@ -49,6 +49,7 @@ __all__ = [
     "Clip",
     "ClipSource",
     "audio_tokens",
+    "decode_source",
     "load_clip",
     "load_clips",
     "load_clips_async",
@@ -69,10 +70,13 @@ AudioInput: TypeAlias = "ClipSource | Sequence[ClipSource]"
 
 @dataclass(eq=False)
 class Clip:
-    """One audio item ready to send: 16 kHz mono int16 samples and a name for messages."""
+    """One audio item ready to send: 16 kHz mono int16 samples and a name for messages
+    (and, for a piece of a longer recording, where in it the piece lies)."""
 
     pcm: PCM16
     name: str = "audio"
+    source_range: tuple[float, float] | None = None
+    """For a clip cut out of a longer recording: the (start, end) seconds it holds."""
     _wav: bytes | None = field(default=None, init=False, repr=False)
     _base64: str | None = field(default=None, init=False, repr=False)
 
@@ -196,6 +200,14 @@ def _check_encoded_size(size: int, label: str) -> None:
             f"{label}: {size / 2**20:.1f} MB encoded; the server refuses audio items over "
             f"{MAX_AUDIO_BYTES / 2**20:.0f} MB: split it into shorter clips"
         )
+
+
+def decode_source(
+    source: ClipSource, *, sample_rate: int | None = None, name: str = "audio"
+) -> tuple[PCM16, str]:
+    """A clip source's samples (16 kHz mono int16) and its label, with no length checks
+    (a file is decoded whole: `agent.long_audio.Recording` streams files instead)."""
+    return _decode(source, sample_rate, name)
 
 
 def _decode(source: object, sample_rate: int | None, name: str) -> tuple[PCM16, str]:

@@ -202,12 +202,35 @@ def _voices_arguments(voices: argparse.ArgumentParser) -> None:
 
 
 def _transcribe_arguments(transcribe: argparse.ArgumentParser) -> None:
-    transcribe.add_argument("files", nargs="+", metavar="FILE", help="audio files")
+    transcribe.add_argument("files", nargs="+", metavar="FILE", help="audio files, any length")
     transcribe.add_argument(
         "--language",
         help="the spoken language (ar nl en fr de hi it pt es; default: detected)",
     )
     transcribe.add_argument("--json", action="store_true", help="one JSON object per file")
+    transcribe.add_argument(
+        "--format",
+        choices=("txt", "json", "srt", "vtt"),
+        default="txt",
+        help="txt (the text), json (text and segments), srt or vtt subtitles (default: txt)",
+    )
+    transcribe.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE instead of standard output"
+    )
+    transcribe.add_argument(
+        "--piece-seconds",
+        metavar="SECONDS",
+        type=float,
+        help="the longest piece of a long recording sent in one request (30 to 600; default: "
+        "300, or 30 for srt/vtt so that cues stay short)",
+    )
+    transcribe.add_argument(
+        "--in-flight",
+        metavar="N",
+        type=int,
+        default=4,
+        help="pieces transcribed at once (default: %(default)s)",
+    )
 
 
 def _ask_arguments(ask: argparse.ArgumentParser) -> None:
@@ -221,6 +244,11 @@ def _ask_arguments(ask: argparse.ArgumentParser) -> None:
         "and a question may follow (the same conversation)",
     )
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.add_argument(
+        "--summary",
+        action="store_true",
+        help="ask for a structured summary (topics, decisions, action items): give only files",
+    )
 
 
 def _devices_arguments(devices: argparse.ArgumentParser) -> None:
@@ -317,10 +345,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "transcribe recordings with Voxtral's transcription mode",
         """
         Prints `FILE: text`, one line per file (only the text when there is one file), or
-        one JSON object per file with --json.
+        one JSON object per file with --json. A recording of any length is read from disk
+        as it goes, cut at pauses into pieces the server accepts, transcribed a few pieces at
+        a time and joined in order; on a terminal a progress bar shows the time left.
 
         examples:
           voxagent transcribe meeting.wav --language fr
+          voxagent transcribe lecture.mp3 --format srt -o lecture.srt
         """,
         "agent.cli._transcribe:transcribe_command",
         server=True,
@@ -336,9 +367,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
         any other is the question about the files before it. Each group is one request of
         the same conversation, so a later question can refer to earlier answers.
 
+        A recording over one audio item's limit (10 minutes) is cut at pauses into several
+        items of the same request (5 at most: about 40 minutes fit a 32k context); the
+        time ranges sent are shown.
+
         examples:
           voxagent ask talk1.wav talk2.wav "Which speaker is more inspiring?"
           voxagent ask interview.mp3 "Summarize it." followup.wav "Does this contradict it?"
+          voxagent ask meeting.wav --summary
         """,
         "agent.cli._transcribe:ask_command",
         server=True,
