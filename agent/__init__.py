@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     )
     from agent.history import History, TurnRecord
     from agent.limits import MAX_AUDIO_ITEMS, MAX_AUDIO_SECONDS
+    from agent.long_audio import PieceFailedError, Segment, Transcript
     from agent.turn import Timings, Turn, Usage
 
 __all__ = [
@@ -68,8 +69,10 @@ __all__ = [
     "History",
     "InvalidRequestError",
     "ModelReply",
+    "PieceFailedError",
     "ReplyText",
     "RequestRejectedError",
+    "Segment",
     "ServerError",
     "ServerInfo",
     "ServerUnavailableError",
@@ -80,6 +83,7 @@ __all__ = [
     "ToolCallFinished",
     "ToolCallStarted",
     "ToolChoice",
+    "Transcript",
     "Turn",
     "TurnFailed",
     "TurnFinished",
@@ -102,6 +106,7 @@ _HOMES = {
     "agent.client": ("VoxtralClient",),
     "agent.clips": ("AudioInput", "Clip", "load_clip", "load_clips"),
     "agent.limits": ("MAX_AUDIO_ITEMS", "MAX_AUDIO_SECONDS"),
+    "agent.long_audio": ("PieceFailedError", "Segment", "Transcript"),
     "agent.errors": (
         "AudioDeviceError", "AudioTooLongError", "BadAudioError", "InvalidRequestError",
         "RequestRejectedError", "ServerError", "ServerUnavailableError", "StreamError",

@@ -7,7 +7,8 @@ import agent.testing
 AGENT_NAMES = {
     "DEFAULT_BASE_URL", "MAX_AUDIO_ITEMS", "MAX_AUDIO_SECONDS", "Agent", "AgentEvent",
     "AudioDeviceError", "AudioInput", "AudioTooLongError", "Backend", "BadAudioError", "Clip",
-    "EventHandler", "History", "InvalidRequestError", "ModelReply", "ReplyText",
+    "EventHandler", "History", "InvalidRequestError", "ModelReply", "PieceFailedError",
+    "ReplyText", "Segment", "Transcript",
     "RequestRejectedError", "ServerError", "ServerInfo", "ServerUnavailableError",
     "SpeechStarted", "StreamError", "Timings", "ToolCall", "ToolCallFinished",
     "ToolCallStarted", "ToolChoice", "Turn", "TurnFailed", "TurnFinished", "TurnRecord",
