@@ -6,7 +6,7 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Unpack, cast
 
 from agent._backend_per_loop import BackendPerLoop
 from agent.backend import Backend, ServerInfo
@@ -42,10 +42,9 @@ if TYPE_CHECKING:
     import numpy as np
     import openai
 
-    from agent.audio import AudioSource, Endpointer, FrameHook
-    from agent.audio.echo import EchoFilter
+    from agent.audio import AudioSource
     from agent.events import AgentEvent, EventHandler
-    from agent.speech import Speaker, Voice
+    from agent.listening import ListenOptions, ReplayOptions
 
     ReplayInput = str | PathLike[str] | bytes | np.ndarray[Any, Any]
 
@@ -386,76 +385,27 @@ class Agent:
     # --- listening ----------------------------------------------------------------------
 
     def listen(
-        self,
-        source: AudioSource,
-        *,
-        tool_choice: ToolChoice | None = None,
-        endpointer: Endpointer | None = None,
-        max_queued: int | None = 8,
-        on_frame: FrameHook | None = None,
-        voice: Voice | None = None,
-        speaker: Speaker | None = None,
-        barge_in: bool = True,
-        echo: EchoFilter | None = None,
+        self, source: AudioSource, **options: Unpack[ListenOptions]
     ) -> AsyncIterator[AgentEvent]:
         """Hear `source` turn after turn and yield events; with `voice` and `speaker`, speak
-        the replies (barge-in unless `barge_in=False`; `echo` cleans the microphone); see
-        `agent.listening.listen`."""
+        the replies (barge-in unless `barge_in=False`; `echo` cleans the microphone). The
+        options are `agent.listening.listen`'s."""
         from agent.listening import listen
 
-        return listen(
-            self, source, tool_choice=tool_choice, endpointer=endpointer,
-            max_queued=max_queued, on_frame=on_frame, voice=voice, speaker=speaker,
-            barge_in=barge_in, echo=echo,
-        )  # fmt: skip
+        return listen(self, source, **options)
 
     async def replay_async(
-        self,
-        audio: ReplayInput,
-        *,
-        sample_rate: int | None = None,
-        tool_choice: ToolChoice | None = None,
-        endpointer: Endpointer | None = None,
-        realtime: bool = False,
-        on_event: EventHandler | None = None,
-        raise_on_error: bool = True,
-        voice: Voice | None = None,
-        speaker: Speaker | None = None,
-        barge_in: bool = True,
-        echo: EchoFilter | None = None,
+        self, audio: ReplayInput, **options: Unpack[ReplayOptions]
     ) -> list[Turn]:
         """Every utterance of a recording as one turn (spoken with `voice` on `speaker`, as
-        `listen`); see `agent.listening.replay_async`."""
+        `listen`); the options are `agent.listening.replay_async`'s."""
         from agent.listening import replay_async
 
-        return await replay_async(
-            self, audio, sample_rate=sample_rate, tool_choice=tool_choice,
-            endpointer=endpointer, realtime=realtime, on_event=on_event,
-            raise_on_error=raise_on_error, voice=voice, speaker=speaker, barge_in=barge_in,
-            echo=echo,
-        )  # fmt: skip
+        return await replay_async(self, audio, **options)
 
-    def replay(
-        self,
-        audio: ReplayInput,
-        *,
-        sample_rate: int | None = None,
-        tool_choice: ToolChoice | None = None,
-        endpointer: Endpointer | None = None,
-        realtime: bool = False,
-        on_event: EventHandler | None = None,
-        raise_on_error: bool = True,
-        voice: Voice | None = None,
-        speaker: Speaker | None = None,
-        barge_in: bool = True,
-        echo: EchoFilter | None = None,
-    ) -> list[Turn]:
+    def replay(self, audio: ReplayInput, **options: Unpack[ReplayOptions]) -> list[Turn]:
         """`replay_async` for scripts (not from inside a running event loop)."""
-        turns = self.replay_async(
-            audio, sample_rate=sample_rate, tool_choice=tool_choice, endpointer=endpointer,
-            realtime=realtime, on_event=on_event, raise_on_error=raise_on_error, voice=voice,
-            speaker=speaker, barge_in=barge_in, echo=echo,
-        )  # fmt: skip
+        turns = self.replay_async(audio, **options)
         return run_sync(turns, what="Agent.replay()", instead="await agent.replay_async(...)")
 
     # --- inside a turn ------------------------------------------------------------------

@@ -24,7 +24,7 @@ import os
 from collections import deque
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 import numpy as np
 
@@ -63,7 +63,7 @@ from agent.turn_loop import SPOKEN_REPLIES
 from tools._sync import run_sync
 from tools._threads import run_blocking
 
-__all__ = ["TurnRunner", "listen", "replay", "replay_async"]
+__all__ = ["ListenOptions", "ReplayOptions", "TurnRunner", "listen", "replay", "replay_async"]
 
 _log = logging.getLogger("agent")
 
@@ -84,6 +84,38 @@ class TurnRunner(Protocol):
 
 
 _TURN_EVENTS = (TurnStarted, TurnFinished, TurnFailed)
+
+
+class ListenOptions(TypedDict, total=False):
+    """The keyword options of `listen` (and `Agent.listen`); see `listen` for each."""
+
+    tool_choice: ToolChoice | None
+    endpointer: Endpointer | None
+    max_queued: int | None
+    on_frame: FrameHook | None
+    voice: Voice | None
+    speaker: Speaker | None
+    barge_in: bool
+    echo: EchoFilter | None
+    spoken_style: str
+    stream_time: bool
+
+
+class ReplayOptions(TypedDict, total=False):
+    """The keyword options of `replay_async` and `replay` (and `Agent`'s); see
+    `replay_async` for each."""
+
+    sample_rate: int | None
+    tool_choice: ToolChoice | None
+    endpointer: Endpointer | None
+    realtime: bool
+    on_event: EventHandler | None
+    raise_on_error: bool
+    voice: Voice | None
+    speaker: Speaker | None
+    barge_in: bool
+    echo: EchoFilter | None
+    spoken_style: str
 
 
 async def listen(
@@ -506,7 +538,7 @@ def _logged_on_failure(hook: FrameHook) -> FrameHook:
 def replay(
     agent: TurnRunner,
     audio: str | os.PathLike[str] | bytes | np.ndarray[Any, Any],
-    **options: Any,
+    **options: Unpack[ReplayOptions],
 ) -> list[Turn]:
     """Blocking `replay_async` (same options), for scripts; not inside a running event loop."""
     return run_sync(

@@ -27,4 +27,11 @@ def test_audio_exports_exactly_the_public_names() -> None:
 
 
 def test_listening_exports() -> None:
-    assert set(agent.listening.__all__) == {"TurnRunner", "listen", "replay", "replay_async"}
+    assert set(agent.listening.__all__) == {
+        "ListenOptions",
+        "ReplayOptions",
+        "TurnRunner",
+        "listen",
+        "replay",
+        "replay_async",
+    }
