@@ -129,10 +129,14 @@ def test_a_hung_sync_tool_does_not_hold_process_exit() -> None:
 
 
 async def test_run_blocking_runs_off_the_loop_in_a_reused_daemon_thread() -> None:
-    first = await run_blocking(threading.current_thread)
-    second = await run_blocking(threading.current_thread)
-    assert first is second is not threading.current_thread()
-    assert first.daemon and first.name.startswith("voxagent-blocking-")
+    # The pool is the process's own: other tests' jobs may hold a thread, so reuse is shown
+    # as "never more threads than the pool has", and exactly by the WorkerThreads tests above.
+    from tools._threads import _blocking
+
+    used = {await run_blocking(threading.current_thread) for _ in range(20)}
+    assert threading.current_thread() not in used
+    assert all(thread.daemon and thread.name.startswith("voxagent-blocking-") for thread in used)
+    assert len(used) <= _blocking.thread_count < 20
 
 
 async def test_run_blocking_passes_results_and_errors_through() -> None:
