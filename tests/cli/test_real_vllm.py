@@ -68,14 +68,34 @@ def test_transcribe_and_ask(speech: dict[str, Path], env: dict[str, str]) -> Non
     assert json.loads(asked.stdout)["usage"]["prompt_tokens"] > 2 * 376
 
 
-def test_doctor_server_checks(env: dict[str, str]) -> None:
+def test_doctor_server_checks(env: dict[str, str], tmp_path: Path) -> None:
+    """With a tool set this server can hold (the tiny model's tokenizer is nearly byte-level:
+    the 12 built-ins overflow its 4096 tokens, see the next test), every server check passes."""
     assert BASE_URL
     env["PULSE_SERVER"] = "unix:/nonexistent"
-    done = run_voxagent("doctor", "--base-url", BASE_URL, env=env, timeout=120)
+    tools = tmp_path / "my_tools.py"
+    tools.write_text(
+        "from tools import tool\n\n\n@tool\ndef add(a: int, b: int) -> int:\n"
+        '    """Add two numbers."""\n    return a + b\n'
+    )
+    done = run_voxagent(
+        "doctor", "--no-mic", "--tools", str(tools), "--base-url", BASE_URL, env=env,
+        cwd=tmp_path, timeout=120,
+    )  # fmt: skip
     lines = done.stdout.splitlines()
     assert f"✓ server: vLLM answers at {BASE_URL.rstrip('/')}" in lines
     assert "✓ tool calling: enabled (auto tool choice, mistral parser)" in lines
     assert any(line.startswith("✓ round trip:") for line in lines), done.stdout
+
+
+def test_doctor_fails_where_every_real_turn_would(env: dict[str, str]) -> None:
+    """Issue 8 (2.6): the round trip sends the tools `run` would send, so a tool set that
+    overflows the server's context is a failed check, not a pass."""
+    assert BASE_URL
+    done = run_voxagent("doctor", "--no-mic", "--base-url", BASE_URL, env=env, timeout=120)
+    assert done.code != 0
+    failed = [line for line in done.stdout.splitlines() if line.startswith("✗ round trip:")]
+    assert failed and "maximum context length" in failed[0], done.stdout
 
 
 def test_a_new_users_tools_file_against_the_real_vllm(env: dict[str, str], tmp_path: Path):
