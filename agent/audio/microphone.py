@@ -15,13 +15,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 
 from agent.audio._blocks import FRAME_SAMPLES, Reframer, StreamConverter
 from agent.audio.convert import PCM16, SAMPLE_RATE
+from agent.audio.portaudio import AudioDevice, list_devices, load_sounddevice
 from agent.audio.sources import AudioSource
 from agent.errors import AudioDeviceError
 
@@ -33,58 +33,17 @@ _T = TypeVar("_T")
 _HINT = "list the input devices with `voxagent devices`"
 
 
-@dataclass(frozen=True, slots=True)
-class InputDevice:
-    """An input device as PortAudio sees it."""
-
-    index: int
-    name: str
-    host_api: str
-    channels: int
-    default_sample_rate: float
-    is_default: bool
+InputDevice = AudioDevice
+"""An input device as PortAudio sees it."""
 
 
 def _sounddevice() -> Any:
-    try:
-        import sounddevice
-    except OSError as exc:  # raised at import when libportaudio is missing
-        raise AudioDeviceError(
-            f"PortAudio is not available ({exc}); install it (Debian/Ubuntu: "
-            f"apt-get install libportaudio2), then {_HINT}"
-        ) from exc
-    except ImportError as exc:
-        raise AudioDeviceError(
-            f"the microphone needs the sounddevice package (pip install 'voxtral-agent[mic]'): "
-            f"{exc}"
-        ) from exc
-    return sounddevice
+    return load_sounddevice("the microphone", _HINT)
 
 
 def input_devices() -> list[InputDevice]:
     """The input devices PortAudio can open (what `voxagent devices` lists)."""
-    sd = _sounddevice()
-    try:
-        devices = sd.query_devices()
-        apis = sd.query_hostapis()
-        default_input = sd.default.device[0]
-    except sd.PortAudioError as exc:
-        raise AudioDeviceError(f"PortAudio could not list devices: {exc}") from exc
-    found = []
-    for index, device in enumerate(devices):
-        if int(device["max_input_channels"]) <= 0:
-            continue
-        found.append(
-            InputDevice(
-                index=index,
-                name=str(device["name"]),
-                host_api=str(apis[device["hostapi"]]["name"]),
-                channels=int(device["max_input_channels"]),
-                default_sample_rate=float(device["default_samplerate"]),
-                is_default=index == default_input,
-            )
-        )
-    return found
+    return list_devices("input", _sounddevice())
 
 
 class Microphone(AudioSource):

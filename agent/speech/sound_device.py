@@ -8,10 +8,10 @@ stream (blocking PortAudio calls) run off the event loop.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 from agent.audio.convert import PCM16
+from agent.audio.portaudio import AudioDevice, list_devices, load_sounddevice
 from agent.errors import AudioDeviceError
 from agent.speech.playback import OutputTap, Playback, TimelineSpeaker
 from tools._threads import run_blocking
@@ -21,55 +21,17 @@ __all__ = ["OutputDevice", "SoundDeviceSpeaker", "output_devices"]
 _HINT = "list the output devices with `voxagent devices`"
 
 
-@dataclass(frozen=True, slots=True)
-class OutputDevice:
-    """An output device as PortAudio sees it."""
-
-    index: int
-    name: str
-    host_api: str
-    channels: int
-    default_sample_rate: float
-    is_default: bool
+OutputDevice = AudioDevice
+"""An output device as PortAudio sees it."""
 
 
 def _sounddevice() -> Any:
-    try:
-        import sounddevice
-    except OSError as exc:  # raised at import when libportaudio is missing
-        raise AudioDeviceError(
-            f"PortAudio is not available ({exc}); install it (Debian/Ubuntu: apt-get install "
-            f"libportaudio2), then {_HINT}"
-        ) from exc
-    except ImportError as exc:
-        raise AudioDeviceError(
-            f"playing speech needs the sounddevice package (pip install 'voxtral-agent[mic]'): "
-            f"{exc}"
-        ) from exc
-    return sounddevice
+    return load_sounddevice("playing speech", _HINT)
 
 
 def output_devices() -> list[OutputDevice]:
     """The output devices PortAudio can open (what `voxagent devices` lists). Blocking."""
-    sd = _sounddevice()
-    try:
-        devices = sd.query_devices()
-        apis = sd.query_hostapis()
-        default_output = sd.default.device[1]
-    except sd.PortAudioError as exc:
-        raise AudioDeviceError(f"PortAudio could not list devices: {exc}") from exc
-    return [
-        OutputDevice(
-            index=index,
-            name=str(device["name"]),
-            host_api=str(apis[device["hostapi"]]["name"]),
-            channels=int(device["max_output_channels"]),
-            default_sample_rate=float(device["default_samplerate"]),
-            is_default=index == default_output,
-        )
-        for index, device in enumerate(devices)
-        if int(device["max_output_channels"]) > 0
-    ]
+    return list_devices("output", _sounddevice())
 
 
 class SoundDeviceSpeaker(TimelineSpeaker):
