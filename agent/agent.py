@@ -17,15 +17,11 @@ from agent.history import History, TurnRecord
 from agent.limits import MAX_AUDIO_ITEMS
 from agent.long_audio import (
     DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_PIECE_SECONDS,
-    MAX_GAP_S,
-    Piece,
     ProgressHook,
     Recording,
     Transcript,
     load_turn_clips_async,
-    longest_piece_seconds,
-    plan_pieces,
+    plan_transcription,
     transcribe_recording,
 )
 from agent.tool_choice import ToolChoice, resolve_tool_choice
@@ -347,14 +343,10 @@ class Agent:
         backend = self._backends.get()
         await self._ensure_server_facts(backend)
         assert self.model is not None
-        longest = longest_piece_seconds(self.max_model_len)
-        limit = min(longest, max_piece_seconds or DEFAULT_PIECE_SECONDS)
-        limit = max(30.0, limit)
-        if recording.duration <= limit:  # one request with the recording as it is
-            end = recording.duration
-            pieces = iter([Piece(0, ((0.0, end),), 0.0, end, (0.0, end))])
-        else:
-            pieces = plan_pieces(recording, limit, max_gap_s=MAX_GAP_S if shorten_pauses else None)
+        limit, pieces = plan_transcription(
+            recording, self.max_model_len, max_piece_seconds=max_piece_seconds,
+            shorten_pauses=shorten_pauses,
+        )  # fmt: skip
         return await transcribe_recording(
             backend, recording, model=self.model, language=language or self.language,
             max_piece_seconds=limit, max_in_flight=max_in_flight, on_progress=on_progress,

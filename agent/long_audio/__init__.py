@@ -17,6 +17,7 @@ from agent.long_audio.pieces import (
     Region,
     longest_piece_seconds,
     plan_pieces,
+    plan_transcription,
     speech_regions,
 )
 from agent.long_audio.questions import load_turn_clips, load_turn_clips_async, split_recording
@@ -51,6 +52,7 @@ __all__ = [
     "load_turn_clips_async",
     "longest_piece_seconds",
     "plan_pieces",
+    "plan_transcription",
     "speech_regions",
     "split_recording",
     "transcribe_recording",

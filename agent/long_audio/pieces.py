@@ -32,6 +32,7 @@ __all__ = [
     "Region",
     "longest_piece_seconds",
     "plan_pieces",
+    "plan_transcription",
     "speech_regions",
 ]
 
@@ -111,6 +112,24 @@ def longest_piece_seconds(
             break
         blocks -= 1
     return blocks * 30.0
+
+
+def plan_transcription(
+    recording: Recording,
+    max_model_len: int | None,
+    *,
+    max_piece_seconds: float | None,
+    shorten_pauses: bool,
+) -> tuple[float, Iterator[Piece]]:
+    """The longest piece a transcription of `recording` may send on this server, and its
+    pieces: the recording as it is when it fits one piece, else `plan_pieces` (pauses over
+    `MAX_GAP_S` shortened unless `shorten_pauses` is False)."""
+    limit = min(longest_piece_seconds(max_model_len), max_piece_seconds or DEFAULT_PIECE_SECONDS)
+    limit = max(30.0, limit)
+    if recording.duration <= limit:  # one request with the recording as it is
+        end = recording.duration
+        return limit, iter([Piece(0, ((0.0, end),), 0.0, end, (0.0, end))])
+    return limit, plan_pieces(recording, limit, max_gap_s=MAX_GAP_S if shorten_pauses else None)
 
 
 def speech_regions(
