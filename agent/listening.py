@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ from agent.events import (
     AgentEvent,
     EventHandler,
     ReplyText,
+    SpeculationDropped,
+    SpeculationStarted,
     SpeechStarted,
     TurnFailed,
     TurnFinished,
@@ -51,6 +54,7 @@ from agent.events import (
     UtteranceEnded,
 )
 from agent.reply_text import emit
+from agent.speculation import Speculation
 from agent.speech.barge_in import BARGE_IN_SPEECH_S, BargeInDetector
 from agent.speech.playback import TimelineSpeaker
 from agent.speech.speaker import Speaker, WavSink
@@ -59,7 +63,7 @@ from agent.speech.text import SPOKEN_STYLE
 from agent.speech.voice import NoVoice, Voice
 from agent.tool_choice import ToolChoice
 from agent.turn import Turn
-from agent.turn_loop import SPOKEN_REPLIES
+from agent.turn_loop import SPOKEN_REPLIES, STREAM_CLOCK
 from tools._sync import run_sync
 from tools._threads import run_blocking
 
@@ -99,6 +103,7 @@ class ListenOptions(TypedDict, total=False):
     echo: EchoFilter | None
     spoken_style: str
     stream_time: bool
+    speculate: bool
 
 
 class ReplayOptions(TypedDict, total=False):
@@ -116,6 +121,7 @@ class ReplayOptions(TypedDict, total=False):
     barge_in: bool
     echo: EchoFilter | None
     spoken_style: str
+    speculate: bool
 
 
 async def listen(
@@ -132,6 +138,7 @@ async def listen(
     echo: EchoFilter | None = None,
     spoken_style: str = SPOKEN_STYLE,
     stream_time: bool = False,
+    speculate: bool = False,
 ) -> AsyncGenerator[AgentEvent, None]:
     """Hear utterances from `source` and run one agent turn per utterance; yield the events.
 
@@ -172,6 +179,11 @@ async def listen(
             voice: the source waits while the agent works and nothing plays, so the model and
             the tools take no time on the input's timeline (what a `WavSink` following it
             writes, and where a barge-in cuts, is the same on every run).
+        speculate: at each pause of the endpointer's `turn_pause_s` while the agent is idle,
+            start the turn's model request with the audio so far (`Agent.speculate`); speech
+            that resumes cancels it (`SpeculationDropped`: a wasted request), a turn
+            committed with no new speech adopts its reply (`Turn.timings.from_speculation`).
+            Tools run, and text is shown or spoken, only once the turn is committed.
     """
     if max_queued is not None and max_queued < 1:
         raise ValueError(f"max_queued must be at least 1 (or None), got {max_queued}")
@@ -183,6 +195,8 @@ async def listen(
     loop = _ListeningLoop(agent, source, endpointer, max_queued, tool_choice, speaking, stream_time)
     if speaking is not None and barge_in:
         loop.listen_for_barge_in()
+    if speculate:
+        loop.speculate()
     # aclosing: closing this generator must close the inner one now, not at garbage collection
     async with contextlib.aclosing(loop.run()) as events:
         async for event in events:
@@ -225,9 +239,23 @@ class _StreamClock:
 
     def __init__(self) -> None:
         self.samples = 0
+        self._block_s = 0.0
+        self._read_at = 0.0
 
     def __call__(self) -> float:
         return self.samples / SAMPLE_RATE
+
+    def advance(self, samples: int) -> None:
+        """A block of `samples` was read (now)."""
+        self.samples += samples
+        self._block_s = samples / SAMPLE_RATE
+        self._read_at = time.perf_counter()
+
+    def now(self) -> float:
+        """The stream time now: the input read so far, plus the time since the newest block
+        came (a live source's next block is on its way), at most one block more."""
+        since = min(time.perf_counter() - self._read_at, self._block_s)
+        return self.samples / SAMPLE_RATE + since
 
 
 class _Done:
@@ -253,7 +281,7 @@ class _ListeningLoop:
         self._speaking = speaking
         self._paced = paced and speaking is not None
         self._events: asyncio.Queue[AgentEvent | _Done] = asyncio.Queue()
-        self._pending: deque[Utterance] = deque()
+        self._pending: deque[tuple[Utterance, Speculation | None]] = deque()
         self._wake = asyncio.Event()
         self._heard_all = False
         self._answered_all = False
@@ -261,6 +289,7 @@ class _ListeningLoop:
         self._spoken: SpokenTurn | None = None
         self._source_error: BaseException | None = None
         self._clock = _StreamClock()
+        self._speculation: Speculation | None = None
         self._follows_clock = False
         sink = speaking.speaker if speaking is not None else None
         if isinstance(sink, WavSink) and sink.clock is None:
@@ -279,6 +308,41 @@ class _ListeningLoop:
 
         self._endpointer.on_frame = on_frame
 
+    def speculate(self) -> None:
+        """Start each turn's request at a pause, before it is committed (see `listen`)."""
+        if not callable(getattr(self._agent, "speculate", None)):
+            raise TypeError(f"speculate=True needs an agent with speculate(): {self._agent!r}")
+        self._endpointer.on_pause = self._paused
+        self._endpointer.on_resume = self._resumed
+
+    def _paused(self, utterance: Utterance) -> None:
+        if self._busy() or self._speculation is not None:
+            return  # a turn in the way: the conversation will have changed by then
+        style = self._speaking.style if self._speaking is not None else None
+        speculate = self._agent.speculate  # type: ignore[attr-defined]
+        self._speculation = speculate(utterance, tool_choice=self._tool_choice, style=style)
+        self._events.put_nowait(SpeculationStarted(at=utterance.emitted_at, utterance=utterance))
+
+    def _resumed(self, at: float) -> None:
+        self._drop_speculation(at, "the user went on speaking")
+
+    def _drop_speculation(self, at: float, reason: str) -> None:
+        if self._speculation is not None:
+            self._speculation.cancel()
+            self._speculation = None
+            self._events.put_nowait(SpeculationDropped(at=at, reason=reason))
+
+    def _claim_speculation(self, event: UtteranceEnded | UtteranceDropped) -> Speculation | None:
+        """The speculative request made for the utterance that just ended, if any."""
+        speculation, self._speculation = self._speculation, None
+        if speculation is None:
+            return None
+        if isinstance(event, UtteranceEnded) and speculation.matches(event.utterance):
+            return speculation
+        self._speculation = speculation
+        self._drop_speculation(event.utterance.emitted_at, "the utterance ended otherwise")
+        return None
+
     def _barge_in(self) -> bool:
         return self._spoken is not None and self._spoken.barge_in()
 
@@ -296,6 +360,8 @@ class _ListeningLoop:
             for task in (reader, worker):
                 task.cancel()
             await asyncio.gather(reader, worker, return_exceptions=True)
+            if self._speculation is not None:
+                self._speculation.cancel()
             await self._source.aclose()
 
     async def _read(self) -> None:
@@ -303,7 +369,7 @@ class _ListeningLoop:
         try:
             async for frame in self._source:
                 await self._pace()
-                self._clock.samples += frame.size
+                self._clock.advance(frame.size)
                 await self._hear(frame)
         except asyncio.CancelledError:
             raise
@@ -353,6 +419,9 @@ class _ListeningLoop:
 
     def _heard(self, event: SpeechStarted | UtteranceEnded | UtteranceDropped) -> None:
         self._events.put_nowait(event)
+        if isinstance(event, SpeechStarted):
+            return
+        speculation = self._claim_speculation(event)
         if not isinstance(event, UtteranceEnded):
             return
         if self._max_queued is not None and len(self._pending) >= self._max_queued:
@@ -362,7 +431,7 @@ class _ListeningLoop:
             )
             self._events.put_nowait(UtteranceDropped(utterance=event.utterance, reason=reason))
             return
-        self._pending.append(event.utterance)
+        self._pending.append((event.utterance, speculation))
         self._wake.set()
 
     async def _work(self) -> None:
@@ -376,10 +445,11 @@ class _ListeningLoop:
                         return
                     self._wake.clear()
                     await self._wake.wait()
-                utterance = self._pending.popleft()
+                utterance, speculation = self._pending.popleft()
                 # the turn's number in the conversation (`Agent.turns`), else in this loop
                 index = getattr(self._agent, "turns", count)
-                await self._turn(index if isinstance(index, int) else count, utterance)
+                number = index if isinstance(index, int) else count
+                await self._turn(number, utterance, speculation)
                 count += 1
         finally:
             self._answered_all = True
@@ -392,14 +462,18 @@ class _ListeningLoop:
         if wait is not None:
             await wait()
 
-    async def _turn(self, index: int, utterance: Utterance) -> None:
+    async def _turn(
+        self, index: int, utterance: Utterance, speculation: Speculation | None
+    ) -> None:
         self._in_turn = True
         try:
-            await self._run_turn(index, utterance)
+            await self._run_turn(index, utterance, speculation)
         finally:
             self._in_turn = False
 
-    async def _run_turn(self, index: int, utterance: Utterance) -> None:
+    async def _run_turn(
+        self, index: int, utterance: Utterance, speculation: Speculation | None
+    ) -> None:
         self._events.put_nowait(TurnStarted(index=index, utterance=utterance))
         spoken = self._spoken = self._spoken_turn()
 
@@ -412,13 +486,17 @@ class _ListeningLoop:
                 spoken.feed(event.delta)
 
         token = SPOKEN_REPLIES.set(spoken)
+        clock = STREAM_CLOCK.set(self._clock if self._paced else self._clock.now)
         try:
             turn = await self._agent.run(
                 audio=utterance.pcm,
                 sample_rate=utterance.sample_rate,
                 tool_choice=self._tool_choice,
                 on_event=forward,
+                **({} if speculation is None else {"speculation": speculation}),
             )
+            turn.timings.speech_end = utterance.end
+            turn.timings.committed_at = utterance.emitted_at
         except Exception as exc:
             await self._end_speech(spoken, partial=False)
             self._events.put_nowait(TurnFailed(error=exc, utterance=utterance))
@@ -430,6 +508,7 @@ class _ListeningLoop:
             await self._end_speech(spoken)
             self._events.put_nowait(TurnFinished(turn=turn))
         finally:
+            STREAM_CLOCK.reset(clock)
             SPOKEN_REPLIES.reset(token)
             self._spoken = None
 
@@ -465,14 +544,15 @@ async def replay_async(
     barge_in: bool = True,
     echo: EchoFilter | None = None,
     spoken_style: str = SPOKEN_STYLE,
+    speculate: bool = False,
 ) -> list[Turn]:
     """Every utterance of a recording through the agent, one turn each; the turns in order.
 
     Nothing is dropped: the queue is unbounded, since a file is read faster than turns run.
-    `voice`, `speaker`, `barge_in`, `echo` and `spoken_style` are `listen`'s. With a voice
-    and not `realtime`, the recording is read in stream time: it waits while the agent works
-    and nothing is playing (the model and the tools take no time on its timeline), so what a
-    `WavSink` writes, and where a barge-in cuts, is the same on every run.
+    `voice`, `speaker`, `barge_in`, `echo`, `spoken_style` and `speculate` are `listen`'s.
+    With a voice and not `realtime`, the recording is read in stream time: it waits while the
+    agent works and nothing is playing (the model and the tools take no time on its
+    timeline), so what a `WavSink` writes, and where a barge-in cuts, is the same on every run.
 
     Args:
         agent: the agent.
@@ -490,7 +570,7 @@ async def replay_async(
     events = listen(
         agent, source, tool_choice=tool_choice, endpointer=endpointer, max_queued=None,
         voice=voice, speaker=speaker, barge_in=barge_in, echo=echo, spoken_style=spoken_style,
-        stream_time=not realtime,
+        stream_time=not realtime, speculate=speculate,
     )  # fmt: skip
     async with contextlib.aclosing(events):
         async for event in events:
