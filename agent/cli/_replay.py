@@ -32,7 +32,7 @@ async def replay_command(args: argparse.Namespace) -> ExitCode:
         )
     for path in args.files:  # fail before anything is sent
         await open_recording(path, realtime=False)
-    endpointer = make_endpointer(args.vad)
+    endpointer = make_endpointer(args.vad, args.turn_detector)
     kit = prepare_agent(args)
     info = await check_server(args.base_url, args.model, tool_calling=True)
     console = Console(highlight=False, soft_wrap=True, stderr=args.json)
@@ -56,6 +56,7 @@ async def replay_command(args: argparse.Namespace) -> ExitCode:
                     voice=speaking.voice,
                     speaker=speaking.speaker,
                     barge_in=speaking.barge_in,
+                    speculate=args.speculate,
                 )
             except BadAudioError as error:
                 raise as_cli_error(error) from None

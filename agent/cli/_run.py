@@ -41,7 +41,8 @@ async def run_command(args: argparse.Namespace) -> ExitCode:
     # Everything that can fail at once does, before any server is contacted or started
     # (a start takes minutes): --serve's GPU and vLLM first, then the audio and the log.
     serving = await _plan_serving(args, status)
-    setup = _Setup(await open_source(args), make_endpointer(args.vad), prepare_agent(args))
+    endpointer = make_endpointer(args.vad, args.turn_detector)
+    setup = _Setup(await open_source(args), endpointer, prepare_agent(args))
     console = Console(highlight=False, soft_wrap=True)
     async with _server(args, serving, status) as base_url:
         info = await check_server(base_url, args.model, tool_calling=True)
@@ -164,6 +165,7 @@ async def _show_events(
         runner, setup.source, endpointer=setup.endpointer, on_frame=live.level,
         voice=speech.voice, speaker=speech.speaker, barge_in=speech.barge_in,
         echo=speech.echo, stream_time=bool(args.replay and args.fast),
+        speculate=args.speculate,
     )  # fmt: skip
     try:
         async with contextlib.aclosing(events):
