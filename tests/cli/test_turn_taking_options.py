@@ -29,8 +29,10 @@ def test_replay_with_smart_turn_and_speculation_records_stream_timings(
         timings = record["timings"]
         assert record["utterance"]["end"] == timings["speech_end"]
         assert timings["speech_end"] < timings["committed_at"] < timings["speech_end"] + 2.1
-        assert timings["from_speculation"] is True
         assert timings["tool_dispatched_at"] == {}
+    # read faster than real time, the later turns end while the first one runs: only the first
+    # is speculated on (never while a turn is in the way)
+    assert records[0]["timings"]["from_speculation"] is True
 
 
 def test_turn_detector_choices_are_checked(env: dict[str, str]) -> None:
