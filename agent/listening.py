@@ -235,27 +235,33 @@ def _speaking(
 
 
 class _StreamClock:
-    """Seconds of input heard so far: the conversation's timeline."""
+    """Seconds of input heard so far: the conversation's timeline.
 
-    def __init__(self) -> None:
+    For a live source, the time now on that timeline is the wall clock since its first frame
+    was recorded (the reader may be behind, judging a backlog); for a recording read faster
+    than real time, it is how far the recording has been read.
+    """
+
+    def __init__(self, live: bool = False) -> None:
         self.samples = 0
-        self._block_s = 0.0
-        self._read_at = 0.0
+        self._live = live
+        self._started: float | None = None  # wall time of sample 0, for a live source
 
     def __call__(self) -> float:
         return self.samples / SAMPLE_RATE
 
     def advance(self, samples: int) -> None:
         """A block of `samples` was read (now)."""
+        if self._started is None:
+            self._started = time.perf_counter() - samples / SAMPLE_RATE
         self.samples += samples
-        self._block_s = samples / SAMPLE_RATE
-        self._read_at = time.perf_counter()
 
     def now(self) -> float:
-        """The stream time now: the input read so far, plus the time since the newest block
-        came (a live source's next block is on its way), at most one block more."""
-        since = min(time.perf_counter() - self._read_at, self._block_s)
-        return self.samples / SAMPLE_RATE + since
+        """The stream time now."""
+        read = self.samples / SAMPLE_RATE
+        if not self._live or self._started is None:
+            return read
+        return max(read, time.perf_counter() - self._started)
 
 
 class _Done:
@@ -281,14 +287,14 @@ class _ListeningLoop:
         self._speaking = speaking
         self._paced = paced and speaking is not None
         self._events: asyncio.Queue[AgentEvent | _Done] = asyncio.Queue()
-        self._pending: deque[tuple[Utterance, Speculation | None]] = deque()
+        self._pending: deque[tuple[Utterance, Speculation | None, float]] = deque()
         self._wake = asyncio.Event()
         self._heard_all = False
         self._answered_all = False
         self._in_turn = False
         self._spoken: SpokenTurn | None = None
         self._source_error: BaseException | None = None
-        self._clock = _StreamClock()
+        self._clock = _StreamClock(live=source.live)
         self._speculation: Speculation | None = None
         self._follows_clock = False
         sink = speaking.speaker if speaking is not None else None
@@ -307,6 +313,11 @@ class _ListeningLoop:
                 hook(level_dbfs, is_speech)
 
         self._endpointer.on_frame = on_frame
+
+    def _stream_now(self) -> float:
+        """The stream time now (paced, the input waits while the agent works: no time
+        passes on its timeline)."""
+        return self._clock() if self._paced else self._clock.now()
 
     def speculate(self) -> None:
         """Start each turn's request at a pause, before it is committed (see `listen`)."""
@@ -431,7 +442,10 @@ class _ListeningLoop:
             )
             self._events.put_nowait(UtteranceDropped(utterance=event.utterance, reason=reason))
             return
-        self._pending.append((event.utterance, speculation))
+        # The commit happens once the endpointer's verdict is in (the turn model takes time):
+        # on a live source that is later than the frame it judged.
+        committed = max(event.utterance.emitted_at, self._stream_now())
+        self._pending.append((event.utterance, speculation, committed))
         self._wake.set()
 
     async def _work(self) -> None:
@@ -445,11 +459,11 @@ class _ListeningLoop:
                         return
                     self._wake.clear()
                     await self._wake.wait()
-                utterance, speculation = self._pending.popleft()
+                utterance, speculation, committed = self._pending.popleft()
                 # the turn's number in the conversation (`Agent.turns`), else in this loop
                 index = getattr(self._agent, "turns", count)
                 number = index if isinstance(index, int) else count
-                await self._turn(number, utterance, speculation)
+                await self._turn(number, utterance, speculation, committed)
                 count += 1
         finally:
             self._answered_all = True
@@ -463,16 +477,16 @@ class _ListeningLoop:
             await wait()
 
     async def _turn(
-        self, index: int, utterance: Utterance, speculation: Speculation | None
+        self, index: int, utterance: Utterance, speculation: Speculation | None, committed: float
     ) -> None:
         self._in_turn = True
         try:
-            await self._run_turn(index, utterance, speculation)
+            await self._run_turn(index, utterance, speculation, committed)
         finally:
             self._in_turn = False
 
     async def _run_turn(
-        self, index: int, utterance: Utterance, speculation: Speculation | None
+        self, index: int, utterance: Utterance, speculation: Speculation | None, committed: float
     ) -> None:
         self._events.put_nowait(TurnStarted(index=index, utterance=utterance))
         spoken = self._spoken = self._spoken_turn()
@@ -486,7 +500,7 @@ class _ListeningLoop:
                 spoken.feed(event.delta)
 
         token = SPOKEN_REPLIES.set(spoken)
-        clock = STREAM_CLOCK.set(self._clock if self._paced else self._clock.now)
+        clock = STREAM_CLOCK.set(self._stream_now)
         try:
             turn = await self._agent.run(
                 audio=utterance.pcm,
@@ -496,7 +510,7 @@ class _ListeningLoop:
                 **({} if speculation is None else {"speculation": speculation}),
             )
             turn.timings.speech_end = utterance.end
-            turn.timings.committed_at = utterance.emitted_at
+            turn.timings.committed_at = committed
         except Exception as exc:
             await self._end_speech(spoken, partial=False)
             self._events.put_nowait(TurnFailed(error=exc, utterance=utterance))
