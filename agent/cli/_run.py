@@ -195,7 +195,7 @@ async def _show_events(
         **wake_options(args, setup.wake),
     )  # fmt: skip
     try:
-        with keys or contextlib.nullcontext():
+        with keys.watching() if keys is not None else contextlib.nullcontext():
             async with contextlib.aclosing(events):
                 async for event in events:
                     live.show(event)

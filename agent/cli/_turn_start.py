@@ -9,7 +9,6 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from types import TracebackType
 from typing import IO, Any
 
 from agent.audio import WakeWord
@@ -56,8 +55,8 @@ def wake_options(args: argparse.Namespace, wake: WakeWord | None) -> dict[str, A
 
 class TalkKey:
     """Space or Enter in the terminal toggles a `PushToTalk`; read without blocking the loop
-    (the terminal in cbreak mode, its input watched by the event loop). Use as a context
-    manager inside the running loop; `paused()` gives the terminal back for a prompt.
+    (the terminal in cbreak mode, its input watched by the event loop) within `watching()`;
+    `paused()` gives the terminal back for a prompt.
 
     Raises:
         CliError: standard input is no terminal (checked at construction).
@@ -75,17 +74,14 @@ class TalkKey:
         self._fd = self.stream.fileno()
         self._saved: list[Any] | None = None
 
-    def __enter__(self) -> TalkKey:
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[TalkKey]:
+        """The keys are read (inside the running event loop) until the block ends."""
         self._watch()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._unwatch()
+        try:
+            yield self
+        finally:
+            self._unwatch()
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
