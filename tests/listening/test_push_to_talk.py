@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,13 +15,16 @@ from agent.audio import FRAME_SAMPLES, SAMPLE_RATE, AudioSource, Endpointer
 from agent.audio.convert import PCM16
 from agent.events import (
     AgentEvent,
+    SpeakingInterrupted,
     SpeechStarted,
     TurnFinished,
     TurnStarted,
     UtteranceDropped,
     UtteranceEnded,
 )
+from agent.speech import EspeakVoice, WavSink, espeak_program
 from agent.testing import ScriptedServer
+from tests.listening.test_speaking import LONG_REPLY, endpointer, recording, speech_spans
 from tests.listening.test_wake import FOLLOW_UP, NO_WAKE_WORD, Said, said
 
 __all__ = ["said"]  # the session fixture of Piper's phrases
@@ -96,6 +100,42 @@ async def test_a_slip_of_the_key_is_dropped_with_the_reason(said: Said) -> None:
         "push-to-talk held for 0.09 s, less than min_utterance_s=0.2 s (a slip of the key?)"
     )
     assert not push_to_talk.talking
+
+
+async def test_with_a_voice_the_key_interrupts_and_the_voice_alone_does_not(
+    tmp_path: Path,
+) -> None:
+    if espeak_program() is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    # A question held 0.5-1.5 s; the long reply starts after it; the user speaks over it at
+    # 4.5 s without the key (no barge-in), then presses it at 6 s (the barge-in) and asks.
+    audio = recording(("s", 0.5), ("t", 0.9), ("s", 3.1), ("t", 0.9), ("s", 1.5), ("t", 0.9))
+    audio = np.concatenate([audio, np.zeros(SAMPLE_RATE, dtype=np.int16)])
+    push_to_talk = PushToTalk()
+    presses = {0.48: "start", 1.5: "end", 6.0: "start", 7.5: "end"}
+    source = PressingSource(audio, push_to_talk, presses)
+    out = tmp_path / "said.wav"
+    events: list[AgentEvent] = []
+    with ScriptedServer() as server:
+        server.reply(LONG_REPLY).reply("Sorry, go on.")
+        agent = Agent(base_url=server.base_url, transcribe_turns=False)
+        async with agent, WavSink(out) as sink:
+            listening = agent.listen(
+                source, endpointer=endpointer(), voice=EspeakVoice(), speaker=sink,
+                push_to_talk=push_to_talk, stream_time=True,
+            )  # fmt: skip
+            events = [event async for event in listening]
+        server.verify()
+    [interrupted] = [event for event in events if isinstance(event, SpeakingInterrupted)]
+    assert interrupted.heard and len(interrupted.heard) < len(LONG_REPLY) / 2
+    turns = [event.utterance for event in events if isinstance(event, TurnStarted)]
+    spans = [(u.start, u.end) for u in turns if u is not None]
+    assert np.allclose(spans, [(0.48, 1.5), (6.0, 7.5)])
+    said = speech_spans(out)
+    reply = [(start, end) for start, end in said if start < 7.5]  # then "Sorry, go on."
+    assert reply[0][0] >= 1.5 and 6.0 < reply[-1][1] < 6.0 + 0.2  # cut at the key
+    assert any(start < 4.5 and end > 5.4 for start, end in reply)  # the voice alone: no cut
+    assert said[-1][0] >= 7.5
 
 
 def test_toggle_opens_and_closes_and_repeats_are_ignored() -> None:
