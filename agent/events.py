@@ -30,6 +30,8 @@ __all__ = [
     "SpeakingFinished",
     "SpeakingInterrupted",
     "SpeakingStarted",
+    "SpeculationDropped",
+    "SpeculationStarted",
     "SpeechStarted",
     "ToolCallFinished",
     "ToolCallStarted",
@@ -144,6 +146,36 @@ class TurnFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeculationStarted:
+    """A speculative request started at a pause, before the turn is committed; `at` is
+    the stream time (seconds) and `utterance` the audio it carries."""
+
+    at: float
+    utterance: Utterance
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"type": "speculation_started", "at", "utterance"}``."""
+        return {
+            "type": "speculation_started",
+            "at": round(self.at, 3),
+            "utterance": self.utterance.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SpeculationDropped:
+    """A speculative request was cancelled, wasted: the user went on speaking (or the turn
+    ended otherwise); `at` is the stream time (seconds)."""
+
+    at: float
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"type": "speculation_dropped", "at", "reason"}``."""
+        return {"type": "speculation_dropped", "at": round(self.at, 3), "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class Awake:
     """The wake word was heard while the assistant slept (`listen(wake_word=...)`): from `at`
     (seconds into the stream, where the word ended) it runs what it hears as turns."""
@@ -183,6 +215,8 @@ AgentEvent: TypeAlias = (
     | SpeakingStarted
     | SpeakingFinished
     | SpeakingInterrupted
+    | SpeculationStarted
+    | SpeculationDropped
     | Awake
     | Asleep
 )

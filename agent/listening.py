@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ from agent.events import (
     AgentEvent,
     EventHandler,
     ReplyText,
+    SpeculationDropped,
+    SpeculationStarted,
     TurnFailed,
     TurnFinished,
     TurnStarted,
@@ -53,6 +56,7 @@ from agent.events import (
     UtteranceEnded,
 )
 from agent.reply_text import emit
+from agent.speculation import Speculation
 from agent.speech.barge_in import BARGE_IN_SPEECH_S, BargeInDetector
 from agent.speech.playback import TimelineSpeaker
 from agent.speech.speaker import Speaker, WavSink
@@ -61,7 +65,7 @@ from agent.speech.text import SPOKEN_STYLE
 from agent.speech.voice import NoVoice, Voice
 from agent.tool_choice import ToolChoice
 from agent.turn import Turn
-from agent.turn_loop import SPOKEN_REPLIES
+from agent.turn_loop import SPOKEN_REPLIES, STREAM_CLOCK
 from agent.turn_start import (
     WAKE_WINDOW_S,
     HeardEvent,
@@ -110,6 +114,7 @@ class ListenOptions(TypedDict, total=False):
     echo: EchoFilter | None
     spoken_style: str
     stream_time: bool
+    speculate: bool
     wake_word: str | WakeWord | None
     wake_window_s: float
     push_to_talk: PushToTalk | None
@@ -130,6 +135,7 @@ class ReplayOptions(TypedDict, total=False):
     barge_in: bool
     echo: EchoFilter | None
     spoken_style: str
+    speculate: bool
     wake_word: str | WakeWord | None
     wake_window_s: float
 
@@ -148,6 +154,7 @@ async def listen(
     echo: EchoFilter | None = None,
     spoken_style: str = SPOKEN_STYLE,
     stream_time: bool = False,
+    speculate: bool = False,
     wake_word: str | WakeWord | None = None,
     wake_window_s: float = WAKE_WINDOW_S,
     push_to_talk: PushToTalk | None = None,
@@ -192,6 +199,11 @@ async def listen(
             the tools take no time on the input's timeline (what a `WavSink` following it
             writes, and where a barge-in cuts, is the same on every run). With `wake_word`, also
             without a voice: the window's decisions then do not depend on how long turns take.
+        speculate: at each pause of the endpointer's `turn_pause_s` while the agent is idle,
+            start the turn's model request with the audio so far (`Agent.speculate`); speech
+            that resumes cancels it (`SpeculationDropped`: a wasted request), a turn
+            committed with no new speech adopts its reply (`Turn.timings.from_speculation`).
+            Tools run, and text is shown or spoken, only once the turn is committed.
         wake_word: sleep until this wake word is heard (a name of `agent.audio.WAKE_WORDS`,
             such as "hey_jarvis", or a `WakeWord`; extra `[wake]`). An utterance runs as a
             turn when the wake word is in it with speech after it ("Hey Jarvis, set a timer"
@@ -225,6 +237,8 @@ async def listen(
             gate.on_start = loop.barge_in_now  # the key interrupts, the voice alone does not
         else:
             loop.listen_for_barge_in()
+    if speculate:
+        loop.speculate()
     # aclosing: closing this generator must close the inner one now, not at garbage collection
     async with contextlib.aclosing(loop.run()) as events:
         async for event in events:
@@ -263,13 +277,33 @@ def _speaking(
 
 
 class _StreamClock:
-    """Seconds of input heard so far: the conversation's timeline."""
+    """Seconds of input heard so far: the conversation's timeline.
 
-    def __init__(self) -> None:
+    For a live source, the time now on that timeline is the wall clock since its first frame
+    was recorded (the reader may be behind, judging a backlog); for a recording read faster
+    than real time, it is how far the recording has been read.
+    """
+
+    def __init__(self, live: bool = False) -> None:
         self.samples = 0
+        self._live = live
+        self._started: float | None = None  # wall time of sample 0, for a live source
 
     def __call__(self) -> float:
         return self.samples / SAMPLE_RATE
+
+    def advance(self, samples: int) -> None:
+        """A block of `samples` was read (now)."""
+        if self._started is None:
+            self._started = time.perf_counter() - samples / SAMPLE_RATE
+        self.samples += samples
+
+    def now(self) -> float:
+        """The stream time now."""
+        read = self.samples / SAMPLE_RATE
+        if not self._live or self._started is None:
+            return read
+        return max(read, time.perf_counter() - self._started)
 
 
 class _Done:
@@ -297,14 +331,15 @@ class _ListeningLoop:
         self._speaking = speaking
         self._paced = paced and (speaking is not None or self._gate.paced)
         self._events: asyncio.Queue[AgentEvent | _Done] = asyncio.Queue()
-        self._pending: deque[Utterance] = deque()
+        self._pending: deque[tuple[Utterance, Speculation | None, float]] = deque()
         self._wake = asyncio.Event()
         self._heard_all = False
         self._answered_all = False
         self._in_turn = False
         self._spoken: SpokenTurn | None = None
         self._source_error: BaseException | None = None
-        self._clock = _StreamClock()
+        self._clock = _StreamClock(live=source.live)
+        self._speculation: Speculation | None = None
         self._follows_clock = False
         sink = speaking.speaker if speaking is not None else None
         if isinstance(sink, WavSink) and sink.clock is None:
@@ -322,6 +357,48 @@ class _ListeningLoop:
                 hook(level_dbfs, is_speech)
 
         self._endpointer.on_frame = on_frame
+
+    def _stream_now(self) -> float:
+        """The stream time now (paced, the input waits while the agent works: no time
+        passes on its timeline)."""
+        return self._clock() if self._paced else self._clock.now()
+
+    def speculate(self) -> None:
+        """Start each turn's request at a pause, before it is committed (see `listen`)."""
+        if not callable(getattr(self._agent, "speculate", None)):
+            raise TypeError(f"speculate=True needs an agent with speculate(): {self._agent!r}")
+        self._endpointer.on_pause = self._paused
+        self._endpointer.on_resume = self._resumed
+
+    def _paused(self, utterance: Utterance) -> None:
+        if self._busy() or self._speculation is not None:
+            return  # a turn in the way: the conversation will have changed by then
+        if not self._gate.admits_speech:
+            return  # asleep, or push-to-talk: this speech will not be the turn
+        style = self._speaking.style if self._speaking is not None else None
+        speculate = self._agent.speculate  # type: ignore[attr-defined]
+        self._speculation = speculate(utterance, tool_choice=self._tool_choice, style=style)
+        self._events.put_nowait(SpeculationStarted(at=utterance.emitted_at, utterance=utterance))
+
+    def _resumed(self, at: float) -> None:
+        self._drop_speculation(at, "the user went on speaking")
+
+    def _drop_speculation(self, at: float, reason: str) -> None:
+        if self._speculation is not None:
+            self._speculation.cancel()
+            self._speculation = None
+            self._events.put_nowait(SpeculationDropped(at=at, reason=reason))
+
+    def _claim_speculation(self, event: UtteranceEnded | UtteranceDropped) -> Speculation | None:
+        """The speculative request made for the utterance that just ended, if any."""
+        speculation, self._speculation = self._speculation, None
+        if speculation is None:
+            return None
+        if isinstance(event, UtteranceEnded) and speculation.matches(event.utterance):
+            return speculation
+        self._speculation = speculation
+        self._drop_speculation(event.utterance.emitted_at, "the utterance ended otherwise")
+        return None
 
     def _barge_in(self) -> bool:
         return self._spoken is not None and self._spoken.barge_in()
@@ -344,6 +421,8 @@ class _ListeningLoop:
             for task in (reader, worker):
                 task.cancel()
             await asyncio.gather(reader, worker, return_exceptions=True)
+            if self._speculation is not None:
+                self._speculation.cancel()
             await self._source.aclose()
 
     async def _read(self) -> None:
@@ -353,7 +432,7 @@ class _ListeningLoop:
                 self._heard(event)
             async for frame in self._source:
                 await self._pace()
-                self._clock.samples += frame.size
+                self._clock.advance(frame.size)
                 await self._hear(frame)
         except asyncio.CancelledError:
             raise
@@ -404,6 +483,9 @@ class _ListeningLoop:
 
     def _heard(self, event: HeardEvent) -> None:
         self._events.put_nowait(event)
+        if not isinstance(event, UtteranceEnded | UtteranceDropped):
+            return  # speech started, or the assistant woke or fell asleep
+        speculation = self._claim_speculation(event)
         if not isinstance(event, UtteranceEnded):
             return
         if self._max_queued is not None and len(self._pending) >= self._max_queued:
@@ -413,7 +495,10 @@ class _ListeningLoop:
             )
             self._events.put_nowait(UtteranceDropped(utterance=event.utterance, reason=reason))
             return
-        self._pending.append(event.utterance)
+        # The commit happens once the endpointer's verdict is in (the turn model takes time):
+        # on a live source that is later than the frame it judged.
+        committed = max(event.utterance.emitted_at, self._stream_now())
+        self._pending.append((event.utterance, speculation, committed))
         self._wake.set()
 
     async def _work(self) -> None:
@@ -427,10 +512,11 @@ class _ListeningLoop:
                         return
                     self._wake.clear()
                     await self._wake.wait()
-                utterance = self._pending.popleft()
+                utterance, speculation, committed = self._pending.popleft()
                 # the turn's number in the conversation (`Agent.turns`), else in this loop
                 index = getattr(self._agent, "turns", count)
-                await self._turn(index if isinstance(index, int) else count, utterance)
+                number = index if isinstance(index, int) else count
+                await self._turn(number, utterance, speculation, committed)
                 count += 1
         finally:
             self._answered_all = True
@@ -443,14 +529,18 @@ class _ListeningLoop:
         if wait is not None:
             await wait()
 
-    async def _turn(self, index: int, utterance: Utterance) -> None:
+    async def _turn(
+        self, index: int, utterance: Utterance, speculation: Speculation | None, committed: float
+    ) -> None:
         self._in_turn = True
         try:
-            await self._run_turn(index, utterance)
+            await self._run_turn(index, utterance, speculation, committed)
         finally:
             self._in_turn = False
 
-    async def _run_turn(self, index: int, utterance: Utterance) -> None:
+    async def _run_turn(
+        self, index: int, utterance: Utterance, speculation: Speculation | None, committed: float
+    ) -> None:
         self._events.put_nowait(TurnStarted(index=index, utterance=utterance))
         spoken = self._spoken = self._spoken_turn()
 
@@ -463,13 +553,17 @@ class _ListeningLoop:
                 spoken.feed(event.delta)
 
         token = SPOKEN_REPLIES.set(spoken)
+        clock = STREAM_CLOCK.set(self._stream_now)
         try:
             turn = await self._agent.run(
                 audio=utterance.pcm,
                 sample_rate=utterance.sample_rate,
                 tool_choice=self._tool_choice,
                 on_event=forward,
+                **({} if speculation is None else {"speculation": speculation}),
             )
+            turn.timings.speech_end = utterance.end
+            turn.timings.committed_at = committed
         except Exception as exc:
             await self._end_speech(spoken, partial=False)
             self._events.put_nowait(TurnFailed(error=exc, utterance=utterance))
@@ -481,6 +575,7 @@ class _ListeningLoop:
             await self._end_speech(spoken)
             self._events.put_nowait(TurnFinished(turn=turn))
         finally:
+            STREAM_CLOCK.reset(clock)
             SPOKEN_REPLIES.reset(token)
             self._spoken = None
 
@@ -516,17 +611,19 @@ async def replay_async(
     barge_in: bool = True,
     echo: EchoFilter | None = None,
     spoken_style: str = SPOKEN_STYLE,
+    speculate: bool = False,
     wake_word: str | WakeWord | None = None,
     wake_window_s: float = WAKE_WINDOW_S,
 ) -> list[Turn]:
     """Every utterance of a recording through the agent, one turn each; the turns in order.
 
     Nothing is dropped: the queue is unbounded, since a file is read faster than turns run.
-    `voice`, `speaker`, `barge_in`, `echo`, `spoken_style`, `wake_word` and `wake_window_s`
-    are `listen`'s. With a voice or a wake word and not `realtime`, the recording is read in
-    stream time: it waits while the agent works and nothing is playing (the model and the
-    tools take no time on its timeline), so what a `WavSink` writes, where a barge-in cuts,
-    and when the wake word's window closes are the same on every run.
+    `voice`, `speaker`, `barge_in`, `echo`, `spoken_style`, `speculate`, `wake_word` and
+    `wake_window_s` are `listen`'s. With a voice or a wake word and not `realtime`, the
+    recording is read in stream time: it waits while the agent works and nothing is
+    playing (the model and the tools take no time on its timeline), so what a `WavSink`
+    writes, where a barge-in cuts, and when the wake word's window closes are the same
+    on every run.
 
     Args:
         agent: the agent.
@@ -544,7 +641,8 @@ async def replay_async(
     events = listen(
         agent, source, tool_choice=tool_choice, endpointer=endpointer, max_queued=None,
         voice=voice, speaker=speaker, barge_in=barge_in, echo=echo, spoken_style=spoken_style,
-        stream_time=not realtime, wake_word=wake_word, wake_window_s=wake_window_s,
+        stream_time=not realtime, speculate=speculate, wake_word=wake_word,
+        wake_window_s=wake_window_s,
     )  # fmt: skip
     async with contextlib.aclosing(events):
         async for event in events:

@@ -124,12 +124,25 @@ def add_tool_options(group: ArgumentGroup) -> None:
 
 
 def add_vad_option(group: ArgumentGroup) -> None:
-    """--vad: the speech detector."""
+    """--vad, --turn-detector and --speculate: how speech and turns are detected."""
     group.add_argument(
         "--vad",
         choices=["webrtc", "silero", "both"],
         default="webrtc",
         help="speech detector (default: %(default)s; silero needs the `silero` extra)",
+    )
+    group.add_argument(
+        "--turn-detector",
+        choices=["silence", "smart-turn"],
+        default="silence",
+        help="how a turn ends: after 0.8 s of silence, or as Smart Turn v3.2 judges it at "
+        "each pause (needs the `turn` extra; default: %(default)s)",
+    )
+    group.add_argument(
+        "--speculate",
+        action="store_true",
+        help="start the model request at each short pause, before the turn ends (cancelled "
+        "if you go on speaking; tools still run only once the turn ends)",
     )
 
 

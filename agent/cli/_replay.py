@@ -33,7 +33,7 @@ async def replay_command(args: argparse.Namespace) -> ExitCode:
         )
     for path in args.files:  # fail before anything is sent
         await open_recording(path, realtime=False)
-    endpointer = make_endpointer(args.vad)
+    endpointer = make_endpointer(args.vad, args.turn_detector)
     wake = open_wake_word(args)
     kit = prepare_agent(args)
     info = await check_server(args.base_url, args.model, tool_calling=True)
@@ -64,6 +64,7 @@ async def replay_command(args: argparse.Namespace) -> ExitCode:
                     voice=speaking.voice,
                     speaker=speaking.speaker,
                     barge_in=speaking.barge_in,
+                    speculate=args.speculate,
                     **wake_options(args, wake),
                 )
             except BadAudioError as error:

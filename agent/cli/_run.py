@@ -44,8 +44,8 @@ async def run_command(args: argparse.Namespace) -> ExitCode:
     # (a start takes minutes): --serve's GPU and vLLM first, then the audio and the log.
     serving = await _plan_serving(args, status)
     wake, push_to_talk = open_wake_word(args), _push_to_talk(args)
-    source, endpointer = await open_source(args), make_endpointer(args.vad)
-    setup = _Setup(source, endpointer, prepare_agent(args), wake, push_to_talk)
+    endpointer = make_endpointer(args.vad, args.turn_detector)
+    setup = _Setup(await open_source(args), endpointer, prepare_agent(args), wake, push_to_talk)
     console = Console(highlight=False, soft_wrap=True)
     async with _server(args, serving, status) as base_url:
         info = await check_server(base_url, args.model, tool_calling=True)
@@ -191,6 +191,7 @@ async def _show_events(
         runner, setup.source, endpointer=setup.endpointer, on_frame=live.level,
         voice=speech.voice, speaker=speech.speaker, barge_in=speech.barge_in,
         echo=speech.echo, stream_time=bool(args.replay and args.fast),
+        speculate=args.speculate,
         push_to_talk=keys.push_to_talk if keys is not None else None,
         **wake_options(args, setup.wake),
     )  # fmt: skip

@@ -26,7 +26,8 @@ class TurnGate(Protocol):
 
     @property
     def admits_speech(self) -> bool:
-        """Whether the speech in progress would run as a turn if it ended now."""
+        """Whether the endpointer's utterance in progress is to run as a turn, as far as is
+        known now (the listening loop speculates only on such speech)."""
         ...
 
     async def start(self) -> list[HeardEvent]:
@@ -52,7 +53,7 @@ class OpenGate:
 
     @property
     def admits_speech(self) -> bool:
-        """Always: any speech is a turn."""
+        """Always: every utterance is a turn."""
         return True
 
     async def start(self) -> list[HeardEvent]:

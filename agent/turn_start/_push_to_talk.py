@@ -114,8 +114,9 @@ class PushToTalkGate:
 
     @property
     def admits_speech(self) -> bool:
-        """While talking: what is heard is the turn."""
-        return self._talking
+        """Never: the endpointer's utterances are no turns here (the key says where a turn
+        starts and ends)."""
+        return False
 
     async def start(self) -> list[HeardEvent]:
         """A new stream: not talking (a start requested before it still counts)."""

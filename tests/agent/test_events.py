@@ -33,6 +33,8 @@ def every_event() -> list[events.AgentEvent]:
         events.SpeakingStarted("Hello there."),
         events.SpeakingFinished("Hello there."),
         events.SpeakingInterrupted(heard="Hello", text="Hello there."),
+        events.SpeculationStarted(at=1.7, utterance=utterance()),
+        events.SpeculationDropped(at=1.9, reason="the user went on speaking"),
         events.Awake(at=1.25, wake_word="hey_jarvis"),
         events.Asleep(at=9.5),
     ]

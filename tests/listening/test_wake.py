@@ -12,8 +12,15 @@ import pytest
 from agent import Agent, Asleep, Awake
 from agent.audio import SAMPLE_RATE
 from agent.audio.convert import PCM16
-from agent.events import AgentEvent, TurnStarted, UtteranceDropped, UtteranceEnded
-from agent.testing import ScriptedServer
+from agent.events import (
+    AgentEvent,
+    SpeculationStarted,
+    TurnFinished,
+    TurnStarted,
+    UtteranceDropped,
+    UtteranceEnded,
+)
+from agent.testing import ScriptedServer, Step
 from tests.speech.conftest import piper_voice_path, synthesize_16k
 
 pytest.importorskip("pymicro_wakeword")
@@ -153,6 +160,17 @@ async def test_the_wake_word_alone_runs_no_turn_and_wakes_for_the_command(said: 
     [turn] = turns
     assert turn.utterance is not None and turn.utterance.start > dropped.utterance.end
     assert abs(turn.utterance.start - command[0]) < 0.3
+
+
+async def test_speech_heard_asleep_gets_no_speculative_request(said: Said) -> None:
+    audio, [_, woken] = said(1.0, NO_WAKE_WORD, 1.5, ONE_BREATH, 1.5)
+    with ScriptedServer(responder=lambda request: Step(content="Timer set.")) as server:
+        events, turns = await replayed(server, audio, speculate=True)
+        assert len(server.requests) == 1  # none for the speech heard asleep
+    [speculation] = [event for event in events if isinstance(event, SpeculationStarted)]
+    assert woken[0] < speculation.at < woken[1] + 0.5
+    [finished] = [event for event in events if isinstance(event, TurnFinished)]
+    assert finished.turn.timings.from_speculation and len(turns) == 1
 
 
 async def test_options_are_checked() -> None:
