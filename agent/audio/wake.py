@@ -2,7 +2,8 @@
 
 Four models ship in the wheel (okay_nabu, hey_jarvis, alexa, hey_mycroft), about 2 ms of CPU
 per second of audio. What to do once it is heard (a conversation window, sleeping again) is
-the listening loop's decision; this only says when the word was said.
+decided above the audio layer (`agent.turn_start.WakeGate`, `listen(wake_word=...)`); this
+only says when the word was said.
 """
 
 from __future__ import annotations
