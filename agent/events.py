@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentEvent",
+    "Asleep",
+    "Awake",
     "EventHandler",
     "ReplyText",
     "SpeakingFinished",
@@ -173,6 +175,32 @@ class SpeculationDropped:
         return {"type": "speculation_dropped", "at": round(self.at, 3), "reason": self.reason}
 
 
+@dataclass(frozen=True, slots=True)
+class Awake:
+    """The wake word was heard while the assistant slept (`listen(wake_word=...)`): from `at`
+    (seconds into the stream, where the word ended) it runs what it hears as turns."""
+
+    at: float
+    wake_word: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"type": "awake", "at", "wake_word"}``."""
+        return {"type": "awake", "at": self.at, "wake_word": self.wake_word}
+
+
+@dataclass(frozen=True, slots=True)
+class Asleep:
+    """The assistant sleeps from `at` (seconds into the stream): at the start of a stream
+    with a wake word, and when its conversation window closed. What it hears now is dropped
+    unless the wake word is in it."""
+
+    at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"type": "asleep", "at"}``."""
+        return {"type": "asleep", "at": self.at}
+
+
 AgentEvent: TypeAlias = (
     SpeechStarted
     | UtteranceEnded
@@ -189,6 +217,8 @@ AgentEvent: TypeAlias = (
     | SpeakingInterrupted
     | SpeculationStarted
     | SpeculationDropped
+    | Awake
+    | Asleep
 )
 
 EventHandler: TypeAlias = Callable[[AgentEvent], Awaitable[None] | None]

@@ -1,13 +1,15 @@
 """The listening loop behind `Agent.listen` and `Agent.replay`.
 
-source ─frames─▶ [echo filter] ─▶ Endpointer ─utterances─▶ queue ─▶ agent.run ─▶ events
+source ─frames─▶ [echo filter] ─▶ Endpointer ─▶ [gate] ─utterances─▶ queue ─▶ agent.run ─▶ events
                       ▲                └─ barge-in detector ─▶ stop speaking │
                       └──────── what the speaker plays ◀── SpokenTurn ◀── reply text
 
 Two tasks run side by side: a reader that keeps pulling frames from the source through the
 endpointer (so hearing never pauses while the agent thinks), and a worker that runs one turn
-per utterance, in order. Every utterance ends up in exactly one of: a turn (`TurnFinished` or
-`TurnFailed`, which carries the utterance), or an `UtteranceDropped` event saying why.
+per utterance, in order. The gate (`agent.turn_start`) decides which utterances are turns:
+all of them, those a wake word opened, or those a push-to-talk key delimited. Every utterance
+ends up in exactly one of: a turn (`TurnFinished` or `TurnFailed`, which carries the
+utterance), or an `UtteranceDropped` event saying why.
 
 With a voice, each turn's replies are spoken as they arrive (`SpokenTurn`), and the turn ends
 once its reply has been spoken. The input stream is the conversation's clock: a `WavSink`
@@ -36,6 +38,7 @@ from agent.audio import (
     Endpointer,
     FrameHook,
     Utterance,
+    WakeWord,
     WavSource,
     decode_audio,
 )
@@ -46,7 +49,6 @@ from agent.events import (
     ReplyText,
     SpeculationDropped,
     SpeculationStarted,
-    SpeechStarted,
     TurnFailed,
     TurnFinished,
     TurnStarted,
@@ -64,6 +66,15 @@ from agent.speech.voice import NoVoice, Voice
 from agent.tool_choice import ToolChoice
 from agent.turn import Turn
 from agent.turn_loop import SPOKEN_REPLIES, STREAM_CLOCK
+from agent.turn_start import (
+    WAKE_WINDOW_S,
+    HeardEvent,
+    OpenGate,
+    PushToTalk,
+    PushToTalkGate,
+    TurnGate,
+    turn_gate,
+)
 from tools._sync import run_sync
 from tools._threads import run_blocking
 
@@ -104,6 +115,9 @@ class ListenOptions(TypedDict, total=False):
     spoken_style: str
     stream_time: bool
     speculate: bool
+    wake_word: str | WakeWord | None
+    wake_window_s: float
+    push_to_talk: PushToTalk | None
 
 
 class ReplayOptions(TypedDict, total=False):
@@ -122,6 +136,8 @@ class ReplayOptions(TypedDict, total=False):
     echo: EchoFilter | None
     spoken_style: str
     speculate: bool
+    wake_word: str | WakeWord | None
+    wake_window_s: float
 
 
 async def listen(
@@ -139,6 +155,9 @@ async def listen(
     spoken_style: str = SPOKEN_STYLE,
     stream_time: bool = False,
     speculate: bool = False,
+    wake_word: str | WakeWord | None = None,
+    wake_window_s: float = WAKE_WINDOW_S,
+    push_to_talk: PushToTalk | None = None,
 ) -> AsyncGenerator[AgentEvent, None]:
     """Hear utterances from `source` and run one agent turn per utterance; yield the events.
 
@@ -178,12 +197,27 @@ async def listen(
         stream_time: for a source read faster than real time (a recording, a test) with a
             voice: the source waits while the agent works and nothing plays, so the model and
             the tools take no time on the input's timeline (what a `WavSink` following it
-            writes, and where a barge-in cuts, is the same on every run).
+            writes, and where a barge-in cuts, is the same on every run). With `wake_word`, also
+            without a voice: the window's decisions then do not depend on how long turns take.
         speculate: at each pause of the endpointer's `turn_pause_s` while the agent is idle,
             start the turn's model request with the audio so far (`Agent.speculate`); speech
             that resumes cancels it (`SpeculationDropped`: a wasted request), a turn
             committed with no new speech adopts its reply (`Turn.timings.from_speculation`).
             Tools run, and text is shown or spoken, only once the turn is committed.
+        wake_word: sleep until this wake word is heard (a name of `agent.audio.WAKE_WORDS`,
+            such as "hey_jarvis", or a `WakeWord`; extra `[wake]`). An utterance runs as a
+            turn when the wake word is in it with speech after it ("Hey Jarvis, set a timer"
+            in one breath is one turn, the wake word in its audio), or when its speech starts
+            while awake; any other becomes `UtteranceDropped` with the reason. The wake word
+            alone runs no turn: it wakes the assistant for the command. `Asleep` and `Awake`
+            events report the state (asleep at the start).
+        wake_window_s: how long the assistant stays awake after the wake word and after each
+            turn (seconds of the stream, not of the wall clock); 0: every turn needs the wake
+            word in it.
+        push_to_talk: a `PushToTalk` whose `start()` and `end()` (from any thread) delimit
+            each turn: the audio between them, with a short pre-roll, is one utterance,
+            whatever the VAD says; nothing else starts a turn. With a voice, `start()` is the
+            barge-in (the user's voice alone does not interrupt).
     """
     if max_queued is not None and max_queued < 1:
         raise ValueError(f"max_queued must be at least 1 (or None), got {max_queued}")
@@ -191,10 +225,18 @@ async def listen(
     if on_frame is not None:
         endpointer.on_frame = _logged_on_failure(on_frame)
     endpointer.reset()
+    gate = turn_gate(
+        endpointer, wake_word=wake_word, wake_window_s=wake_window_s, push_to_talk=push_to_talk
+    )
     speaking = _speaking(voice, speaker, echo, spoken_style)
-    loop = _ListeningLoop(agent, source, endpointer, max_queued, tool_choice, speaking, stream_time)
+    loop = _ListeningLoop(
+        agent, source, endpointer, max_queued, tool_choice, speaking, stream_time, gate
+    )
     if speaking is not None and barge_in:
-        loop.listen_for_barge_in()
+        if isinstance(gate, PushToTalkGate):
+            gate.on_start = loop.barge_in_now  # the key interrupts, the voice alone does not
+        else:
+            loop.listen_for_barge_in()
     if speculate:
         loop.speculate()
     # aclosing: closing this generator must close the inner one now, not at garbage collection
@@ -278,14 +320,16 @@ class _ListeningLoop:
         tool_choice: ToolChoice | None,
         speaking: _Speaking | None = None,
         paced: bool = False,
+        gate: TurnGate | None = None,
     ) -> None:
         self._agent = agent
         self._tool_choice = tool_choice
         self._source = source
         self._endpointer = endpointer
+        self._gate: TurnGate = gate if gate is not None else OpenGate(endpointer)
         self._max_queued = max_queued
         self._speaking = speaking
-        self._paced = paced and speaking is not None
+        self._paced = paced and (speaking is not None or self._gate.paced)
         self._events: asyncio.Queue[AgentEvent | _Done] = asyncio.Queue()
         self._pending: deque[tuple[Utterance, Speculation | None, float]] = deque()
         self._wake = asyncio.Event()
@@ -329,6 +373,8 @@ class _ListeningLoop:
     def _paused(self, utterance: Utterance) -> None:
         if self._busy() or self._speculation is not None:
             return  # a turn in the way: the conversation will have changed by then
+        if not self._gate.admits_speech:
+            return  # asleep, or push-to-talk: this speech will not be the turn
         style = self._speaking.style if self._speaking is not None else None
         speculate = self._agent.speculate  # type: ignore[attr-defined]
         self._speculation = speculate(utterance, tool_choice=self._tool_choice, style=style)
@@ -357,6 +403,10 @@ class _ListeningLoop:
     def _barge_in(self) -> bool:
         return self._spoken is not None and self._spoken.barge_in()
 
+    def barge_in_now(self) -> None:
+        """Stop the assistant if it is speaking (push-to-talk's start)."""
+        self._barge_in()
+
     async def run(self) -> AsyncGenerator[AgentEvent, None]:
         reader = asyncio.create_task(self._read(), name="voxagent-listen-reader")
         worker = asyncio.create_task(self._work(), name="voxagent-listen-worker")
@@ -376,8 +426,10 @@ class _ListeningLoop:
             await self._source.aclose()
 
     async def _read(self) -> None:
-        """Pull frames through the endpointer until the source ends or fails."""
+        """Pull frames through the gate (and its endpointer) until the source ends or fails."""
         try:
+            for event in await self._gate.start():
+                self._heard(event)
             async for frame in self._source:
                 await self._pace()
                 self._clock.advance(frame.size)
@@ -386,7 +438,7 @@ class _ListeningLoop:
             raise
         except Exception as exc:  # a dead microphone, a corrupt file: end, then report
             self._source_error = exc
-        for event in self._endpointer.flush():  # what was being said when the source ended
+        for event in self._gate.flush():  # what was being said when the source ended
             self._heard(event)
         self._heard_all = True
         self._wake.set()
@@ -398,16 +450,17 @@ class _ListeningLoop:
             frame = echo.process(frame)
             if not frame.size:
                 return
-        for event in await self._endpointer.feed_async(frame):
+        for event in await self._gate.hear(frame, busy=self._busy()):
             self._heard(event)
 
     async def _pace(self) -> None:
-        """Paced (a recording read fast, with a voice): the input waits while the agent works
-        and nothing plays, so thinking and tools take no time on the input's timeline."""
-        if not self._paced or self._speaking is None:
+        """Paced (a recording read fast, with a voice or a wake word): the input waits while
+        the agent works and nothing plays, so thinking and tools take no time on the input's
+        timeline."""
+        if not self._paced:
             return
-        speaker = self._speaking.speaker
-        while self._busy() and not speaker.playing:
+        speaker = self._speaking.speaker if self._speaking is not None else None
+        while self._busy() and not (speaker is not None and speaker.playing):
             await asyncio.sleep(0.002)  # not a timing: a poll of the loop's own state
 
     def _busy(self) -> bool:
@@ -428,10 +481,10 @@ class _ListeningLoop:
             if self._busy():
                 self._clock.samples += step
 
-    def _heard(self, event: SpeechStarted | UtteranceEnded | UtteranceDropped) -> None:
+    def _heard(self, event: HeardEvent) -> None:
         self._events.put_nowait(event)
-        if isinstance(event, SpeechStarted):
-            return
+        if not isinstance(event, UtteranceEnded | UtteranceDropped):
+            return  # speech started, or the assistant woke or fell asleep
         speculation = self._claim_speculation(event)
         if not isinstance(event, UtteranceEnded):
             return
@@ -559,14 +612,18 @@ async def replay_async(
     echo: EchoFilter | None = None,
     spoken_style: str = SPOKEN_STYLE,
     speculate: bool = False,
+    wake_word: str | WakeWord | None = None,
+    wake_window_s: float = WAKE_WINDOW_S,
 ) -> list[Turn]:
     """Every utterance of a recording through the agent, one turn each; the turns in order.
 
     Nothing is dropped: the queue is unbounded, since a file is read faster than turns run.
-    `voice`, `speaker`, `barge_in`, `echo`, `spoken_style` and `speculate` are `listen`'s.
-    With a voice and not `realtime`, the recording is read in stream time: it waits while the
-    agent works and nothing is playing (the model and the tools take no time on its
-    timeline), so what a `WavSink` writes, and where a barge-in cuts, is the same on every run.
+    `voice`, `speaker`, `barge_in`, `echo`, `spoken_style`, `speculate`, `wake_word` and
+    `wake_window_s` are `listen`'s. With a voice or a wake word and not `realtime`, the
+    recording is read in stream time: it waits while the agent works and nothing is
+    playing (the model and the tools take no time on its timeline), so what a `WavSink`
+    writes, where a barge-in cuts, and when the wake word's window closes are the same
+    on every run.
 
     Args:
         agent: the agent.
@@ -584,7 +641,8 @@ async def replay_async(
     events = listen(
         agent, source, tool_choice=tool_choice, endpointer=endpointer, max_queued=None,
         voice=voice, speaker=speaker, barge_in=barge_in, echo=echo, spoken_style=spoken_style,
-        stream_time=not realtime, speculate=speculate,
+        stream_time=not realtime, speculate=speculate, wake_word=wake_word,
+        wake_window_s=wake_window_s,
     )  # fmt: skip
     async with contextlib.aclosing(events):
         async for event in events:
