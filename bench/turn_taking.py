@@ -207,11 +207,7 @@ def end_to_end(prompts: int, model_ms: float) -> int:
             path = f"{folder}/stream.npy"
             np.save(path, stream)
             children = {
-                name: subprocess.Popen(
-                    [sys.executable, __file__, "--child", path, json.dumps(placed), detector,
-                     str(int(speculate)), str(model_ms / 250.0)],
-                    stdout=subprocess.PIPE, text=True,
-                )  # fmt: skip
+                name: _child(path, placed, detector, speculate, model_ms / 250.0)
                 for name, (detector, speculate) in LIVE_CONFIGS.items()
             }
             for name, process in children.items():
@@ -221,6 +217,15 @@ def end_to_end(prompts: int, model_ms: float) -> int:
                     return 1
                 print(live.report_line(condition, name, json.loads(out)), flush=True)
     return 0
+
+
+def _child(
+    path: str, placed: list[dict[str, float | None]], detector: str, speculate: bool, scale: float
+) -> subprocess.Popen[str]:
+    """One configuration's run, in a process of its own."""
+    command = [sys.executable, __file__, "--child", path, json.dumps(placed), detector]
+    command += [str(int(speculate)), str(scale)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
 
 
 def _one_stream(items: list[Item]) -> tuple[PCM, list[dict[str, float | None]]]:
