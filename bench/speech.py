@@ -8,8 +8,8 @@ The machine's load average is printed first: these figures scale with the CPU le
 - first audio: from a complete first sentence fed to a `SpeechQueue` to its first audio sample
   reaching the speaker's output (a `WavSink` tap: no device latency), median and p95 over the
   sentences (each said twice), the voice loaded beforehand; for Piper, side by side: streamed
-  (each clause decoded window by window, the default) and whole clauses (`streaming=False`,
-  one inference per clause, as before);
+  sentences (each decoded window by window, the default) and whole clauses (`streaming=False`:
+  the queue cuts sentences at commas, one inference per clause, as before);
 - echo cancellation (`EchoCanceller`) and the fallback gate (`EchoGate`): CPU seconds per
   second of audio, and the echo removed (dB, echo-only microphone vs cleaned, after the first
   second) in three simulated rooms; VAD false detections on the cleaned echo;
@@ -88,7 +88,8 @@ def voices() -> list[Voice]:
 
 def label(voice: Voice) -> str:
     if isinstance(voice, PiperVoice):
-        return f"{voice.name} ({'streamed' if voice.streamed else 'whole clauses'})"
+        way = "streamed sentences" if voice.streams_sentences else "whole clauses, as before"
+        return f"{voice.name} ({way})"
     return voice.name
 
 

@@ -11,6 +11,7 @@ sentences.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import threading
@@ -141,13 +142,19 @@ class PiperVoice:
         return self._sample_rate
 
     @property
-    def streamed(self) -> bool | None:
-        """Whether sentences are decoded window by window (None until the model is loaded)."""
-        return None if self._engine is None else self._split is not None
+    def streams_sentences(self) -> bool:
+        """Whether each sentence comes in windows, its first audio soon (so a `SpeechQueue`
+        need not cut sentences into clauses): once loaded, whether the model could be cut;
+        before, whether it should be (`streaming` and the onnx package)."""
+        if self._engine is not None:
+            return self._split is not None
+        return self.streaming and importlib.util.find_spec("onnx") is not None
 
     async def load(self) -> None:
-        """Load the model now (off the loop), so the first sentence does not wait for it."""
-        await run_blocking(self._load)
+        """Load the model now (off the loop), so the first sentence does not wait for it
+        (a `SpokenTurn` starts this as its turn starts)."""
+        if self._engine is None:
+            await run_blocking(self._load)
 
     def _load(self) -> Any:
         with self._loading:

