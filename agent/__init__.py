@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     )
     from agent.events import (
         AgentEvent,
+        Asleep,
+        Awake,
         EventHandler,
         ReplyText,
         SpeechStarted,
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from agent.limits import MAX_AUDIO_ITEMS, MAX_AUDIO_SECONDS
     from agent.long_audio import PieceFailedError, Segment, Transcript
     from agent.turn import Timings, Turn, Usage
+    from agent.turn_start import PushToTalk
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -59,9 +62,11 @@ __all__ = [
     "MAX_AUDIO_SECONDS",
     "Agent",
     "AgentEvent",
+    "Asleep",
     "AudioDeviceError",
     "AudioInput",
     "AudioTooLongError",
+    "Awake",
     "Backend",
     "BadAudioError",
     "Clip",
@@ -70,6 +75,7 @@ __all__ = [
     "InvalidRequestError",
     "ModelReply",
     "PieceFailedError",
+    "PushToTalk",
     "ReplyText",
     "RequestRejectedError",
     "Segment",
@@ -116,10 +122,11 @@ _HOMES = {
         "AgentEvent", "EventHandler", "ReplyText", "SpeechStarted", "ToolCallFinished",
         "ToolCallStarted", "TurnFailed", "TurnFinished", "TurnStarted", "TurnTranscribed",
         "UtteranceDropped",
-        "UtteranceEnded",
+        "UtteranceEnded", "Awake", "Asleep",
     ),
     "agent.history": ("History", "TurnRecord"),
     "agent.turn": ("Timings", "Turn", "Usage"),
+    "agent.turn_start": ("PushToTalk",),
 }  # fmt: skip
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 

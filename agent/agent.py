@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Unpack, cast
 
 from agent._backend_per_loop import BackendPerLoop
-from agent.backend import Backend, ServerInfo
+from agent.backend import Backend, ModelReply, ServerInfo
 from agent.clips import AudioInput, ClipSource
 from agent.conversation import Conversation
 from agent.errors import InvalidRequestError
@@ -26,7 +26,7 @@ from agent.long_audio import (
 )
 from agent.tool_choice import ToolChoice, resolve_tool_choice
 from agent.turn import Turn
-from agent.turn_loop import TurnPlan
+from agent.turn_loop import TurnPlan, request_reply
 from tools import MCPServer, Tool, Toolbox
 from tools._sync import run_sync
 from tools._threads import run_blocking
@@ -38,9 +38,10 @@ if TYPE_CHECKING:
     import numpy as np
     import openai
 
-    from agent.audio import AudioSource
+    from agent.audio import AudioSource, Utterance
     from agent.events import AgentEvent, EventHandler
     from agent.listening import ListenOptions, ReplayOptions
+    from agent.speculation import Speculation, TextSink
 
     ReplayInput = str | PathLike[str] | bytes | np.ndarray[Any, Any]
 
@@ -243,6 +244,7 @@ class Agent:
         sample_rate: int | None = None,
         tool_choice: ToolChoice | None = None,
         on_event: EventHandler | None = None,
+        speculation: Speculation | None = None,
     ) -> Turn:
         """Run one user turn: audio and/or text → model → tools → … → reply.
 
@@ -255,6 +257,10 @@ class Agent:
             tool_choice: for the turn's first model call (default: the agent's
                 `tool_choice`); `"auto"` once tools have run.
             on_event: gets `ToolCallStarted`, `ToolCallFinished` and `ReplyText` events.
+            speculation: the turn's request, started early by `speculate`: its audio is the
+                turn's (when `audio` is None) and its reply is adopted as the first model
+                call's, unless the conversation changed since it was made or `tool_choice`
+                differs (then it is cancelled and a new request is sent).
 
         Raises:
             BadAudioError: the audio is unusable, or too long for the server (before anything
@@ -266,6 +272,13 @@ class Agent:
             side effects happened is recorded (marked interrupted), also when cancelled.
         """
         started = time.perf_counter()
+        if speculation is not None:
+            if audio is None and text is None:
+                audio, sample_rate = speculation.utterance, None
+            tool_choice = speculation.tool_choice if tool_choice is None else tool_choice
+            if tool_choice != speculation.tool_choice:
+                speculation.cancel()
+                speculation = None
         await self.toolbox.start(max_model_len=self.max_model_len)
         clips = (
             await load_turn_clips_async(
@@ -281,10 +294,13 @@ class Agent:
             self.tool_choice if tool_choice is None else tool_choice, self.toolbox.names
         )
         async with self._conversation.lock():
+            if speculation is not None and speculation.version != self._history.version:
+                speculation.cancel()  # made on a conversation that has changed since
+                speculation = None
             backend = self._backends.get()
             await self._ensure_server_facts(backend)
             turn = await self._conversation.run_turn(
-                self._plan(choice), backend, clips, text, on_event,
+                self._plan(choice, speculation), backend, clips, text, on_event,
                 turn_timeout=self.turn_timeout,
                 transcribe=self.transcribe_turns, language=self.language,
             )  # fmt: skip
@@ -402,7 +418,52 @@ class Agent:
 
     # --- inside a turn ------------------------------------------------------------------
 
-    def _plan(self, choice: str | dict[str, Any]) -> TurnPlan:
+    def speculate(
+        self,
+        utterance: Utterance,
+        *,
+        tool_choice: ToolChoice | None = None,
+        style: str | None = None,
+    ) -> Speculation:
+        """Start the model request for a turn not committed yet (see `agent.speculation`).
+
+        Call it in a running event loop; the request runs beside whatever runs now, holds
+        its streamed text back and runs no tool. Then `run(speculation=...)` adopts it, or
+        `Speculation.cancel()` drops it. `style`: the spoken-style instruction, when the
+        reply will be spoken (the listening loop's `SPOKEN_STYLE`).
+        """
+        from agent.speculation import Speculation
+
+        def request(on_text: TextSink) -> Awaitable[ModelReply]:
+            return self._speculative_reply(utterance, tool_choice, style, on_text)
+
+        return Speculation(
+            utterance, request, tool_choice=tool_choice, style=style, version=self._history.version
+        )
+
+    async def _speculative_reply(
+        self,
+        utterance: Utterance,
+        tool_choice: ToolChoice | None,
+        style: str | None,
+        on_text: TextSink,
+    ) -> ModelReply:
+        await self.toolbox.start(max_model_len=self.max_model_len)
+        clips = await load_turn_clips_async(utterance, max_items=self.max_audio_items)
+        choice = resolve_tool_choice(
+            self.tool_choice if tool_choice is None else tool_choice, self.toolbox.names
+        )
+        backend = self._backends.get()
+        await self._ensure_server_facts(backend)
+        record = TurnRecord(index=len(self._history), clips=list(clips), text=None)
+        plan = self._plan(choice)
+        return await request_reply(
+            plan, backend, record, choice, on_text if plan.stream else None, style
+        )
+
+    def _plan(
+        self, choice: str | dict[str, Any], speculation: Speculation | None = None
+    ) -> TurnPlan:
         sampling: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p}
         if self.max_tokens is not None:
             sampling["max_tokens"] = self.max_tokens
@@ -419,6 +480,7 @@ class Agent:
             state={} if self.state is None else {"state": self.state},
             render=self._render,
             max_audio_items=self.max_audio_items,
+            speculation=speculation,
         )
 
     def _render(

@@ -23,11 +23,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentEvent",
+    "Asleep",
+    "Awake",
     "EventHandler",
     "ReplyText",
     "SpeakingFinished",
     "SpeakingInterrupted",
     "SpeakingStarted",
+    "SpeculationDropped",
+    "SpeculationStarted",
     "SpeechStarted",
     "ToolCallFinished",
     "ToolCallStarted",
@@ -141,6 +145,62 @@ class TurnFailed:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class SpeculationStarted:
+    """A speculative request started at a pause, before the turn is committed; `at` is
+    the stream time (seconds) and `utterance` the audio it carries."""
+
+    at: float
+    utterance: Utterance
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"type": "speculation_started", "at", "utterance"}``."""
+        return {
+            "type": "speculation_started",
+            "at": round(self.at, 3),
+            "utterance": self.utterance.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SpeculationDropped:
+    """A speculative request was cancelled, wasted: the user went on speaking (or the turn
+    ended otherwise); `at` is the stream time (seconds)."""
+
+    at: float
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"type": "speculation_dropped", "at", "reason"}``."""
+        return {"type": "speculation_dropped", "at": round(self.at, 3), "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Awake:
+    """The wake word was heard while the assistant slept (`listen(wake_word=...)`): from `at`
+    (seconds into the stream, where the word ended) it runs what it hears as turns."""
+
+    at: float
+    wake_word: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"type": "awake", "at", "wake_word"}``."""
+        return {"type": "awake", "at": self.at, "wake_word": self.wake_word}
+
+
+@dataclass(frozen=True, slots=True)
+class Asleep:
+    """The assistant sleeps from `at` (seconds into the stream): at the start of a stream
+    with a wake word, and when its conversation window closed. What it hears now is dropped
+    unless the wake word is in it."""
+
+    at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"type": "asleep", "at"}``."""
+        return {"type": "asleep", "at": self.at}
+
+
 AgentEvent: TypeAlias = (
     SpeechStarted
     | UtteranceEnded
@@ -155,6 +215,10 @@ AgentEvent: TypeAlias = (
     | SpeakingStarted
     | SpeakingFinished
     | SpeakingInterrupted
+    | SpeculationStarted
+    | SpeculationDropped
+    | Awake
+    | Asleep
 )
 
 EventHandler: TypeAlias = Callable[[AgentEvent], Awaitable[None] | None]

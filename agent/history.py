@@ -146,9 +146,21 @@ class History:
                 f"max_audio_items must be between 1 and {MAX_AUDIO_ITEMS} (vLLM refuses more "
                 f"than {MAX_AUDIO_ITEMS} audio items per request), got {max_audio_items}"
             )
-        self.instructions = instructions
+        self._instructions = instructions
         self.max_audio_items = max_audio_items
         self.records: list[TurnRecord] = []
+        self.version = 0
+        """Counts the changes to what a request says (turns added, cleared, instructions)."""
+
+    @property
+    def instructions(self) -> str | None:
+        """The agent's instructions, sent as the first user text of every request."""
+        return self._instructions
+
+    @instructions.setter
+    def instructions(self, value: str | None) -> None:
+        self._instructions = value
+        self.version += 1
 
     def __len__(self) -> int:
         return len(self.records)
@@ -156,10 +168,12 @@ class History:
     def commit(self, record: TurnRecord) -> None:
         """Add a finished turn."""
         self.records.append(record)
+        self.version += 1
 
     def clear(self) -> None:
         """Forget every turn (the instructions stay)."""
         self.records.clear()
+        self.version += 1
 
     def check_clip_count(self, count: int) -> None:
         """Raise `InvalidRequestError` if one turn's `count` clips exceed `max_audio_items`."""

@@ -1,13 +1,15 @@
 """The listening loop behind `Agent.listen` and `Agent.replay`.
 
-source ─frames─▶ [echo filter] ─▶ Endpointer ─utterances─▶ queue ─▶ agent.run ─▶ events
+source ─frames─▶ [echo filter] ─▶ Endpointer ─▶ [gate] ─utterances─▶ queue ─▶ agent.run ─▶ events
                       ▲                └─ barge-in detector ─▶ stop speaking │
                       └──────── what the speaker plays ◀── SpokenTurn ◀── reply text
 
 Two tasks run side by side: a reader that keeps pulling frames from the source through the
 endpointer (so hearing never pauses while the agent thinks), and a worker that runs one turn
-per utterance, in order. Every utterance ends up in exactly one of: a turn (`TurnFinished` or
-`TurnFailed`, which carries the utterance), or an `UtteranceDropped` event saying why.
+per utterance, in order. The gate (`agent.turn_start`) decides which utterances are turns:
+all of them, those a wake word opened, or those a push-to-talk key delimited. Every utterance
+ends up in exactly one of: a turn (`TurnFinished` or `TurnFailed`, which carries the
+utterance), or an `UtteranceDropped` event saying why.
 
 With a voice, each turn's replies are spoken as they arrive (`SpokenTurn`), and the turn ends
 once its reply has been spoken. The input stream is the conversation's clock: a `WavSink`
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -35,6 +38,7 @@ from agent.audio import (
     Endpointer,
     FrameHook,
     Utterance,
+    WakeWord,
     WavSource,
     decode_audio,
 )
@@ -43,7 +47,8 @@ from agent.events import (
     AgentEvent,
     EventHandler,
     ReplyText,
-    SpeechStarted,
+    SpeculationDropped,
+    SpeculationStarted,
     TurnFailed,
     TurnFinished,
     TurnStarted,
@@ -51,6 +56,7 @@ from agent.events import (
     UtteranceEnded,
 )
 from agent.reply_text import emit
+from agent.speculation import Speculation
 from agent.speech.barge_in import BARGE_IN_SPEECH_S, BargeInDetector
 from agent.speech.playback import TimelineSpeaker
 from agent.speech.speaker import Speaker, WavSink
@@ -59,7 +65,16 @@ from agent.speech.text import SPOKEN_STYLE
 from agent.speech.voice import NoVoice, Voice
 from agent.tool_choice import ToolChoice
 from agent.turn import Turn
-from agent.turn_loop import SPOKEN_REPLIES
+from agent.turn_loop import SPOKEN_REPLIES, STREAM_CLOCK
+from agent.turn_start import (
+    WAKE_WINDOW_S,
+    HeardEvent,
+    OpenGate,
+    PushToTalk,
+    PushToTalkGate,
+    TurnGate,
+    turn_gate,
+)
 from tools._sync import run_sync
 from tools._threads import run_blocking
 
@@ -99,6 +114,10 @@ class ListenOptions(TypedDict, total=False):
     echo: EchoFilter | None
     spoken_style: str
     stream_time: bool
+    speculate: bool
+    wake_word: str | WakeWord | None
+    wake_window_s: float
+    push_to_talk: PushToTalk | None
 
 
 class ReplayOptions(TypedDict, total=False):
@@ -116,6 +135,9 @@ class ReplayOptions(TypedDict, total=False):
     barge_in: bool
     echo: EchoFilter | None
     spoken_style: str
+    speculate: bool
+    wake_word: str | WakeWord | None
+    wake_window_s: float
 
 
 async def listen(
@@ -132,6 +154,10 @@ async def listen(
     echo: EchoFilter | None = None,
     spoken_style: str = SPOKEN_STYLE,
     stream_time: bool = False,
+    speculate: bool = False,
+    wake_word: str | WakeWord | None = None,
+    wake_window_s: float = WAKE_WINDOW_S,
+    push_to_talk: PushToTalk | None = None,
 ) -> AsyncGenerator[AgentEvent, None]:
     """Hear utterances from `source` and run one agent turn per utterance; yield the events.
 
@@ -171,7 +197,27 @@ async def listen(
         stream_time: for a source read faster than real time (a recording, a test) with a
             voice: the source waits while the agent works and nothing plays, so the model and
             the tools take no time on the input's timeline (what a `WavSink` following it
-            writes, and where a barge-in cuts, is the same on every run).
+            writes, and where a barge-in cuts, is the same on every run). With `wake_word`, also
+            without a voice: the window's decisions then do not depend on how long turns take.
+        speculate: at each pause of the endpointer's `turn_pause_s` while the agent is idle,
+            start the turn's model request with the audio so far (`Agent.speculate`); speech
+            that resumes cancels it (`SpeculationDropped`: a wasted request), a turn
+            committed with no new speech adopts its reply (`Turn.timings.from_speculation`).
+            Tools run, and text is shown or spoken, only once the turn is committed.
+        wake_word: sleep until this wake word is heard (a name of `agent.audio.WAKE_WORDS`,
+            such as "hey_jarvis", or a `WakeWord`; extra `[wake]`). An utterance runs as a
+            turn when the wake word is in it with speech after it ("Hey Jarvis, set a timer"
+            in one breath is one turn, the wake word in its audio), or when its speech starts
+            while awake; any other becomes `UtteranceDropped` with the reason. The wake word
+            alone runs no turn: it wakes the assistant for the command. `Asleep` and `Awake`
+            events report the state (asleep at the start).
+        wake_window_s: how long the assistant stays awake after the wake word and after each
+            turn (seconds of the stream, not of the wall clock); 0: every turn needs the wake
+            word in it.
+        push_to_talk: a `PushToTalk` whose `start()` and `end()` (from any thread) delimit
+            each turn: the audio between them, with a short pre-roll, is one utterance,
+            whatever the VAD says; nothing else starts a turn. With a voice, `start()` is the
+            barge-in (the user's voice alone does not interrupt).
     """
     if max_queued is not None and max_queued < 1:
         raise ValueError(f"max_queued must be at least 1 (or None), got {max_queued}")
@@ -179,10 +225,20 @@ async def listen(
     if on_frame is not None:
         endpointer.on_frame = _logged_on_failure(on_frame)
     endpointer.reset()
+    gate = turn_gate(
+        endpointer, wake_word=wake_word, wake_window_s=wake_window_s, push_to_talk=push_to_talk
+    )
     speaking = _speaking(voice, speaker, echo, spoken_style)
-    loop = _ListeningLoop(agent, source, endpointer, max_queued, tool_choice, speaking, stream_time)
+    loop = _ListeningLoop(
+        agent, source, endpointer, max_queued, tool_choice, speaking, stream_time, gate
+    )
     if speaking is not None and barge_in:
-        loop.listen_for_barge_in()
+        if isinstance(gate, PushToTalkGate):
+            gate.on_start = loop.barge_in_now  # the key interrupts, the voice alone does not
+        else:
+            loop.listen_for_barge_in()
+    if speculate:
+        loop.speculate()
     # aclosing: closing this generator must close the inner one now, not at garbage collection
     async with contextlib.aclosing(loop.run()) as events:
         async for event in events:
@@ -221,13 +277,33 @@ def _speaking(
 
 
 class _StreamClock:
-    """Seconds of input heard so far: the conversation's timeline."""
+    """Seconds of input heard so far: the conversation's timeline.
 
-    def __init__(self) -> None:
+    For a live source, the time now on that timeline is the wall clock since its first frame
+    was recorded (the reader may be behind, judging a backlog); for a recording read faster
+    than real time, it is how far the recording has been read.
+    """
+
+    def __init__(self, live: bool = False) -> None:
         self.samples = 0
+        self._live = live
+        self._started: float | None = None  # wall time of sample 0, for a live source
 
     def __call__(self) -> float:
         return self.samples / SAMPLE_RATE
+
+    def advance(self, samples: int) -> None:
+        """A block of `samples` was read (now)."""
+        if self._started is None:
+            self._started = time.perf_counter() - samples / SAMPLE_RATE
+        self.samples += samples
+
+    def now(self) -> float:
+        """The stream time now."""
+        read = self.samples / SAMPLE_RATE
+        if not self._live or self._started is None:
+            return read
+        return max(read, time.perf_counter() - self._started)
 
 
 class _Done:
@@ -244,23 +320,26 @@ class _ListeningLoop:
         tool_choice: ToolChoice | None,
         speaking: _Speaking | None = None,
         paced: bool = False,
+        gate: TurnGate | None = None,
     ) -> None:
         self._agent = agent
         self._tool_choice = tool_choice
         self._source = source
         self._endpointer = endpointer
+        self._gate: TurnGate = gate if gate is not None else OpenGate(endpointer)
         self._max_queued = max_queued
         self._speaking = speaking
-        self._paced = paced and speaking is not None
+        self._paced = paced and (speaking is not None or self._gate.paced)
         self._events: asyncio.Queue[AgentEvent | _Done] = asyncio.Queue()
-        self._pending: deque[Utterance] = deque()
+        self._pending: deque[tuple[Utterance, Speculation | None, float]] = deque()
         self._wake = asyncio.Event()
         self._heard_all = False
         self._answered_all = False
         self._in_turn = False
         self._spoken: SpokenTurn | None = None
         self._source_error: BaseException | None = None
-        self._clock = _StreamClock()
+        self._clock = _StreamClock(live=source.live)
+        self._speculation: Speculation | None = None
         self._follows_clock = False
         sink = speaking.speaker if speaking is not None else None
         if isinstance(sink, WavSink) and sink.clock is None:
@@ -279,8 +358,54 @@ class _ListeningLoop:
 
         self._endpointer.on_frame = on_frame
 
+    def _stream_now(self) -> float:
+        """The stream time now (paced, the input waits while the agent works: no time
+        passes on its timeline)."""
+        return self._clock() if self._paced else self._clock.now()
+
+    def speculate(self) -> None:
+        """Start each turn's request at a pause, before it is committed (see `listen`)."""
+        if not callable(getattr(self._agent, "speculate", None)):
+            raise TypeError(f"speculate=True needs an agent with speculate(): {self._agent!r}")
+        self._endpointer.on_pause = self._paused
+        self._endpointer.on_resume = self._resumed
+
+    def _paused(self, utterance: Utterance) -> None:
+        if self._busy() or self._speculation is not None:
+            return  # a turn in the way: the conversation will have changed by then
+        if not self._gate.admits_speech:
+            return  # asleep, or push-to-talk: this speech will not be the turn
+        style = self._speaking.style if self._speaking is not None else None
+        speculate = self._agent.speculate  # type: ignore[attr-defined]
+        self._speculation = speculate(utterance, tool_choice=self._tool_choice, style=style)
+        self._events.put_nowait(SpeculationStarted(at=utterance.emitted_at, utterance=utterance))
+
+    def _resumed(self, at: float) -> None:
+        self._drop_speculation(at, "the user went on speaking")
+
+    def _drop_speculation(self, at: float, reason: str) -> None:
+        if self._speculation is not None:
+            self._speculation.cancel()
+            self._speculation = None
+            self._events.put_nowait(SpeculationDropped(at=at, reason=reason))
+
+    def _claim_speculation(self, event: UtteranceEnded | UtteranceDropped) -> Speculation | None:
+        """The speculative request made for the utterance that just ended, if any."""
+        speculation, self._speculation = self._speculation, None
+        if speculation is None:
+            return None
+        if isinstance(event, UtteranceEnded) and speculation.matches(event.utterance):
+            return speculation
+        self._speculation = speculation
+        self._drop_speculation(event.utterance.emitted_at, "the utterance ended otherwise")
+        return None
+
     def _barge_in(self) -> bool:
         return self._spoken is not None and self._spoken.barge_in()
+
+    def barge_in_now(self) -> None:
+        """Stop the assistant if it is speaking (push-to-talk's start)."""
+        self._barge_in()
 
     async def run(self) -> AsyncGenerator[AgentEvent, None]:
         reader = asyncio.create_task(self._read(), name="voxagent-listen-reader")
@@ -296,20 +421,24 @@ class _ListeningLoop:
             for task in (reader, worker):
                 task.cancel()
             await asyncio.gather(reader, worker, return_exceptions=True)
+            if self._speculation is not None:
+                self._speculation.cancel()
             await self._source.aclose()
 
     async def _read(self) -> None:
-        """Pull frames through the endpointer until the source ends or fails."""
+        """Pull frames through the gate (and its endpointer) until the source ends or fails."""
         try:
+            for event in await self._gate.start():
+                self._heard(event)
             async for frame in self._source:
                 await self._pace()
-                self._clock.samples += frame.size
+                self._clock.advance(frame.size)
                 await self._hear(frame)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a dead microphone, a corrupt file: end, then report
             self._source_error = exc
-        for event in self._endpointer.flush():  # what was being said when the source ended
+        for event in self._gate.flush():  # what was being said when the source ended
             self._heard(event)
         self._heard_all = True
         self._wake.set()
@@ -321,16 +450,17 @@ class _ListeningLoop:
             frame = echo.process(frame)
             if not frame.size:
                 return
-        for event in await self._endpointer.feed_async(frame):
+        for event in await self._gate.hear(frame, busy=self._busy()):
             self._heard(event)
 
     async def _pace(self) -> None:
-        """Paced (a recording read fast, with a voice): the input waits while the agent works
-        and nothing plays, so thinking and tools take no time on the input's timeline."""
-        if not self._paced or self._speaking is None:
+        """Paced (a recording read fast, with a voice or a wake word): the input waits while
+        the agent works and nothing plays, so thinking and tools take no time on the input's
+        timeline."""
+        if not self._paced:
             return
-        speaker = self._speaking.speaker
-        while self._busy() and not speaker.playing:
+        speaker = self._speaking.speaker if self._speaking is not None else None
+        while self._busy() and not (speaker is not None and speaker.playing):
             await asyncio.sleep(0.002)  # not a timing: a poll of the loop's own state
 
     def _busy(self) -> bool:
@@ -351,8 +481,11 @@ class _ListeningLoop:
             if self._busy():
                 self._clock.samples += step
 
-    def _heard(self, event: SpeechStarted | UtteranceEnded | UtteranceDropped) -> None:
+    def _heard(self, event: HeardEvent) -> None:
         self._events.put_nowait(event)
+        if not isinstance(event, UtteranceEnded | UtteranceDropped):
+            return  # speech started, or the assistant woke or fell asleep
+        speculation = self._claim_speculation(event)
         if not isinstance(event, UtteranceEnded):
             return
         if self._max_queued is not None and len(self._pending) >= self._max_queued:
@@ -362,7 +495,10 @@ class _ListeningLoop:
             )
             self._events.put_nowait(UtteranceDropped(utterance=event.utterance, reason=reason))
             return
-        self._pending.append(event.utterance)
+        # The commit happens once the endpointer's verdict is in (the turn model takes time):
+        # on a live source that is later than the frame it judged.
+        committed = max(event.utterance.emitted_at, self._stream_now())
+        self._pending.append((event.utterance, speculation, committed))
         self._wake.set()
 
     async def _work(self) -> None:
@@ -376,10 +512,11 @@ class _ListeningLoop:
                         return
                     self._wake.clear()
                     await self._wake.wait()
-                utterance = self._pending.popleft()
+                utterance, speculation, committed = self._pending.popleft()
                 # the turn's number in the conversation (`Agent.turns`), else in this loop
                 index = getattr(self._agent, "turns", count)
-                await self._turn(index if isinstance(index, int) else count, utterance)
+                number = index if isinstance(index, int) else count
+                await self._turn(number, utterance, speculation, committed)
                 count += 1
         finally:
             self._answered_all = True
@@ -392,14 +529,18 @@ class _ListeningLoop:
         if wait is not None:
             await wait()
 
-    async def _turn(self, index: int, utterance: Utterance) -> None:
+    async def _turn(
+        self, index: int, utterance: Utterance, speculation: Speculation | None, committed: float
+    ) -> None:
         self._in_turn = True
         try:
-            await self._run_turn(index, utterance)
+            await self._run_turn(index, utterance, speculation, committed)
         finally:
             self._in_turn = False
 
-    async def _run_turn(self, index: int, utterance: Utterance) -> None:
+    async def _run_turn(
+        self, index: int, utterance: Utterance, speculation: Speculation | None, committed: float
+    ) -> None:
         self._events.put_nowait(TurnStarted(index=index, utterance=utterance))
         spoken = self._spoken = self._spoken_turn()
 
@@ -412,13 +553,17 @@ class _ListeningLoop:
                 spoken.feed(event.delta)
 
         token = SPOKEN_REPLIES.set(spoken)
+        clock = STREAM_CLOCK.set(self._stream_now)
         try:
             turn = await self._agent.run(
                 audio=utterance.pcm,
                 sample_rate=utterance.sample_rate,
                 tool_choice=self._tool_choice,
                 on_event=forward,
+                **({} if speculation is None else {"speculation": speculation}),
             )
+            turn.timings.speech_end = utterance.end
+            turn.timings.committed_at = committed
         except Exception as exc:
             await self._end_speech(spoken, partial=False)
             self._events.put_nowait(TurnFailed(error=exc, utterance=utterance))
@@ -430,6 +575,7 @@ class _ListeningLoop:
             await self._end_speech(spoken)
             self._events.put_nowait(TurnFinished(turn=turn))
         finally:
+            STREAM_CLOCK.reset(clock)
             SPOKEN_REPLIES.reset(token)
             self._spoken = None
 
@@ -465,14 +611,19 @@ async def replay_async(
     barge_in: bool = True,
     echo: EchoFilter | None = None,
     spoken_style: str = SPOKEN_STYLE,
+    speculate: bool = False,
+    wake_word: str | WakeWord | None = None,
+    wake_window_s: float = WAKE_WINDOW_S,
 ) -> list[Turn]:
     """Every utterance of a recording through the agent, one turn each; the turns in order.
 
     Nothing is dropped: the queue is unbounded, since a file is read faster than turns run.
-    `voice`, `speaker`, `barge_in`, `echo` and `spoken_style` are `listen`'s. With a voice
-    and not `realtime`, the recording is read in stream time: it waits while the agent works
-    and nothing is playing (the model and the tools take no time on its timeline), so what a
-    `WavSink` writes, and where a barge-in cuts, is the same on every run.
+    `voice`, `speaker`, `barge_in`, `echo`, `spoken_style`, `speculate`, `wake_word` and
+    `wake_window_s` are `listen`'s. With a voice or a wake word and not `realtime`, the
+    recording is read in stream time: it waits while the agent works and nothing is
+    playing (the model and the tools take no time on its timeline), so what a `WavSink`
+    writes, where a barge-in cuts, and when the wake word's window closes are the same
+    on every run.
 
     Args:
         agent: the agent.
@@ -490,7 +641,8 @@ async def replay_async(
     events = listen(
         agent, source, tool_choice=tool_choice, endpointer=endpointer, max_queued=None,
         voice=voice, speaker=speaker, barge_in=barge_in, echo=echo, spoken_style=spoken_style,
-        stream_time=not realtime,
+        stream_time=not realtime, speculate=speculate, wake_word=wake_word,
+        wake_window_s=wake_window_s,
     )  # fmt: skip
     async with contextlib.aclosing(events):
         async for event in events:

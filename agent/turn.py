@@ -41,6 +41,15 @@ class Timings:
             (to the whole first response when not streaming); None if no call answered.
         transcription: the transcription request for the turn's audio (it runs concurrently
             with the model, so it is not part of `total`'s critical path); None if none ran.
+        speech_end: where the turn's speech ended, in seconds on the stream's timeline (from
+            the start of the recording or microphone stream); None outside `listen`.
+        committed_at: when the turn was committed (the endpointer decided it had ended), on
+            the stream's timeline; None outside `listen`.
+        tool_dispatched_at: for each tool call (by call id), when it was dispatched, on the
+            stream's timeline (for a recording read faster than real time: how far it had
+            been read); empty outside `listen`.
+        from_speculation: the first reply came from a speculative request, started at a
+            pause before the turn was committed (`listen(..., speculate=True)`).
     """
 
     model: float = 0.0
@@ -48,6 +57,33 @@ class Timings:
     total: float = 0.0
     time_to_first_token: float | None = None
     transcription: float | None = None
+    speech_end: float | None = None
+    committed_at: float | None = None
+    tool_dispatched_at: dict[str, float] = field(default_factory=dict)
+    from_speculation: bool = False
+
+    @property
+    def first_tool_dispatched_at(self) -> float | None:
+        """When the turn's first tool call was dispatched (stream timeline), if any."""
+        return min(self.tool_dispatched_at.values(), default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (stream-timeline figures rounded to the millisecond)."""
+        return {
+            "model": self.model,
+            "tools": self.tools,
+            "total": self.total,
+            "time_to_first_token": self.time_to_first_token,
+            "transcription": self.transcription,
+            "speech_end": _ms(self.speech_end),
+            "committed_at": _ms(self.committed_at),
+            "tool_dispatched_at": {key: _ms(at) for key, at in self.tool_dispatched_at.items()},
+            "from_speculation": self.from_speculation,
+        }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
 
 
 @dataclass(slots=True)
@@ -101,11 +137,5 @@ class Turn:
                 "prompt_tokens": self.usage.prompt_tokens,
                 "completion_tokens": self.usage.completion_tokens,
             },
-            "timings": {
-                "model": self.timings.model,
-                "tools": self.timings.tools,
-                "total": self.timings.total,
-                "time_to_first_token": self.timings.time_to_first_token,
-                "transcription": self.timings.transcription,
-            },
+            "timings": self.timings.to_dict(),
         }

@@ -36,10 +36,19 @@ from agent.errors import InvalidRequestError
 from agent.events import EventHandler, ToolCallFinished, ToolCallStarted
 from agent.history import TurnRecord
 from agent.reply_text import ReplyTextGate, emit
+from agent.speculation import Speculation
 from agent.turn import Turn
 from tools import Toolbox, ToolResult
 
-__all__ = ["SPOKEN_REPLIES", "SpokenReplies", "TurnPlan", "not_run", "run_turn"]
+__all__ = [
+    "SPOKEN_REPLIES",
+    "STREAM_CLOCK",
+    "SpokenReplies",
+    "TurnPlan",
+    "not_run",
+    "request_reply",
+    "run_turn",
+]
 
 _log = logging.getLogger("agent")
 
@@ -87,6 +96,12 @@ SPOKEN_REPLIES: contextvars.ContextVar[SpokenReplies | None] = contextvars.Conte
 )
 """The voice speaking the turn that runs in this context (set by the listening loop)."""
 
+STREAM_CLOCK: contextvars.ContextVar[Callable[[], float] | None] = contextvars.ContextVar(
+    "voxagent_stream_clock", default=None
+)
+"""Seconds on the input stream's timeline now (set by the listening loop): tool dispatch
+times are stamped with it."""
+
 Render = Callable[[TurnRecord, list[dict[str, Any]]], list[dict[str, Any]]]
 """The history's rendering of the messages for a request that ends with this turn."""
 
@@ -105,6 +120,8 @@ class TurnPlan:
         state: keyword arguments for `Toolbox.call_many` (`{"state": ...}` or `{}`).
         render: builds the request's messages from the history and this turn.
         max_audio_items: the most audio items one request may carry.
+        speculation: a speculative request whose reply stands for the first model call
+            (adopted if it was made with the same spoken style; else a new request is sent).
     """
 
     model: str
@@ -117,6 +134,7 @@ class TurnPlan:
     state: dict[str, Any]
     render: Render
     max_audio_items: int
+    speculation: Speculation | None = None
 
 
 async def run_turn(
@@ -132,7 +150,10 @@ async def run_turn(
     choice = plan.tool_choice
     for rounds_run in range(plan.max_tool_rounds + 1):
         mark = speech.mark() if speech is not None else 0
-        answer = _call_model(plan, backend, record, choice, on_event, speech)
+        if rounds_run == 0 and plan.speculation is not None:
+            answer = _adopted(plan, plan.speculation, backend, record, turn, on_event, speech)
+        else:
+            answer = _call_model(plan, backend, record, choice, on_event, speech)
         reply = await _unless_barged_in(answer, speech)
         if reply is None or (speech is not None and speech.barged_in.is_set()):
             if reply is not None:
@@ -219,28 +240,67 @@ async def _call_model(
     on_event: EventHandler | None,
     speech: SpokenReplies | None,
 ) -> ModelReply:
+    gate = ReplyTextGate(on_event) if on_event is not None else None
+    style = speech.style if speech is not None else None
+    on_text = gate.feed if gate is not None and plan.stream else None
+    reply = await request_reply(plan, backend, record, choice, on_text, style)
+    if gate is not None:
+        await gate.finish(reply)
+    return reply
+
+
+async def _adopted(
+    plan: TurnPlan,
+    speculation: Speculation,
+    backend: Backend,
+    record: TurnRecord,
+    turn: Turn,
+    on_event: EventHandler | None,
+    speech: SpokenReplies | None,
+) -> ModelReply:
+    """The speculative request's reply, its held text delivered now; a new request where it
+    was made for another voice, or failed before any of its text went out."""
+    if speculation.style == (speech.style if speech is not None else None):
+        gate = ReplyTextGate(on_event) if on_event is not None else None
+        reply = await speculation.adopt(gate.feed if gate is not None and plan.stream else None)
+        if reply is not None:
+            turn.timings.from_speculation = True
+            if gate is not None:
+                await gate.finish(reply)
+            return reply
+    speculation.cancel()
+    return await _call_model(plan, backend, record, plan.tool_choice, on_event, speech)
+
+
+async def request_reply(
+    plan: TurnPlan,
+    backend: Backend,
+    record: TurnRecord,
+    choice: str | dict[str, Any],
+    on_text: Callable[[str], Awaitable[None]] | None,
+    style: str | None,
+) -> ModelReply:
+    """One model call for the turn in `record`: its messages checked against Voxtral's rules,
+    the streamed text to `on_text`; `style` (the spoken style) goes first, for this request
+    only (the agent's instructions stay as they are)."""
     messages = plan.render(record, plan.tools)
-    if speech is not None:  # for this request only: the agent's instructions stay as they are
-        messages = [{"role": "user", "content": speech.style}, *messages]
+    if style is not None:
+        messages = [{"role": "user", "content": style}, *messages]
     try:
         check_chat_request(messages, plan.tools or None, max_audio_items=plan.max_audio_items)
     except RuleViolation as error:
         raise InvalidRequestError(
             f"the request would be refused by Voxtral's tokenizer: {error}"
         ) from error
-    gate = ReplyTextGate(on_event) if on_event is not None else None
-    reply = await backend.chat(
+    return await backend.chat(
         model=plan.model,
         messages=messages,
         tools=plan.tools or None,
         tool_choice=choice if plan.tools else None,
         stream=plan.stream,
-        on_text=gate.feed if gate is not None and plan.stream else None,
+        on_text=on_text,
         **plan.sampling,
     )
-    if gate is not None:
-        await gate.finish(reply)
-    return reply
 
 
 def _count(turn: Turn, reply: ModelReply, started: float) -> None:
@@ -251,7 +311,9 @@ def _count(turn: Turn, reply: ModelReply, started: float) -> None:
     turn.finish_reason = reply.finish_reason
     if turn.timings.time_to_first_token is None and reply.time_to_first_token is not None:
         request_started = time.perf_counter() - reply.duration
-        turn.timings.time_to_first_token = request_started - started + reply.time_to_first_token
+        # A speculative reply may have begun before the turn did: then it is 0.
+        first_token = request_started - started + reply.time_to_first_token
+        turn.timings.time_to_first_token = max(0.0, first_token)
 
 
 def _read_reply(reply: ModelReply) -> tuple[str, list[ToolCall]]:
@@ -277,7 +339,11 @@ async def _run_tools(
     waits for the dispatched ones; they are recorded, the others answered `not_run`."""
     done: dict[str, ToolResult] = {}
 
+    clock = STREAM_CLOCK.get()
+
     async def started(call_id: str, name: str, arguments: dict[str, Any]) -> None:
+        if clock is not None:
+            turn.timings.tool_dispatched_at[call_id] = clock()
         await emit(on_event, ToolCallStarted(call_id, name, arguments))
 
     async def finished(result: ToolResult) -> None:

@@ -17,17 +17,23 @@ committed-turn latency (`emitted_at` - true end of speech; median, p90) on compl
 share of complete turns ended early (committed before the speech ended, or split); the share
 of mid-sentence pauses cut, by pause length; CPU seconds per second of audio.
 
-The end-to-end half (speculative requests, tool dispatch against a modeled server through the
-listening loop) belongs to the agent layer. Usage:
+With `--end-to-end`, the other half (`bench/turn_taking_live.py`): `silence`, `smart-turn` and
+`smart-turn` + speculative requests through the real listening loop at a microphone's pace,
+against the scripted server with a modeled GPU latency, each in its own process, side by side
+over the same audio. Usage:
 
     .venv/bin/python bench/turn_taking.py [--prompts 80] [--vad webrtc]
+    .venv/bin/python bench/turn_taking.py --end-to-end [--prompts 24] [--model-ms 250]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,15 +182,89 @@ def report(condition: str, name: str, tally: Tally) -> str:
     )
 
 
+LIVE_CONFIGS = {
+    "silence": ("silence", False),
+    "smart-turn": ("smart-turn", False),
+    "smart-turn + speculation": ("smart-turn", True),
+}
+
+
+def end_to_end(prompts: int, model_ms: float) -> int:
+    """The three configurations side by side over each condition, one process each."""
+    import turn_taking_live as live
+
+    clean = build_items(prompts)
+    conditions = {"clean": clean, "pink10": with_noise(clean, 10.0)}
+    complete = sum(item.pause_s is None for item in clean)
+    print(
+        f"{complete} complete and {len(clean) - complete} paused turns per condition, at a "
+        f"microphone's pace; modeled server: {model_ms:.0f} ms for a tool call"
+    )
+    print(live.HEADER)
+    for condition, items in conditions.items():
+        stream, placed = _one_stream(items)
+        with tempfile.TemporaryDirectory() as folder:
+            path = f"{folder}/stream.npy"
+            np.save(path, stream)
+            children = {
+                name: _child(path, placed, detector, speculate, model_ms / 250.0)
+                for name, (detector, speculate) in LIVE_CONFIGS.items()
+            }
+            for name, process in children.items():
+                out, _ = process.communicate()
+                if process.returncode != 0:
+                    print(f"{name}: failed ({process.returncode})", file=sys.stderr)
+                    return 1
+                print(live.report_line(condition, name, json.loads(out)), flush=True)
+    return 0
+
+
+def _child(
+    path: str, placed: list[dict[str, float | None]], detector: str, speculate: bool, scale: float
+) -> subprocess.Popen[str]:
+    """One configuration's run, in a process of its own."""
+    command = [sys.executable, __file__, "--child", path, json.dumps(placed), detector]
+    command += [str(int(speculate)), str(scale)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+
+def _one_stream(items: list[Item]) -> tuple[PCM, list[dict[str, float | None]]]:
+    """The items one after the other, and where each one is in the stream."""
+    placed, offset = [], 0.0
+    for item in items:
+        placed.append(
+            {
+                "offset": offset,
+                "length": item.audio.size / RATE,
+                "speech_end": offset + item.speech_end,
+                "pause_s": item.pause_s,
+                "resumes_at": None if item.resumes_at is None else offset + item.resumes_at,
+            }
+        )
+        offset += item.audio.size / RATE
+    return np.concatenate([item.audio for item in items]), placed
+
+
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["--child"]:
+        import turn_taking_live as live
+
+        path, placed, detector, speculate, scale = arguments[1:6]
+        print(live.child(path, placed, detector, speculate == "1", float(scale)))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prompts", type=int, default=80)
+    parser.add_argument("--prompts", type=int, default=None)
     parser.add_argument("--vad", default="webrtc", choices=["webrtc", "silero", "both"])
-    args = parser.parse_args(argv)
+    parser.add_argument("--end-to-end", action="store_true")
+    parser.add_argument("--model-ms", type=float, default=250.0)
+    args = parser.parse_args(arguments)
     if not PROMPTS.is_dir():
         print(f"needs {PROMPTS}: apt-get install asterisk-core-sounds-en-wav", file=sys.stderr)
         return 2
-    clean = build_items(args.prompts)
+    if args.end_to_end:
+        return end_to_end(args.prompts or 24, args.model_ms)
+    clean = build_items(args.prompts or 80)
     conditions = {"clean": clean, "pink10": with_noise(clean, 10.0)}
     detectors = {
         "silence": Endpointer(EndpointerConfig(vad=args.vad)),

@@ -35,6 +35,8 @@ __all__ = [
     "EndpointerConfig",
     "EndpointerEvent",
     "FrameHook",
+    "PauseHook",
+    "ResumeHook",
     "TurnDetectorName",
     "TurnModel",
     "VadMode",
@@ -57,6 +59,12 @@ class TurnModel(Protocol):
 
 FrameHook: TypeAlias = Callable[[float, bool], None]
 """Called for every frame with its level in dBFS and whether it was judged speech."""
+
+PauseHook: TypeAlias = Callable[["Utterance"], None]
+"""Called at a pause of `turn_pause_s` inside an utterance, with the utterance so far."""
+
+ResumeHook: TypeAlias = Callable[[float], None]
+"""Called when speech resumes after a reported pause, with the stream time (seconds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +109,9 @@ class EndpointerConfig:
             surely, after `silence_end_s` as with "silence"; judged incomplete, it waits
             longer, from `silence_end_s` (a probability near 0.5) up to `turn_max_wait_s`
             (near 0), so nothing waits forever. Pauses inside a turn stay inside it.
-        turn_pause_s: the pause at which the turn model is asked (smart-turn).
+        turn_pause_s: the pause at which the turn model is asked (smart-turn), and at which
+            `Endpointer.on_pause` reports the turn so far (both detectors; speculative
+            requests start there).
         turn_max_wait_s: the longest pause a turn judged incomplete waits (smart-turn).
         turn_commit_threshold: the probability of completeness that ends a turn at the short
             pause (smart-turn). 0.9: on real read speech with mid-sentence pauses, the model
@@ -223,6 +233,9 @@ class Endpointer:
             `SmartTurn` (the ONNX session costs 0.3 s to load: share one).
         on_frame: called for every frame with its level (dBFS) and the speech decision,
             for level meters; it must be quick.
+        on_pause: called at each pause of `turn_pause_s` inside an utterance, before the
+            turn decision, with the utterance so far (`emitted_at`: now); it must be quick.
+        on_resume: called when speech resumes after such a pause, with the stream time.
     """
 
     def __init__(
@@ -232,12 +245,16 @@ class Endpointer:
         detector: SpeechDetector | None = None,
         turn_model: TurnModel | None = None,
         on_frame: FrameHook | None = None,
+        on_pause: PauseHook | None = None,
+        on_resume: ResumeHook | None = None,
         **overrides: float | int | str | None,
     ) -> None:
         config = (config if config is not None else EndpointerConfig()).with_overrides(**overrides)
         self.config = config
         self.detector: SpeechDetector = detector if detector is not None else config.make_detector()
         self.on_frame = on_frame
+        self.on_pause = on_pause
+        self.on_resume = on_resume
         # A detector passed in decides alone what speech is (a test's stand-in may call a tone
         # speech); the steady-sound test belongs to the detectors `config.vad` names.
         self._steady = (
@@ -288,6 +305,7 @@ class Endpointer:
         # the silence that ends the utterance in progress: before a verdict, the longest
         self._wait_frames = self._end_frames if self.turn_model is None else self._max_wait_frames
         self._asking = False  # a pause was reached: the turn model must judge the audio
+        self._pause_reported = False  # on_pause was called for the pause in progress
         self.level_dbfs = -120.0
         """Level of the newest frame, dBFS."""
         self.speech = False
@@ -443,12 +461,25 @@ class Endpointer:
             self._last_speech_end = self._position
             if self.turn_model is not None:  # a new pause will be judged anew
                 self._wait_frames = self._max_wait_frames
+            if self._pause_reported:
+                self._pause_reported = False
+                if self.on_resume is not None:
+                    self.on_resume(frame_start / SAMPLE_RATE)
             return
         self._silence_run += 1
+        if self._silence_run == self._pause_frames:
+            self._report_pause()
         if self.turn_model is not None and self._silence_run == self._pause_frames:
             self._asking = True
         elif self._silence_run >= self._wait_frames:
             self._finish(events, now=self._position, truncated=False)
+
+    def _report_pause(self) -> None:
+        """A pause of `turn_pause_s`: the turn so far goes to `on_pause` (before any verdict)."""
+        if self.on_pause is None or self._last_speech_end is None:
+            return
+        self._pause_reported = True
+        self.on_pause(self._utterance(self._position, truncated=False))
 
     def _turn_audio(self) -> PCM16:
         """The audio of the turn so far (its last 8 s are what the turn model hears)."""
@@ -478,24 +509,30 @@ class Endpointer:
         self._continues_cut = True
         events.append(SpeechStarted(at=at / SAMPLE_RATE))
 
+    def _utterance(self, now: int, *, truncated: bool) -> Utterance:
+        """The utterance in progress as it stands at stream sample `now`."""
+        assert self._last_speech_end is not None
+        audio = np.concatenate(self._buffer) if self._buffer else np.zeros(0, dtype=np.int16)
+        first = max(self._buffer_start, self._start - self._pre_roll)
+        last = now if truncated else min(now, self._last_speech_end + self._tail)
+        return Utterance(
+            pcm=audio[first - self._buffer_start : last - self._buffer_start].copy(),
+            start=self._start / SAMPLE_RATE,
+            end=self._last_speech_end / SAMPLE_RATE,
+            emitted_at=now / SAMPLE_RATE,
+            truncated=truncated,
+        )
+
     def _finish(self, events: list[EndpointerEvent], *, now: int, truncated: bool) -> None:
         """End the utterance in progress at stream sample `now`; append its event."""
         self._in_speech = False
         self._silence_run = 0
-        buffer, self._buffer = self._buffer, []
-        last_speech_end = self._last_speech_end
-        if last_speech_end is None:
+        self._pause_reported = False
+        if self._last_speech_end is None:
+            self._buffer = []
             return  # the piece after a cut held no speech at all: nothing was said
-        audio = np.concatenate(buffer) if buffer else np.zeros(0, dtype=np.int16)
-        first = max(self._buffer_start, self._start - self._pre_roll)
-        last = now if truncated else min(now, last_speech_end + self._tail)
-        utterance = Utterance(
-            pcm=audio[first - self._buffer_start : last - self._buffer_start].copy(),
-            start=self._start / SAMPLE_RATE,
-            end=last_speech_end / SAMPLE_RATE,
-            emitted_at=now / SAMPLE_RATE,
-            truncated=truncated,
-        )
+        utterance = self._utterance(now, truncated=truncated)
+        self._buffer = []
         too_short = utterance.speech_duration < self.config.min_utterance_s
         if too_short and not truncated and not self._continues_cut:  # the end of a long one counts
             reason = (

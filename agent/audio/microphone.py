@@ -108,6 +108,11 @@ class Microphone(AudioSource):
         self._stream: Any = None
         self._queue: asyncio.Queue[PCM16 | None] = asyncio.Queue()
 
+    @property
+    def live(self) -> bool:
+        """A microphone is live."""
+        return True
+
     async def _frames(self) -> AsyncGenerator[PCM16, None]:
         loop = asyncio.get_running_loop()
         await self._start(loop)

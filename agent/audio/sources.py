@@ -60,6 +60,12 @@ class AudioSource(ABC):
         """True once `aclose` was called."""
         return self._closed
 
+    @property
+    def live(self) -> bool:
+        """Whether frames come at the pace they are recorded (a microphone, a file read
+        `realtime`): then the stream's timeline is the wall clock since it started."""
+        return bool(getattr(self, "realtime", False))
+
     def __aiter__(self) -> AsyncIterator[PCM16]:
         if self._closed:
             raise RuntimeError(f"{self!r} is closed; make a new source")

@@ -2,7 +2,8 @@
 
 Four models ship in the wheel (okay_nabu, hey_jarvis, alexa, hey_mycroft), about 2 ms of CPU
 per second of audio. What to do once it is heard (a conversation window, sleeping again) is
-the listening loop's decision; this only says when the word was said.
+decided above the audio layer (`agent.turn_start.WakeGate`, `listen(wake_word=...)`); this
+only says when the word was said.
 """
 
 from __future__ import annotations
@@ -50,8 +51,16 @@ class WakeWord:
         self._model: Any = MicroWakeWord.from_builtin(Model(self.name))
         self._features: Any = MicroWakeWordFeatures()
 
+    @property
+    def phrase(self) -> str:
+        """What to say: ``"hey jarvis"`` for ``hey_jarvis``."""
+        return self.name.replace("_", " ")
+
     def heard(self, frame: PCM16) -> bool:
-        """Feed one frame; True when the wake word ended in it."""
+        """Feed one frame; True when the model hears the word at its end. It keeps hearing it
+        for a few frames after (up to about a second): count the first of a run.
+
+        About 0.1 ms of CPU per 30 ms frame: run it off the event loop."""
         detected = False
         for features in self._features.process_streaming(frame.tobytes()):
             detected = bool(self._model.process_streaming(features)) or detected

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.agent import Agent, ToolChoice
-from agent.audio import AudioSource, Endpointer, InputDevice, Microphone, VadMode, WavSource
+from agent.audio import (
+    AudioSource,
+    Endpointer,
+    InputDevice,
+    Microphone,
+    TurnDetectorName,
+    VadMode,
+    WavSource,
+)
 from agent.audio.extras import MissingExtraError
 from agent.cli._budget import check_context
 from agent.cli._console import LiveConsole
@@ -48,6 +56,7 @@ DEFAULT_INSTRUCTIONS = (
     "time, timers, sums, notes, this computer) and say what you did."
 )
 SILERO_INSTALL = "pip install 'voxtral-agent[silero]' and pip install --no-deps silero-vad"
+TURN_INSTALL = "pip install 'voxtral-agent[turn]' and pip install --no-deps pipecat-ai"
 """How a command-line user installs what `--vad silero` needs."""
 
 
@@ -172,18 +181,26 @@ def agent_for(info: ServerInfo, *, timeout: float, **options: Any) -> Agent:
     )
 
 
-def make_endpointer(vad: VadMode) -> Endpointer:
-    """The endpointer with the `--vad` detector; `CliError` if Silero cannot run here, saying
-    how a command-line user installs it (the library's message speaks to programmers)."""
+def make_endpointer(vad: VadMode, turn_detector: TurnDetectorName = "silence") -> Endpointer:
+    """The endpointer with the `--vad` detector and the `--turn-detector`; `CliError` if Silero
+    or Smart Turn cannot run here, saying how a command-line user installs it (the library's
+    message speaks to programmers)."""
     try:
-        return Endpointer(vad=vad)
+        endpointer = Endpointer(vad=vad, turn_detector=turn_detector)
     except MissingExtraError as error:
+        if error.extra == "turn":
+            raise CliError(
+                f"--turn-detector smart-turn: Smart Turn cannot run here: install it with "
+                f"{TURN_INSTALL}; or use --turn-detector silence",
+                ExitCode.NOT_INSTALLED,
+            ) from None
         missing = str(error).split(" is not installed", 1)[0].split(" (", 1)[0]
         raise CliError(
             f"--vad {vad}: Silero VAD cannot run here, {missing} is missing: install it with "
             f"{SILERO_INSTALL}; or use --vad webrtc",
             ExitCode.NOT_INSTALLED,
         ) from None
+    return endpointer
 
 
 async def open_recording(path: str, *, realtime: bool) -> WavSource:

@@ -2,7 +2,8 @@
 
 Finished things (your turn, each tool call with its result, the reply, a timer ringing) are
 printed as lines that scroll; below them a live panel shows the current state (listening,
-hearing, thinking, running a tool) and the input level meter. While the panel is shown, log
+hearing, thinking, running a tool; with a wake word, sleeping or awake; with push-to-talk,
+whether the key opened a turn) and the input level meter. While the panel is shown, log
 records (a retry warning, say) are printed through the same console, above the panel: written
 straight to the terminal they would split it.
 """
@@ -10,11 +11,12 @@ straight to the terminal they would split it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -26,6 +28,8 @@ from rich.text import Text
 from agent.cli._exit import describe, one_line
 from agent.events import (
     AgentEvent,
+    Asleep,
+    Awake,
     ReplyText,
     SpeakingFinished,
     SpeakingInterrupted,
@@ -45,6 +49,10 @@ from tools import ToolResult
 from tools._threads import run_blocking
 from tools.builtin import Timer, TimerService
 
+if TYPE_CHECKING:
+    from agent.cli._turn_start import TalkKey
+    from agent.turn_start import PushToTalk
+
 __all__ = ["LiveConsole", "format_arguments", "format_tool_result"]
 
 _METER_CELLS = 24
@@ -62,6 +70,10 @@ class LiveConsole:
         live: show the live panel (False: only the lines, as `voxagent replay` prints them).
         timers: pending timers to show in the panel (its listener is `timer_rang`).
         idle_hint: what the panel says while no turn runs.
+        wake_word: the wake word to say (`WakeWord.phrase`), with `listen(wake_word=...)`:
+            the panel shows whether the assistant sleeps (it starts asleep).
+        push_to_talk: with `listen(push_to_talk=...)`: the panel shows whether a turn is
+            open, and `talk_keys` (the keys that toggle it).
     """
 
     def __init__(
@@ -73,6 +85,9 @@ class LiveConsole:
         live: bool = True,
         timers: TimerService | None = None,
         idle_hint: str = "speak when you are ready",
+        wake_word: str | None = None,
+        push_to_talk: PushToTalk | None = None,
+        talk_keys: str = "Space",
     ) -> None:
         self.console = console
         self.idle_hint = idle_hint
@@ -95,6 +110,12 @@ class LiveConsole:
         self.speaker: Speaker | None = None
         """The assistant's speaker (its level is shown while it speaks)."""
         self._speaking = False
+        self.wake_word = wake_word
+        self._asleep = wake_word is not None
+        self.push_to_talk = push_to_talk
+        self.talk_keys = talk_keys
+        self.keys: TalkKey | None = None
+        """The push-to-talk key reader, paused while a question is asked."""
         self.turns = 0
         self.failures = 0
 
@@ -163,6 +184,8 @@ class LiveConsole:
             self._reply = ""
         elif isinstance(event, TurnTranscribed) and event.transcript:  # beside the turn
             self.console.print(f"  [dim]heard:[/] [italic]{escape(event.transcript)}[/]")
+        elif isinstance(event, Awake | Asleep):
+            self._wake_state(event)
         elif isinstance(event, TurnFailed):
             self._end_turn()
             self.failures += 1
@@ -194,13 +217,15 @@ class LiveConsole:
                 "to ask (use --yes to approve tool calls)[/]"
             )
             return False
+        keys = self.keys.paused() if self.keys is not None else contextlib.nullcontext()
         async with self._approval_lock:
             if self._live is not None:
                 self._live.stop()
             try:
-                answer = await _ask(
-                    self.console, f"[bold]Allow {escape(call)}?[/] {escape('[y/N]')} "
-                )
+                with keys:
+                    answer = await _ask(
+                        self.console, f"[bold]Allow {escape(call)}?[/] {escape('[y/N]')} "
+                    )
             finally:
                 if self._live is not None:
                     self._live.start()
@@ -224,6 +249,27 @@ class LiveConsole:
         detail = ", ".join(parts) or "text"
         self.console.print(f"[bold cyan]you[/] [dim](turn {self._turn}: {detail})[/]")
 
+    def _wake_state(self, event: Awake | Asleep) -> None:
+        said = escape(f"“{self.wake_word or '?'}”")
+        if isinstance(event, Awake):
+            self._asleep = False
+            self.console.print(f"[dim]◉ awake at {event.at:.1f} s: heard {said}[/]")
+        else:
+            self._asleep = True
+            self.console.print(f"[dim]◌ asleep from {event.at:.1f} s: say {said} to wake it[/]")
+
+    def _state(self) -> str:
+        """The first words of the panel: what the assistant is doing with what it hears."""
+        if self.push_to_talk is not None:
+            if self.push_to_talk.talking:
+                return f"[bold magenta]● talking[/] [dim]({escape(self.talk_keys)} to send)[/]"
+            return f"[green]○ press {escape(self.talk_keys)} to talk[/]"
+        if self._hearing:
+            return "[bold magenta]● hearing[/]" + (" [dim](asleep)[/]" if self._asleep else "")
+        if self._asleep:
+            return f"[blue]◌ sleeping[/] [dim](say “{escape(self.wake_word or '')}”)[/]"
+        return "[green]○ listening[/]" + (" [dim](awake)[/]" if self.wake_word else "")
+
     def _end_turn(self) -> None:
         self._turn = None
         self._running.clear()
@@ -241,8 +287,7 @@ class LiveConsole:
     def render(self) -> RenderableType:
         """The live panel's current content."""
         meter = _meter(self._level, self._speech)
-        state = "[bold magenta]● hearing[/]" if self._hearing else "[green]○ listening[/]"
-        rows: list[RenderableType] = [Text.from_markup(f"{state}  {meter}")]
+        rows: list[RenderableType] = [Text.from_markup(f"{self._state()}  {meter}")]
         if self._speaking:
             level = self.speaker.level_dbfs if self.speaker is not None else _METER_FLOOR_DBFS
             rows.append(Text.from_markup(f"[bold green]◀ speaking[/]  {_meter(level, True)}"))

@@ -19,10 +19,12 @@ __all__ = [
     "add_agent_options",
     "add_server_options",
     "add_tool_options",
+    "add_turn_start_options",
     "add_vad_option",
     "add_vllm_options",
     "add_voice_options",
     "check_base_url",
+    "non_negative_float",
     "positive_float",
 ]
 
@@ -122,12 +124,55 @@ def add_tool_options(group: ArgumentGroup) -> None:
 
 
 def add_vad_option(group: ArgumentGroup) -> None:
-    """--vad: the speech detector."""
+    """--vad, --turn-detector and --speculate: how speech and turns are detected."""
     group.add_argument(
         "--vad",
         choices=["webrtc", "silero", "both"],
         default="webrtc",
         help="speech detector (default: %(default)s; silero needs the `silero` extra)",
+    )
+    group.add_argument(
+        "--turn-detector",
+        choices=["silence", "smart-turn"],
+        default="silence",
+        help="how a turn ends: after 0.8 s of silence, or as Smart Turn v3.2 judges it at "
+        "each pause (needs the `turn` extra; default: %(default)s)",
+    )
+    group.add_argument(
+        "--speculate",
+        action="store_true",
+        help="start the model request at each short pause, before the turn ends (cancelled "
+        "if you go on speaking; tools still run only once the turn ends)",
+    )
+
+
+def add_turn_start_options(parser: argparse.ArgumentParser, *, push_to_talk: bool) -> None:
+    """--wake-word, --wake-window (and --push-to-talk, for the microphone): when a turn starts."""
+    from agent.audio.wake import WAKE_WORDS
+    from agent.turn_start import WAKE_WINDOW_S
+
+    group = parser.add_argument_group("when a turn starts (default: whenever you speak)")
+    choice = group.add_mutually_exclusive_group() if push_to_talk else group
+    choice.add_argument(
+        "--wake-word",
+        choices=WAKE_WORDS,
+        metavar="NAME",
+        help=f"sleep until this wake word is heard: {', '.join(WAKE_WORDS)} (extra [wake]); "
+        "say the command after it, in the same breath or within the window",
+    )
+    if push_to_talk:
+        choice.add_argument(
+            "--push-to-talk",
+            action="store_true",
+            help="a key opens and closes each turn: Space or Enter to talk, again to send "
+            "(the voice alone starts nothing)",
+        )
+    group.add_argument(
+        "--wake-window",
+        metavar="SECONDS",
+        type=non_negative_float,
+        help=f"with --wake-word: how long the assistant stays awake after the wake word and "
+        f"after each reply (default: {WAKE_WINDOW_S:g}; 0: say the wake word every time)",
     )
 
 
@@ -222,6 +267,17 @@ def add_vllm_options(group: ArgumentGroup, *, model_flag: str, port_default: str
         action="store_true",
         help="start vLLM even when no NVIDIA GPU is found (for a CPU build of vLLM)",
     )
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a number of 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
 
 
 def positive_float(text: str) -> float:

@@ -18,6 +18,7 @@ from agent.cli._options import (
     add_agent_options,
     add_server_options,
     add_tool_options,
+    add_turn_start_options,
     add_vad_option,
     add_vllm_options,
     add_voice_options,
@@ -158,6 +159,7 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
         "--fast", action="store_true", help="with --replay: read the file as fast as possible"
     )
     add_vad_option(audio)
+    add_turn_start_options(run, push_to_talk=True)
     add_voice_options(run, echo=True)
     starting = run.add_argument_group("starting a server here (--serve)")
     starting.add_argument(
@@ -186,6 +188,7 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
     replay.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV/FLAC/OGG/MP3)")
     replay.add_argument("--json", action="store_true", help="one JSON object per turn")
     add_vad_option(replay)
+    add_turn_start_options(replay, push_to_talk=False)
     add_voice_options(replay, echo=False)
 
 
@@ -294,6 +297,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
           voxagent run --device 2 --log talk.jsonl
           voxagent run --replay question.wav   a recording instead of the microphone
           voxagent run --tools myapp.tools:toolbox
+          voxagent run --wake-word hey_jarvis  sleep until "hey jarvis" is heard
+          voxagent run --push-to-talk          Space or Enter opens and closes each turn
         """,
         "agent.cli._run:run_command",
         server=True,

@@ -16,6 +16,7 @@ from agent.cli._exit import CliError, ExitCode, as_cli_error
 from agent.cli._server import check_server
 from agent.cli._speech_commands import open_speech
 from agent.cli._transcript_log import TranscriptLog, TurnRecords
+from agent.cli._turn_start import open_wake_word, wake_options
 from agent.errors import BadAudioError
 from agent.events import AgentEvent, TurnFailed, TurnFinished
 from agent.listening import replay_async
@@ -32,11 +33,18 @@ async def replay_command(args: argparse.Namespace) -> ExitCode:
         )
     for path in args.files:  # fail before anything is sent
         await open_recording(path, realtime=False)
-    endpointer = make_endpointer(args.vad)
+    endpointer = make_endpointer(args.vad, args.turn_detector)
+    wake = open_wake_word(args)
     kit = prepare_agent(args)
     info = await check_server(args.base_url, args.model, tool_calling=True)
     console = Console(highlight=False, soft_wrap=True, stderr=args.json)
-    lines = LiveConsole(console, title="", auto_approve=args.yes, live=False)
+    lines = LiveConsole(
+        console,
+        title="",
+        auto_approve=args.yes,
+        live=False,
+        wake_word=wake.phrase if wake is not None else None,
+    )
     failures = 0
     speech = open_speech(args, from_microphone=False, default_voice="none")
     async with kit.running(args, info, lines) as runner, speech as speaking:
@@ -56,12 +64,15 @@ async def replay_command(args: argparse.Namespace) -> ExitCode:
                     voice=speaking.voice,
                     speaker=speaking.speaker,
                     barge_in=speaking.barge_in,
+                    speculate=args.speculate,
+                    **wake_options(args, wake),
                 )
             except BadAudioError as error:
                 raise as_cli_error(error) from None
             await printer.finish()
             if printer.turns == 0:
-                print(f"voxagent: {path}: no speech found", file=sys.stderr)
+                nothing = f"no turn (was {wake.phrase!r} said?)" if wake else "no speech found"
+                print(f"voxagent: {path}: {nothing}", file=sys.stderr)
             failures += printer.failures
     return ExitCode.FAILURE if failures else ExitCode.OK
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from agent.agent import Agent
-from agent.audio import AudioSource, Endpointer
+from agent.audio import AudioSource, Endpointer, WakeWord
 from agent.cli._agent_setup import (
     AgentKit,
     make_endpointer,
@@ -26,11 +26,13 @@ from agent.cli._serve import prepare_start, serve_options, start_server, stop_se
 from agent.cli._server import check_server
 from agent.cli._speech_commands import Speech, open_speech
 from agent.cli._transcript_log import TurnRecords
+from agent.cli._turn_start import TALK_KEYS, TalkKey, open_wake_word, wake_options
 from agent.cli._vllm import ServeOptions, server_healthy
 from agent.cli._words import count
 from agent.client import ServerInfo
 from agent.errors import AudioDeviceError, BadAudioError
 from agent.listening import listen
+from agent.turn_start import PushToTalk
 
 __all__ = ["run_command"]
 
@@ -41,7 +43,9 @@ async def run_command(args: argparse.Namespace) -> ExitCode:
     # Everything that can fail at once does, before any server is contacted or started
     # (a start takes minutes): --serve's GPU and vLLM first, then the audio and the log.
     serving = await _plan_serving(args, status)
-    setup = _Setup(await open_source(args), make_endpointer(args.vad), prepare_agent(args))
+    wake, push_to_talk = open_wake_word(args), _push_to_talk(args)
+    endpointer = make_endpointer(args.vad, args.turn_detector)
+    setup = _Setup(await open_source(args), endpointer, prepare_agent(args), wake, push_to_talk)
     console = Console(highlight=False, soft_wrap=True)
     async with _server(args, serving, status) as base_url:
         info = await check_server(base_url, args.model, tool_calling=True)
@@ -53,6 +57,13 @@ class _Setup:
     source: AudioSource
     endpointer: Endpointer
     kit: AgentKit
+    wake: WakeWord | None = None
+    talk_key: TalkKey | None = None
+
+
+def _push_to_talk(args: argparse.Namespace) -> TalkKey | None:
+    """--push-to-talk's key reader (checked: it needs a terminal)."""
+    return TalkKey(PushToTalk()) if args.push_to_talk else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +113,17 @@ async def _converse(
     args: argparse.Namespace, info: ServerInfo, setup: _Setup, console: Console
 ) -> ExitCode:
     kit = setup.kit
-    idle = f"replaying {Path(args.replay).name}" if args.replay else "speak when you are ready"
     live = LiveConsole(
         console,
         title=f"voxagent · {info.model} @ {info.base_url}",
         auto_approve=args.yes,
         timers=kit.timers,
-        idle_hint=idle,
+        idle_hint=_idle_hint(args, setup),
+        wake_word=setup.wake.phrase if setup.wake is not None else None,
+        push_to_talk=setup.talk_key.push_to_talk if setup.talk_key else None,
+        talk_keys=TALK_KEYS,
     )
+    live.keys = setup.talk_key
     where = f"replaying {args.replay}" if args.replay else f"microphone {args.device or 'default'}"
     console.print(
         f"[bold]voxagent[/] · model [bold]{escape(info.model)}[/] at {escape(info.base_url)}"
@@ -137,6 +151,18 @@ async def _converse(
     return ExitCode.FAILURE if live.failures else ExitCode.OK
 
 
+def _idle_hint(args: argparse.Namespace, setup: _Setup) -> str:
+    """What the panel says while no turn runs: the source, and how to start a turn."""
+    replaying = f"replaying {Path(args.replay).name}" if args.replay else None
+    if setup.wake is not None:
+        how = f"say “{setup.wake.phrase}”, then the command"
+    elif setup.talk_key is not None:
+        how = f"{TALK_KEYS} to talk, again to send"
+    else:
+        return replaying or "speak when you are ready"
+    return f"{replaying} · {how}" if replaying else how
+
+
 def _announce(console: Console, speech: Speech) -> None:
     """One line on how the assistant speaks, and a note for each compromise."""
     if speech.voice is None:
@@ -160,16 +186,21 @@ async def _show_events(
 ) -> None:
     """Listen to the source until it ends: each event shown, each turn logged (--log)."""
     records = TurnRecords(name, expect_transcripts=runner.transcribe_turns)
+    keys = setup.talk_key
     events = listen(
         runner, setup.source, endpointer=setup.endpointer, on_frame=live.level,
         voice=speech.voice, speaker=speech.speaker, barge_in=speech.barge_in,
         echo=speech.echo, stream_time=bool(args.replay and args.fast),
+        speculate=args.speculate,
+        push_to_talk=keys.push_to_talk if keys is not None else None,
+        **wake_options(args, setup.wake),
     )  # fmt: skip
     try:
-        async with contextlib.aclosing(events):
-            async for event in events:
-                live.show(event)
-                await _log(setup, records.record(event))
+        with keys.watching() if keys is not None else contextlib.nullcontext():
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    live.show(event)
+                    await _log(setup, records.record(event))
         await _log(setup, records.flush())
     except (AudioDeviceError, BadAudioError) as error:
         raise as_cli_error(error) from None

@@ -33,6 +33,10 @@ def every_event() -> list[events.AgentEvent]:
         events.SpeakingStarted("Hello there."),
         events.SpeakingFinished("Hello there."),
         events.SpeakingInterrupted(heard="Hello", text="Hello there."),
+        events.SpeculationStarted(at=1.7, utterance=utterance()),
+        events.SpeculationDropped(at=1.9, reason="the user went on speaking"),
+        events.Awake(at=1.25, wake_word="hey_jarvis"),
+        events.Asleep(at=9.5),
     ]
 
 
@@ -49,7 +53,7 @@ def test_every_event_has_a_json_form_with_a_type_discriminator() -> None:
         assert json.loads(text) == form
         types.append(form["type"])
     assert len(set(types)) == len(types)
-    assert types[0] == "speech_started" and types[-1] == "speaking_interrupted"
+    assert types[0] == "speech_started" and types[-1] == "asleep"
 
 
 def test_a_failed_turn_carries_the_error_as_text() -> None:

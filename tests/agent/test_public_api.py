@@ -6,6 +6,7 @@ import agent.testing
 
 AGENT_NAMES = {
     "DEFAULT_BASE_URL", "MAX_AUDIO_ITEMS", "MAX_AUDIO_SECONDS", "Agent", "AgentEvent",
+    "Asleep", "Awake", "PushToTalk",
     "AudioDeviceError", "AudioInput", "AudioTooLongError", "Backend", "BadAudioError", "Clip",
     "EventHandler", "History", "InvalidRequestError", "ModelReply", "PieceFailedError",
     "ReplyText", "Segment", "Transcript",

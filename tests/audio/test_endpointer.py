@@ -486,3 +486,19 @@ def test_aggressiveness_and_vad_mode_build_the_detector() -> None:
         Endpointer(aggressiveness=4)
     with pytest.raises(TypeError, match="unknown endpointer setting"):
         Endpointer(silence_end=1.0)
+
+
+def test_pauses_and_resumed_speech_are_reported_before_the_turn_ends() -> None:
+    paused: list[Utterance] = []
+    resumed: list[float] = []
+    endpointer = Endpointer(
+        detector=LoudIsSpeech(), on_pause=paused.append, on_resume=resumed.append
+    )
+    audio = np.concatenate([tone(0.6), silence(0.5), tone(0.5), silence(1.0)])
+    events = endpointer.feed(audio) + endpointer.flush()
+    (ended,) = [event.utterance for event in events if isinstance(event, UtteranceEnded)]
+    assert [round(u.end, 2) for u in paused] == [0.6, 1.62]  # each pause (30 ms frames)
+    assert all(round(u.emitted_at - u.end, 2) == 0.18 for u in paused)  # 0.2 s: 6 frames
+    assert resumed == [1.08]  # the frame the second tone starts in
+    assert paused[-1].start == ended.start and paused[-1].end == ended.end
+    assert paused[-1].pcm.size < ended.pcm.size  # so far: up to the pause, not the tail

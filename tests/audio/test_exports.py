@@ -10,9 +10,9 @@ def test_audio_exports_exactly_the_public_names() -> None:
     assert sorted(agent.audio.__all__) == [
         "ArraySource", "AudioSource", "Endpointer", "EndpointerConfig", "EndpointerEvent",
         "FRAME_MS", "FRAME_SAMPLES", "FileReader", "FrameHook", "InputDevice", "Microphone",
-        "MissingExtraError", "NoiseFloor", "PCM16", "Reframer", "SAMPLE_RATE", "SileroVad",
-        "SmartTurn", "SpeechDetector", "SpeechStarted", "SteadySound", "StreamConverter",
-        "TurnDetectorName", "TurnModel", "TwoStageVad",
+        "MissingExtraError", "NoiseFloor", "PCM16", "PauseHook", "Reframer", "ResumeHook",
+        "SAMPLE_RATE", "SileroVad", "SmartTurn", "SpeechDetector", "SpeechStarted", "SteadySound",
+        "StreamConverter", "TurnDetectorName", "TurnModel", "TwoStageVad",
         "Utterance", "UtteranceDropped", "UtteranceEnded", "VadMode", "WAKE_WORDS", "WakeWord",
         "WavSource", "WebRtcVad",
         "decode_audio", "duration_seconds", "encode_wav", "input_devices", "level_dbfs",
