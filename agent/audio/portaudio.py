@@ -109,12 +109,12 @@ def echo_cancel_route(kind: Literal["input", "output"], sd: Any) -> EchoCancelRo
     None where the sound server has none or PortAudio has no `pulse` device (runs `pactl`)."""
     from agent.audio.echo import system_echo_cancel
 
+    pulse = [device for device in list_devices(kind, sd) if device.name == PULSE_DEVICE]
+    if not pulse:  # no sound server behind PortAudio: nothing to ask `pactl`
+        return None
     found = system_echo_cancel()
     target = found.source if kind == "input" else found.sink
-    if target is None:
-        return None
-    pulse = [device for device in list_devices(kind, sd) if device.name == PULSE_DEVICE]
-    return EchoCancelRoute(kind, pulse[0].index, target) if pulse else None
+    return None if target is None else EchoCancelRoute(kind, pulse[0].index, target)
 
 
 @contextlib.contextmanager

@@ -114,7 +114,7 @@ async def test_a_device_that_starts_too_late_is_reported_and_its_stream_stopped(
     devices = _SlowDevices()
     monkeypatch.setattr(microphone_module, "_sounddevice", lambda: devices)
     with pytest.raises(AudioDeviceError, match=r"did not start within 0.05 s.*voxagent devices"):
-        async for _ in Microphone(start_timeout_s=0.05):
+        async for _ in Microphone(start_timeout_s=0.05, system_echo_cancel=False):
             pass
     await _stopped_in_time(devices)
 
@@ -126,7 +126,7 @@ async def test_cancelling_while_the_device_starts_stops_its_stream(
     monkeypatch.setattr(microphone_module, "_sounddevice", lambda: devices)
 
     async def hear() -> None:
-        async for _ in Microphone(start_timeout_s=5.0):
+        async for _ in Microphone(start_timeout_s=5.0, system_echo_cancel=False):
             pass
 
     task = asyncio.create_task(hear())
