@@ -6,8 +6,10 @@ The machine's load average is printed first: these figures scale with the CPU le
 - real-time factor on one core: synthesis wall time / audio seconds, the process pinned to
   one CPU (Piper's ONNX Runtime on one thread);
 - first audio: from a complete first sentence fed to a `SpeechQueue` to its first audio sample
-  reaching the speaker's output (a `WavSink` tap: no device latency), median and max over the
-  sentences, the voice loaded beforehand;
+  reaching the speaker's output (a `WavSink` tap: no device latency), median and p95 over the
+  sentences (each said twice), the voice loaded beforehand; for Piper, side by side: streamed
+  sentences (each decoded window by window, the default) and whole clauses (`streaming=False`:
+  the queue cuts sentences at commas, one inference per clause, as before);
 - echo cancellation (`EchoCanceller`) and the fallback gate (`EchoGate`): CPU seconds per
   second of audio, and the echo removed (dB, echo-only microphone vs cleaned, after the first
   second) in three simulated rooms; VAD false detections on the cleaned echo;
@@ -17,9 +19,9 @@ The machine's load average is printed first: these figures scale with the CPU le
   on the input's timeline (what the loop decides; a sound card adds its output latency) and
   on the wall clock; median and p95 over the trials.
 
-Usage (from the repository root):
+Usage (from the repository root; `--voices-only`: the per-voice figures only):
 
-    .venv/bin/python bench/speech.py [--json]
+    .venv/bin/python bench/speech.py [--json] [--voices-only]
 """
 
 from __future__ import annotations
@@ -66,6 +68,11 @@ SENTENCES = [
     "Your next meeting is with the design team at four o'clock.",
     "I added milk and eggs to your shopping list.",
     "The capital of Australia is Canberra, not Sydney.",
+    "Tomorrow looks cloudy, with a chance of rain in the evening.",
+    "I could not find a flight to Lisbon before Friday.",
+    "Here are three ideas for dinner tonight.",
+    "Your package was delivered this morning at nine fifteen.",
+    "That song is by a band from Manchester called The Smiths.",
 ]
 ROOMS = [(0.05, -6.0), (0.1, 0.0), (0.03, -12.0)]
 
@@ -74,8 +81,16 @@ def voices() -> list[Voice]:
     found: list[Voice] = [EspeakVoice()]
     shipped = piper_voice_path()
     paths = ([shipped] if shipped else []) + installed_piper_voices()
-    found += [PiperVoice(path, threads=1) for path in dict.fromkeys(paths)]
+    for path in dict.fromkeys(paths):
+        found += [PiperVoice(path, threads=1), PiperVoice(path, threads=1, streaming=False)]
     return found
+
+
+def label(voice: Voice) -> str:
+    if isinstance(voice, PiperVoice):
+        way = "streamed sentences" if voice.streams_sentences else "whole clauses, as before"
+        return f"{voice.name} ({way})"
+    return voice.name
 
 
 async def real_time_factor(voice: Voice) -> float:
@@ -85,11 +100,11 @@ async def real_time_factor(voice: Voice) -> float:
     return (time.perf_counter() - started) / (pcm.size / 16_000)
 
 
-async def first_audio_ms(voice: Voice) -> list[float]:
+async def first_audio_ms(voice: Voice, rounds: int = 2) -> list[float]:
     """Milliseconds from a complete first sentence to its first sample at the speaker."""
     delays = []
     with tempfile.TemporaryDirectory() as folder:
-        for sentence in SENTENCES:
+        for sentence in SENTENCES * rounds:
             first = asyncio.get_running_loop().create_future()
 
             def tap(block: np.ndarray, first: asyncio.Future[float] = first) -> None:
@@ -200,6 +215,7 @@ async def barge_in_ms(trials: int = 8) -> dict[str, Any]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--voices-only", action="store_true", help="no echo or barge-in figures")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -212,16 +228,17 @@ async def main() -> None:
         delays = await first_audio_ms(voice)
         results.append(
             {
-                "voice": voice.name,
+                "voice": label(voice),
                 "rtf_one_core": round(rtf, 3),
                 "first_audio_ms_median": round(statistics.median(delays), 1),
-                "first_audio_ms_max": round(max(delays), 1),
+                "first_audio_ms_p95": round(float(np.percentile(delays, 95)), 1),
                 "first_audio_ms_each": [round(delay) for delay in delays],
             }
         )
-    piper = [v for v in all_voices if isinstance(v, PiperVoice)]
-    results += await echo_figures(piper[0] if piper else all_voices[0])
-    results.append(await barge_in_ms())
+    if not args.voices_only:
+        piper = [v for v in all_voices if isinstance(v, PiperVoice)]
+        results += await echo_figures(piper[0] if piper else all_voices[0])
+        results.append(await barge_in_ms())
     for row in results:
         print(json.dumps(row) if args.json else "  ".join(f"{k}={v}" for k, v in row.items()))
 

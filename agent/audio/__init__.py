@@ -26,7 +26,7 @@ from agent.audio.endpointer import (
 )
 from agent.audio.events import EndpointerEvent, SpeechStarted, UtteranceDropped, UtteranceEnded
 from agent.audio.extras import MissingExtraError
-from agent.audio.microphone import InputDevice, Microphone, input_devices
+from agent.audio.microphone import InputDevice, Microphone, input_devices, system_echo_source
 from agent.audio.segment import segment
 from agent.audio.smart_turn import SmartTurn, smart_turn_model_path
 from agent.audio.sources import ArraySource, AudioSource, FileReader, WavSource
@@ -87,5 +87,6 @@ __all__ = [
     "segment",
     "silero_model_path",
     "smart_turn_model_path",
+    "system_echo_source",
     "to_pcm16",
 ]

@@ -4,7 +4,7 @@
 (extra `[aec]`, works offline): feed it the speaker's output as the far-end reference and the
 microphone as the near end, both 16 kHz mono int16; it works in 10 ms frames. `system_echo_cancel`
 says whether the sound server already offers an echo-cancelled source (PulseAudio/PipeWire
-`module-echo-cancel`), which `voxagent doctor` reports.
+`module-echo-cancel`), which `voxagent doctor` reports and `Microphone()` records from.
 """
 
 from __future__ import annotations
@@ -243,36 +243,54 @@ class EchoGate:
 
 @dataclass(frozen=True, slots=True)
 class SystemEchoCancel:
-    """Whether the sound server has an echo-cancelled source, and which."""
+    """Whether the sound server cancels echo, and the source (and sink) it does it with.
+
+    `source` is the echo-cancelled microphone; `sink` is where playback must go for the
+    canceller to hear it as its reference. `Microphone()` and `SoundDeviceSpeaker()` use them
+    when no device is named.
+    """
 
     available: bool
     source: str | None
     detail: str
+    sink: str | None = None
 
 
 def system_echo_cancel(timeout: float = 5.0) -> SystemEchoCancel:
-    """Look for PulseAudio/PipeWire `module-echo-cancel` and its source (runs `pactl`; blocking).
-
-    The echo-cancelled source can be used as the microphone (`--device NAME`).
-    """
+    """Look for PulseAudio/PipeWire `module-echo-cancel`, its source and its sink (runs
+    `pactl`; blocking)."""
     if shutil.which("pactl") is None:
         return SystemEchoCancel(False, None, "pactl not found (no PulseAudio/PipeWire tools)")
     try:
         modules = _pactl("list", "short", "modules", timeout=timeout)
-        sources = _pactl("list", "short", "sources", timeout=timeout)
+        source = _echo_cancelled(_pactl("list", "short", "sources", timeout=timeout))
+        sink = _echo_cancelled(_pactl("list", "short", "sinks", timeout=timeout))
     except (OSError, subprocess.SubprocessError) as error:
         return SystemEchoCancel(False, None, f"the sound server did not answer: {error}")
-    names = [line.split("\t")[1] for line in sources.splitlines() if "\t" in line]
-    cancelled = [name for name in names if "echo" in name.lower() and "cancel" in name.lower()]
-    if cancelled:
-        return SystemEchoCancel(True, cancelled[0], f"echo-cancelled source {cancelled[0]}")
+    if source is not None:
+        detail = f"echo-cancelled source {source}" + (f" and sink {sink}" if sink else "")
+        return SystemEchoCancel(True, source, detail, sink)
     if "module-echo-cancel" in modules:
-        return SystemEchoCancel(True, None, "module-echo-cancel is loaded")
+        return SystemEchoCancel(True, None, "module-echo-cancel is loaded", sink)
     return SystemEchoCancel(
         False,
         None,
         "no echo-cancelled source (pactl load-module module-echo-cancel to add one)",
     )
+
+
+def _echo_cancelled(listing: str) -> str | None:
+    """The first echo-cancelled device in a `pactl list short sources|sinks` listing (made by
+    module-echo-cancel, or named so, as PipeWire does), monitors aside."""
+    for line in listing.splitlines():
+        fields = line.split("\t")
+        if len(fields) < 3 or fields[1].endswith(".monitor"):
+            continue
+        name, driver = fields[1], fields[2]
+        named = "echo" in name.lower() and "cancel" in name.lower()
+        if named or driver.startswith("module-echo-cancel"):
+            return name
+    return None
 
 
 def _pactl(*arguments: str, timeout: float) -> str:

@@ -7,6 +7,10 @@ delivering trips a watchdog: `AudioDeviceError`, never a hang.
 
 sounddevice is imported lazily, on first use: PortAudio enumerates the devices when it is
 imported, so anything that changes them (`PULSE_SERVER` in tests) must come before.
+
+With no device named, where PulseAudio/PipeWire has `module-echo-cancel`, the microphone
+records from its echo-cancelled source (through PortAudio's `pulse` device): the assistant's
+voice, played through the canceller's sink (`SoundDeviceSpeaker()` does), is taken out of it.
 """
 
 from __future__ import annotations
@@ -21,11 +25,18 @@ import numpy as np
 
 from agent.audio._blocks import FRAME_SAMPLES, Reframer, StreamConverter
 from agent.audio.convert import PCM16, SAMPLE_RATE
-from agent.audio.portaudio import AudioDevice, list_devices, load_sounddevice
+from agent.audio.portaudio import (
+    AudioDevice,
+    EchoCancelRoute,
+    echo_cancel_route,
+    list_devices,
+    load_sounddevice,
+    routed,
+)
 from agent.audio.sources import AudioSource
 from agent.errors import AudioDeviceError
 
-__all__ = ["InputDevice", "Microphone", "input_devices"]
+__all__ = ["InputDevice", "Microphone", "input_devices", "system_echo_source"]
 
 _log = logging.getLogger("agent.audio")
 _T = TypeVar("_T")
@@ -46,6 +57,13 @@ def input_devices() -> list[InputDevice]:
     return list_devices("input", _sounddevice())
 
 
+def system_echo_source() -> str | None:
+    """The sound server's echo-cancelled source that `Microphone()` (no device named) records
+    from, or None (no `module-echo-cancel`, or no PortAudio `pulse` device). Blocking."""
+    route = echo_cancel_route("input", _sounddevice())
+    return None if route is None else route.target
+
+
 class Microphone(AudioSource):
     """Frames from a live input device, converted to 16 kHz mono int16 (30 ms frames).
 
@@ -56,6 +74,9 @@ class Microphone(AudioSource):
         watchdog_s: seconds without audio after which the device counts as dead.
         start_timeout_s: seconds the device may take to open, start and deliver its first
             audio.
+        system_echo_cancel: with no device named, record from the sound server's
+            echo-cancelled source where there is one (`system_echo_source()`); False: the
+            default input as it is.
     """
 
     def __init__(
@@ -65,9 +86,11 @@ class Microphone(AudioSource):
         max_queued_s: float = 2.0,
         watchdog_s: float = 2.0,
         start_timeout_s: float = 5.0,
+        system_echo_cancel: bool = True,
     ) -> None:
         super().__init__()
         self.device = device
+        self.system_echo_cancel = system_echo_cancel
         self.max_queued = max(1, round(max_queued_s * SAMPLE_RATE / FRAME_SAMPLES))
         self.watchdog_s = watchdog_s
         self.start_timeout_s = start_timeout_s
@@ -80,6 +103,8 @@ class Microphone(AudioSource):
         """The device's name, once it is open."""
         self.device_sample_rate: int | None = None
         """The rate the device delivers, once it is open (converted to 16 kHz here)."""
+        self.echo_cancelled_source: str | None = None
+        """The sound server's echo-cancelled source it records from, once open (or None)."""
         self._stream: Any = None
         self._queue: asyncio.Queue[PCM16 | None] = asyncio.Queue()
 
@@ -127,18 +152,22 @@ class Microphone(AudioSource):
                 loop.call_soon_threadsafe(self._deliver, indata.copy())
 
         def open_stream() -> Any:
-            info = _query_input(sd, self.device)
-            rate, channels = _pick_settings(sd, self.device, info)
-            stream = sd.InputStream(
-                device=self.device,
-                samplerate=rate,
-                channels=channels,
-                dtype="int16",
-                blocksize=round(rate * FRAME_SAMPLES / SAMPLE_RATE),
-                callback=callback,
-            )
-            stream.start()
-            return stream, str(info["name"]), rate
+            route = self._route(sd)
+            device = self.device if route is None else route.device
+            with routed(route):  # PULSE_SOURCE while the pulse device opens
+                info = _query_input(sd, device)
+                rate, channels = _pick_settings(sd, device, info)
+                stream = sd.InputStream(
+                    device=device,
+                    samplerate=rate,
+                    channels=channels,
+                    dtype="int16",
+                    blocksize=round(rate * FRAME_SAMPLES / SAMPLE_RATE),
+                    callback=callback,
+                )
+                stream.start()
+            self.echo_cancelled_source = None if route is None else route.target
+            return stream, _name(info, route), rate
 
         opening = asyncio.ensure_future(_run_blocking(open_stream))
         try:
@@ -157,6 +186,12 @@ class Microphone(AudioSource):
             raise AudioDeviceError(
                 f"microphone {self.device!r} could not be opened: {exc}; {_HINT}"
             ) from exc
+
+    def _route(self, sd: Any) -> EchoCancelRoute | None:
+        """The echo-cancelled source to record from instead of the default input, if any."""
+        if self.device is not None or not self.system_echo_cancel:
+            return None
+        return echo_cancel_route("input", sd)
 
     def _deliver(self, block: Any) -> None:
         if self._closed:
@@ -190,6 +225,11 @@ class Microphone(AudioSource):
 
     def __repr__(self) -> str:
         return f"Microphone(device={self.device!r})"
+
+
+def _name(info: Any, route: EchoCancelRoute | None) -> str:
+    name = str(info["name"])
+    return name if route is None else f"{route.target} (echo-cancelled, through {name})"
 
 
 def _query_input(sd: Any, device: int | str | None) -> Any:

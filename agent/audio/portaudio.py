@@ -1,17 +1,41 @@
-"""PortAudio through sounddevice: loading it with a clear error, and listing its devices.
+"""PortAudio through sounddevice: loading it with a clear error, listing its devices, and
+reaching the sound server's echo-cancelled source and sink.
 
 One place for what the microphone and the speaker both need. Blocking calls: run them off the
 event loop (`tools._threads.run_blocking`).
+
+PortAudio does not list PulseAudio's sources and sinks, but its ALSA `pulse` device opens
+whatever `PULSE_SOURCE` (recording) or `PULSE_SINK` (playback) names when the stream opens:
+`echo_cancel_route` finds the echo-cancelled one (`module-echo-cancel`), `routed` sets the
+variable while a stream opens.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent.errors import AudioDeviceError
 
-__all__ = ["AudioDevice", "list_devices", "load_sounddevice"]
+__all__ = [
+    "PULSE_DEVICE",
+    "AudioDevice",
+    "EchoCancelRoute",
+    "echo_cancel_route",
+    "list_devices",
+    "load_sounddevice",
+    "routed",
+]
+
+PULSE_DEVICE = "pulse"
+"""PortAudio's name for ALSA's PulseAudio plugin device (libasound2-plugins)."""
+
+_TARGET_VARIABLE = {"input": "PULSE_SOURCE", "output": "PULSE_SINK"}
+_ROUTING = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +92,46 @@ def list_devices(kind: Literal["input", "output"], sd: Any) -> list[AudioDevice]
         for index, device in enumerate(devices)
         if int(device[channels_key]) > 0
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class EchoCancelRoute:
+    """The sound server's echo-cancelled source (or sink) `target`, opened through PortAudio's
+    `pulse` device (index `device`)."""
+
+    kind: Literal["input", "output"]
+    device: int
+    target: str
+
+
+def echo_cancel_route(kind: Literal["input", "output"], sd: Any) -> EchoCancelRoute | None:
+    """How to reach the echo-cancelled source (input) or sink (output) of `module-echo-cancel`;
+    None where the sound server has none or PortAudio has no `pulse` device (runs `pactl`)."""
+    from agent.audio.echo import system_echo_cancel
+
+    pulse = [device for device in list_devices(kind, sd) if device.name == PULSE_DEVICE]
+    if not pulse:  # no sound server behind PortAudio: nothing to ask `pactl`
+        return None
+    found = system_echo_cancel()
+    target = found.source if kind == "input" else found.sink
+    return None if target is None else EchoCancelRoute(kind, pulse[0].index, target)
+
+
+@contextlib.contextmanager
+def routed(route: EchoCancelRoute | None) -> Iterator[None]:
+    """While a stream opens (and starts): `PULSE_SOURCE` or `PULSE_SINK` names the route's
+    target, for ALSA's pulse plugin to connect to; the variable is restored after."""
+    if route is None:
+        yield
+        return
+    variable = _TARGET_VARIABLE[route.kind]
+    with _ROUTING:
+        before = os.environ.get(variable)
+        os.environ[variable] = route.target
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = before

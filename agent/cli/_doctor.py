@@ -115,9 +115,10 @@ async def _echo_cancellation() -> Check:
     system = await run_blocking(system_echo_cancel)
     aec = importlib.util.find_spec("livekit") is not None
     if aec or system.available:
+        used = " (voxagent run uses it when no --device is given)" if system.source else ""
         found = [
             *(["WebRTC echo cancellation ([aec])"] if aec else []),
-            *([f"the sound server's {system.detail}"] if system.available else []),
+            *([f"the sound server's {system.detail}{used}"] if system.available else []),
         ]
         return Check("echo cancellation", "ok", " and ".join(found))
     return Check(

@@ -65,7 +65,7 @@ async def open_speech(
     if voice is None or speaker is None:
         yield Speech(None, None, False, None, tuple(notes))
         return
-    echo = _echo(args, from_microphone, notes) if args.speak_to is None else None
+    echo = await _echo(args, from_microphone, notes) if args.speak_to is None else None
     try:
         yield Speech(voice, speaker, not args.no_barge_in, echo, tuple(notes))
     finally:
@@ -96,11 +96,24 @@ async def _speaker(args: argparse.Namespace, notes: list[str], *, required: bool
     return speaker
 
 
-def _echo(args: argparse.Namespace, from_microphone: bool, notes: list[str]) -> EchoFilter | None:
-    """--echo: auto is echo cancellation where livekit is installed, else the gate (said)."""
+async def _echo(
+    args: argparse.Namespace, from_microphone: bool, notes: list[str]
+) -> EchoFilter | None:
+    """--echo: auto is the sound server's echo cancellation where the default microphone and
+    speaker go through it (module-echo-cancel), else echo cancellation where livekit is
+    installed, else the gate (said)."""
     choice = args.echo
     if not from_microphone or choice == "off":
         return None  # a recording, or a headset: nothing of the speaker reaches the input
+    if choice == "auto" and args.device is None and args.output_device is None:
+        from agent.audio.microphone import system_echo_source
+
+        if source := await run_blocking(system_echo_source):
+            notes.append(
+                f"echo: the sound server cancels it (module-echo-cancel): the microphone is "
+                f"its echo-cancelled source {source}, the speaker plays through its sink"
+            )
+            return None
     if choice in ("auto", "aec"):
         try:
             from agent.audio.echo import EchoCanceller

@@ -2,12 +2,16 @@
 
 A voice is a `NAME.onnx` model with its `NAME.onnx.json` config, found by name in the voices
 folder (`voices_folder()`), or given as a path. `download_piper_voice` fetches one with Piper's
-own downloader (machines with internet only). Inference runs off the event loop, one sentence
-at a time: the first sentence's audio comes before the later ones are synthesized.
+own downloader (machines with internet only). Inference runs off the event loop. Each sentence
+is streamed: its latent frames are made at once, then decoded window by window
+(`agent.speech._piper_split`), so its first audio comes after a short window, not after the
+whole sentence; without the `onnx` package (or for a model that cannot be cut), whole
+sentences.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import threading
@@ -15,7 +19,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from agent.audio.convert import PCM16
 from agent.errors import VoxagentError
+from agent.speech._piper_split import SplitModel
 from agent.speech.voice import SpeechChunk
 from tools._threads import run_blocking
 
@@ -34,6 +42,11 @@ VOICES_ENV = "VOXAGENT_VOICES"
 """The environment variable naming the voices folder."""
 
 _INSTALL_HINT = "pip install 'voxtral-agent[piper]'"
+_CALIBRATION = "Hello! This is how I sound, when I read a sentence aloud."
+"""Synthesized once at load: it warms the model up and sets the streamed voice's gain."""
+_CALIBRATION_PEAK = 0.8
+"""Where the calibration's peak lands (Piper scales each sentence to its own peak, which a
+stream cannot know ahead: one gain for the voice instead, with headroom, clipped)."""
 
 
 def voices_folder() -> Path:
@@ -91,6 +104,8 @@ class PiperVoice:
         length_scale: phoneme length (< 1 speaks faster); None: the voice's own.
         deterministic: no random variation (Piper samples noise for a livelier voice): the
             same text always gives the same samples, as tests and benchmarks need.
+        streaming: decode each sentence window by window (the first audio comes sooner, the
+            samples are the same); False: one whole sentence per inference, as Piper does.
     """
 
     def __init__(
@@ -101,6 +116,7 @@ class PiperVoice:
         threads: int | None = 1,
         length_scale: float | None = None,
         deterministic: bool = False,
+        streaming: bool = True,
     ) -> None:
         if not piper_available():
             raise VoxagentError(f"Piper voices need the piper-tts package: {_INSTALL_HINT}")
@@ -108,7 +124,10 @@ class PiperVoice:
         self.threads = threads
         self.length_scale = length_scale
         self.deterministic = deterministic
+        self.streaming = streaming
         self._engine: Any = None
+        self._split: SplitModel | None = None
+        self._gain = 1.0
         self._loading = threading.Lock()
         self._sample_rate = int(_read_json(Path(f"{self.path}.json"))["audio"]["sample_rate"])
 
@@ -122,9 +141,20 @@ class PiperVoice:
         """The voice's rate (22050 Hz for most Piper voices)."""
         return self._sample_rate
 
+    @property
+    def streams_sentences(self) -> bool:
+        """Whether each sentence comes in windows, its first audio soon (so a `SpeechQueue`
+        need not cut sentences into clauses): once loaded, whether the model could be cut;
+        before, whether it should be (`streaming` and the onnx package)."""
+        if self._engine is not None:
+            return self._split is not None
+        return self.streaming and importlib.util.find_spec("onnx") is not None
+
     async def load(self) -> None:
-        """Load the model now (off the loop), so the first sentence does not wait for it."""
-        await run_blocking(self._load)
+        """Load the model now (off the loop), so the first sentence does not wait for it
+        (a `SpokenTurn` starts this as its turn starts)."""
+        if self._engine is None:
+            await run_blocking(self._load)
 
     def _load(self) -> Any:
         with self._loading:
@@ -137,41 +167,102 @@ class PiperVoice:
                 if self.threads is not None:
                     options.intra_op_num_threads = self.threads
                     options.inter_op_num_threads = 1
-                session = onnxruntime.InferenceSession(
-                    str(self.path), sess_options=options, providers=["CPUExecutionProvider"]
-                )
                 config = PiperConfig.from_dict(_read_json(Path(f"{self.path}.json")))
+                split = None
+                if self.streaming and config.num_speakers <= 1:
+                    split = SplitModel.cut(self.path, options)
+                if split is not None:
+                    # Only Piper's phonemizer is used: its session is the encoder's.
+                    self._split, self._gain = self._calibrate(Engine(split.encoder, config), split)
+                session = self._split.encoder if self._split else self._session(options)
                 self._engine = Engine(session=session, config=config)
             return self._engine
 
-    async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
-        """One chunk per sentence of `text` (Piper splits it), each synthesized off the loop.
+    def _calibrate(self, engine: Any, split: SplitModel) -> tuple[SplitModel | None, float]:
+        """The voice's gain from a sentence made whole; the split model if its windows make
+        the same samples (else None: whole sentences, as Piper makes them)."""
+        from piper import SynthesisConfig
 
-        Closing the iterator stops after the sentence being synthesized (ONNX inference cannot
-        be cut short); its audio is dropped.
+        quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)  # the same run twice
+        feed = _model_inputs(engine, engine.phonemize(_CALIBRATION)[0], quiet)
+        whole = split.whole(feed)
+        windowed = np.concatenate(list(split.windows(feed)))
+        gain = _CALIBRATION_PEAK / max(float(np.abs(whole).max()), 1e-3)
+        same = whole.shape == windowed.shape and float(np.abs(whole - windowed).max()) < 1e-3
+        return (split if same else None), gain
+
+    def _session(self, options: Any) -> Any:
+        import onnxruntime
+
+        return onnxruntime.InferenceSession(
+            str(self.path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+
+    async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
+        """The audio of `text`, sentence by sentence (Piper splits it), made off the loop: a
+        streamed sentence in windows that double from 0.19 s, else one chunk per sentence.
+
+        Closing the iterator stops after the window (or sentence) being made (ONNX inference
+        cannot be cut short); its audio is dropped.
         """
         if not text.strip():
             return
         engine = await run_blocking(self._load)
-        sentences = await run_blocking(lambda: self._sentences(engine, text))
+        pieces = await run_blocking(lambda: self._pieces(engine, text))
         while True:
-            pcm = await run_blocking(lambda: next(sentences, None))
+            pcm = await run_blocking(lambda: next(pieces, None))
             if pcm is None:
                 return
             if pcm.size:
                 yield SpeechChunk(pcm)
 
-    def _sentences(self, engine: Any, text: str) -> Iterator[Any]:
+    def _config(self) -> Any:
         from piper import SynthesisConfig
 
         quiet = 0.0 if self.deterministic else None
-        config = SynthesisConfig(
+        return SynthesisConfig(
             length_scale=self.length_scale, noise_scale=quiet, noise_w_scale=quiet
         )
-        return (chunk.audio_int16_array for chunk in engine.synthesize(text, config))
+
+    def _pieces(self, engine: Any, text: str) -> Iterator[PCM16]:
+        """The audio of `text` piece by piece (blocking: each `next` runs the model)."""
+        if self._split is None:
+            chunks = engine.synthesize(text, self._config())
+            return (chunk.audio_int16_array for chunk in chunks)
+        return self._windows(engine, self._split, text)
+
+    def _windows(self, engine: Any, split: SplitModel, text: str) -> Iterator[PCM16]:
+        scale = self._gain * _INT16_PEAK
+        for phonemes in engine.phonemize(text):
+            if phonemes:
+                for audio in split.windows(_model_inputs(engine, phonemes, self._config())):
+                    yield np.clip(audio * scale, -_INT16_PEAK, _INT16_PEAK).astype(np.int16)
 
     def __repr__(self) -> str:
         return f"PiperVoice({str(self.path)!r})"
+
+
+_INT16_PEAK = 32767.0
+
+
+def _model_inputs(engine: Any, phonemes: list[str], config: Any) -> dict[str, np.ndarray]:
+    """The inputs of a (single-speaker) Piper model for one sentence, as Piper makes them."""
+    ids = engine.phonemes_to_ids(phonemes)
+    voice = engine.config
+
+    def chosen(value: float | None, default: float) -> float:
+        return default if value is None else value
+
+    scales = [
+        chosen(config.noise_scale, voice.noise_scale),
+        chosen(config.length_scale, voice.length_scale),
+        chosen(config.noise_w_scale, voice.noise_w_scale),
+    ]
+    return {
+        "input": np.array([ids], dtype=np.int64),
+        "input_lengths": np.array([len(ids)], dtype=np.int64),
+        "scales": np.array(scales, dtype=np.float32),
+    }
 
 
 def _read_json(path: Path) -> dict[str, Any]:

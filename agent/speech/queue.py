@@ -126,7 +126,9 @@ class SpeechQueue:
         speaker: where the audio goes (its rate may differ from the voice's: resampled).
         on_event: called with `SpeakingStarted`, `SpeakingFinished`, `SpeakingInterrupted`.
         split_clauses: synthesize each clause of a sentence on its own (the first audio comes
-            sooner with voices that make a whole text at once, as Piper does).
+            sooner with voices that make a whole text at once); None (the default): unless the
+            voice streams its sentences itself (a `streams_sentences` attribute that is true,
+            as a streamed `PiperVoice` has), so that they keep the prosody of a whole sentence.
 
     Use: `feed(delta)` for each piece of the reply (or `say(sentence)` for plain sentences),
     `finish()` at its end, then `await wait()`; `await interrupt()` to cut it short.
@@ -138,9 +140,11 @@ class SpeechQueue:
         speaker: Speaker,
         *,
         on_event: Callable[[SpeechEvent], object] | None = None,
-        split_clauses: bool = True,
+        split_clauses: bool | None = None,
     ) -> None:
         self.voice = voice
+        if split_clauses is None:
+            split_clauses = not getattr(voice, "streams_sentences", False)
         self.split_clauses = split_clauses
         self.speaker = speaker
         self.on_event = on_event

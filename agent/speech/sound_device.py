@@ -2,7 +2,9 @@
 
 The audio callback only renders the shared `Timeline` (a copy under a short lock): it never
 blocks, allocates little and calls nothing outside the process. Opening and closing the
-stream (blocking PortAudio calls) run off the event loop.
+stream (blocking PortAudio calls) run off the event loop. With no device named, where the sound
+server has `module-echo-cancel`, it plays through the canceller's sink, so that the canceller
+hears the assistant as its reference (`agent.audio.portaudio.echo_cancel_route`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ import asyncio
 from typing import Any
 
 from agent.audio.convert import PCM16
-from agent.audio.portaudio import AudioDevice, list_devices, load_sounddevice
+from agent.audio.portaudio import (
+    AudioDevice,
+    echo_cancel_route,
+    list_devices,
+    load_sounddevice,
+    routed,
+)
 from agent.errors import AudioDeviceError
 from agent.speech.playback import OutputTap, Playback, TimelineSpeaker
 from tools._threads import run_blocking
@@ -46,6 +54,8 @@ class SoundDeviceSpeaker(TimelineSpeaker):
             device's own latency.
         on_output: a tap called with every block handed to the device (from the audio thread),
             e.g. `EchoCanceller.far_end` for the echo canceller's reference.
+        system_echo_cancel: with no device named, play through the sound server's
+            echo-cancel sink where there is one; False: the default output as it is.
     """
 
     def __init__(
@@ -55,9 +65,13 @@ class SoundDeviceSpeaker(TimelineSpeaker):
         sample_rate: int = 24_000,
         block_ms: int = 20,
         on_output: OutputTap | None = None,
+        system_echo_cancel: bool = True,
     ) -> None:
         super().__init__(sample_rate, on_output)
         self.device = device
+        self.system_echo_cancel = system_echo_cancel
+        self.echo_cancel_sink: str | None = None
+        """The sound server's echo-cancel sink it plays through, once open (or None)."""
         self._block = sample_rate * block_ms // 1000
         self._stream: Any = None
         self._opening = asyncio.Lock()
@@ -79,25 +93,29 @@ class SoundDeviceSpeaker(TimelineSpeaker):
             sd.query_devices(self.device, "output")
         except (ValueError, sd.PortAudioError) as exc:
             raise AudioDeviceError(f"no output device {self.device!r} ({exc}); {_HINT}") from exc
+        use_system = self.device is None and self.system_echo_cancel
+        route = echo_cancel_route("output", sd) if use_system else None
 
         def callback(outdata: Any, frames: int, time: Any, status: Any) -> None:
             outdata[:, 0] = self._timeline.render(frames)
 
         try:
-            stream = sd.OutputStream(
-                samplerate=self.sample_rate,
-                blocksize=self._block,
-                device=self.device,
-                channels=1,
-                dtype="int16",
-                latency="low",
-                callback=callback,
-            )
-            stream.start()
+            with routed(route):  # PULSE_SINK while the pulse device opens
+                stream = sd.OutputStream(
+                    samplerate=self.sample_rate,
+                    blocksize=self._block,
+                    device=self.device if route is None else route.device,
+                    channels=1,
+                    dtype="int16",
+                    latency="low",
+                    callback=callback,
+                )
+                stream.start()
         except sd.PortAudioError as exc:
             raise AudioDeviceError(
                 f"could not open output {self.device!r}: {exc}; {_HINT}"
             ) from exc
+        self.echo_cancel_sink = None if route is None else route.target
         return stream
 
     async def play(self, pcm: PCM16, *, at: float | None = None) -> Playback:

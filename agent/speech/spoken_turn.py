@@ -3,12 +3,15 @@
 The listening loop makes one per turn: the turn's reply text goes in (`feed`), the turn loop
 marks where each message starts and waits for the reply to be spoken (`spoken`), and the
 barge-in detector cuts it short (`barge_in`): the sound stops at once, and what was heard is
-what the turn records.
+what the turn records. A voice with a `load()` coroutine (`PiperVoice`) starts loading as the
+turn starts, while the model is still thinking.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 from collections.abc import Callable
 
 from agent.speech.queue import SpeechEvent, SpeechQueue, Spoken
@@ -40,6 +43,7 @@ class SpokenTurn:
         self.barged_in = asyncio.Event()
         self.queue = SpeechQueue(voice, speaker, on_event=on_event)
         self._outcome: Spoken | None = None
+        self._loading = _start_loading(voice)
 
     @property
     def speaking(self) -> bool:
@@ -96,3 +100,19 @@ class SpokenTurn:
         if self._outcome is None:
             self._outcome = await self.queue.interrupt()
         return self._outcome
+
+
+def _start_loading(voice: Voice) -> asyncio.Task[None] | None:
+    """Start `voice.load()` where the voice has one (its failure shows again, and is
+    reported, when it first speaks)."""
+    load = getattr(voice, "load", None)
+    if not inspect.iscoroutinefunction(load):
+        return None
+    task: asyncio.Task[None] = asyncio.ensure_future(load())
+    task.add_done_callback(_forget)
+    return task
+
+
+def _forget(task: asyncio.Task[None]) -> None:
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        task.result()

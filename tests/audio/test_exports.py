@@ -16,7 +16,8 @@ def test_audio_exports_exactly_the_public_names() -> None:
         "Utterance", "UtteranceDropped", "UtteranceEnded", "VadMode", "WAKE_WORDS", "WakeWord",
         "WavSource", "WebRtcVad",
         "decode_audio", "duration_seconds", "encode_wav", "input_devices", "level_dbfs",
-        "segment", "silero_model_path", "smart_turn_model_path", "to_pcm16",
+        "segment", "silero_model_path", "smart_turn_model_path", "system_echo_source",
+        "to_pcm16",
     ]  # fmt: skip
     assert len(set(agent.audio.__all__)) == len(agent.audio.__all__)
     assert all(hasattr(agent.audio, name) for name in agent.audio.__all__)

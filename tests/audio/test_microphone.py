@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import importlib.abc
 import json
+import re
+import signal
 import subprocess
 import sys
 import threading
@@ -112,7 +114,7 @@ async def test_a_device_that_starts_too_late_is_reported_and_its_stream_stopped(
     devices = _SlowDevices()
     monkeypatch.setattr(microphone_module, "_sounddevice", lambda: devices)
     with pytest.raises(AudioDeviceError, match=r"did not start within 0.05 s.*voxagent devices"):
-        async for _ in Microphone(start_timeout_s=0.05):
+        async for _ in Microphone(start_timeout_s=0.05, system_echo_cancel=False):
             pass
     await _stopped_in_time(devices)
 
@@ -124,7 +126,7 @@ async def test_cancelling_while_the_device_starts_stops_its_stream(
     monkeypatch.setattr(microphone_module, "_sounddevice", lambda: devices)
 
     async def hear() -> None:
-        async for _ in Microphone(start_timeout_s=5.0):
+        async for _ in Microphone(start_timeout_s=5.0, system_echo_cancel=False):
             pass
 
     task = asyncio.create_task(hear())
@@ -207,6 +209,8 @@ def test_a_device_that_stops_delivering_trips_the_watchdog(virtual_mic: VirtualM
 
 LIST_DEVICES = """
 import json
+import re
+import signal
 from agent.audio import input_devices
 print(json.dumps([device.name for device in input_devices() if device.is_default]))
 """
@@ -255,3 +259,169 @@ def test_microphone_is_an_audio_source_that_opens_nothing_until_iterated() -> No
     mic = Microphone(device=None)
     assert mic.sample_rate == 16000 and mic.overflows == 0 and not mic.closed
     assert mic.device_name is None  # nothing opened yet
+
+
+ROUTE_PROBE = """
+import argparse, asyncio, contextlib, json, sys
+import numpy as np
+from agent.audio import Microphone
+from agent.cli._speech_commands import _echo
+from agent.speech import SoundDeviceSpeaker
+
+async def main(device):
+    notes = []
+    args = argparse.Namespace(echo="auto", device=device, output_device=None)
+    echo = await _echo(args, True, notes)
+    async with Microphone(device) as mic, SoundDeviceSpeaker() as speaker:
+        frames = aiter(mic)
+        await anext(frames)
+        await speaker.play(np.zeros(4800, np.int16))
+        print(json.dumps({
+            "source": mic.echo_cancelled_source, "sink": speaker.echo_cancel_sink,
+            "device": mic.device_name, "echo": type(echo).__name__, "notes": notes,
+        }), flush=True)
+        reading = asyncio.ensure_future(asyncio.to_thread(sys.stdin.readline))
+        while not reading.done():
+            await asyncio.wait({reading, asyncio.ensure_future(anext(frames))},
+                                return_when=asyncio.FIRST_COMPLETED)
+
+asyncio.run(main(None if sys.argv[1] == "-" else sys.argv[1]))
+"""
+
+
+def _load_echo_cancel(mic: VirtualMicrophone) -> str:
+    """module-echo-cancel (WebRTC's canceller, else speex, else none) between a room (a null
+    sink whose monitor is the microphone) and the speaker `vspk`; the method loaded. (Not on
+    `vmic`: that hears `vspk` itself, a loop in which the canceller delivers nothing.)"""
+    mic.pactl("load-module", "module-null-sink", "sink_name=room", "rate=16000", "channels=1")
+    for method in ("webrtc", "speex", "null"):
+        try:
+            mic.pactl(
+                "load-module", "module-echo-cancel", f"aec_method={method}", "rate=16000",
+                "source_master=room.monitor", "sink_master=vspk",
+                "source_name=vmic_ec", "sink_name=vspk_ec",
+            )  # fmt: skip
+        except RuntimeError:
+            continue
+        return method
+    pytest.skip("this PulseAudio has no module-echo-cancel")
+
+
+def _streams_of(mic: VirtualMicrophone, pid: int, kind: str) -> list[str]:
+    """The names of the sources (kind "source") or sinks ("sink") that process `pid`'s
+    recording (or playback) streams are attached to, from `pactl list`."""
+    names = {}
+    for line in mic.pactl("list", "short", f"{kind}s").splitlines():
+        index, name = line.split("\t")[:2]
+        names[index] = name
+    listing = mic.pactl("list", "source-outputs" if kind == "source" else "sink-inputs")
+    attached = []
+    for block in listing.split("\n\n"):
+        owner = re.search(r'application\.process\.id = "(\d+)"', block)
+        device = re.search(rf"^\s*{kind.capitalize()}: (\d+)$", block, re.MULTILINE)
+        if owner and device and int(owner.group(1)) == pid:
+            attached.append(names[device.group(1)])
+    return attached
+
+
+def _probe(mic: VirtualMicrophone, device: str = "-") -> tuple[subprocess.Popen[str], dict]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", ROUTE_PROBE, device],
+        env=mic.env, cwd=ROOT, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        process.kill()
+        pytest.fail(f"the probe did not start: {process.communicate(timeout=10)[1]}")
+    return process, json.loads(line)
+
+
+def _end(process: subprocess.Popen[str]) -> None:
+    process.communicate("\n", timeout=20)
+
+
+@pytest.mark.pulse
+@pytest.mark.timeout(90)
+def test_the_default_microphone_records_from_the_echo_cancelled_source(
+    virtual_mic: VirtualMicrophone,
+) -> None:
+    method = _load_echo_cancel(virtual_mic)
+    process, seen = _probe(virtual_mic)
+    try:
+        assert _streams_of(virtual_mic, process.pid, "source") == ["vmic_ec"], method
+        assert _streams_of(virtual_mic, process.pid, "sink") == ["vspk_ec"]
+    finally:
+        _end(process)
+    assert seen["source"] == "vmic_ec" and seen["sink"] == "vspk_ec", seen
+    assert seen["device"] == "vmic_ec (echo-cancelled, through pulse)"
+    # The sound server cancels the echo: no filter of ours, and the console says so.
+    assert seen["echo"] == "NoneType"
+    assert len(seen["notes"]) == 1 and "vmic_ec" in seen["notes"][0]
+
+
+@pytest.mark.pulse
+@pytest.mark.timeout(90)
+def test_a_device_named_wins_over_the_echo_cancelled_source(
+    virtual_mic: VirtualMicrophone,
+) -> None:
+    _load_echo_cancel(virtual_mic)
+    process, seen = _probe(virtual_mic, "default")
+    try:
+        assert _streams_of(virtual_mic, process.pid, "source") == ["vmic"]
+    finally:
+        _end(process)
+    assert seen["source"] is None and seen["echo"] in ("EchoCanceller", "EchoGate"), seen
+
+
+@pytest.mark.pulse
+@pytest.mark.timeout(90)
+def test_without_module_echo_cancel_nothing_changes(virtual_mic: VirtualMicrophone) -> None:
+    process, seen = _probe(virtual_mic)
+    try:
+        assert _streams_of(virtual_mic, process.pid, "source") == ["vmic"]
+        assert _streams_of(virtual_mic, process.pid, "sink") == ["vspk"]
+    finally:
+        _end(process)
+    assert seen["source"] is None and seen["sink"] is None, seen
+    assert seen["device"] == "default"
+    assert seen["echo"] in ("EchoCanceller", "EchoGate") and not any(
+        "module-echo-cancel)" in note for note in seen["notes"]
+    )
+
+
+@pytest.mark.pulse
+@pytest.mark.timeout(120)
+def test_voxagent_run_listens_through_the_echo_cancelled_source(
+    virtual_mic: VirtualMicrophone, tmp_path: Path
+) -> None:
+    from agent.testing import ScriptedServer
+    from tests.cli.conftest import clean_env, voxagent_command
+
+    _load_echo_cancel(virtual_mic)
+    env = clean_env(tmp_path)
+    env.update({key: value for key, value in virtual_mic.env.items() if key.startswith("PULSE")})
+    with ScriptedServer() as server:
+        process = subprocess.Popen(
+            [*voxagent_command(), "run", "--base-url", server.base_url, "--voice", "espeak"],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        try:
+            assert process.stderr is not None
+            said: list[str] = []  # the console's lines up to the note on echo
+            while len(said) < 10 and not (said and "cancels it" in said[-1]):
+                said.append(process.stderr.readline())
+            deadline = time.monotonic() + 30
+            while not _streams_of(virtual_mic, process.pid, "source"):
+                assert time.monotonic() < deadline and process.poll() is None, said
+                time.sleep(0.1)  # until the microphone is open (a condition, not a time)
+            assert _streams_of(virtual_mic, process.pid, "source") == ["vmic_ec"]
+            assert _streams_of(virtual_mic, process.pid, "sink") == ["vspk_ec"]
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert any("the sound server cancels it" in line and "vmic_ec" in line for line in said), said

@@ -141,4 +141,27 @@ def test_the_system_echo_cancelled_source_is_detected(
         pytest.skip(f"this PulseAudio has no module-echo-cancel: {error}")
     after = system_echo_cancel()
     assert after.available and after.source == "vmic_echo_cancel", after
+    assert after.sink == "vspk.echo-cancel", after  # its own name, not its monitor's
     assert os.environ["PULSE_SERVER"] == virtual_mic.env["PULSE_SERVER"]
+
+
+@pytest.mark.pulse
+@pytest.mark.timeout(60)
+async def test_doctor_says_run_uses_the_echo_cancelled_source(
+    virtual_mic: VirtualMicrophone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.cli._doctor import _echo_cancellation
+
+    for name in ("PULSE_SERVER", "PULSE_RUNTIME_PATH", "PULSE_STATE_PATH", "PULSE_COOKIE"):
+        monkeypatch.setenv(name, virtual_mic.env[name])
+    assert "voxagent run uses it" not in (await _echo_cancellation()).detail
+    try:
+        virtual_mic.pactl(
+            "load-module", "module-echo-cancel", "aec_method=null",
+            "source_master=vmic", "sink_master=vspk", "source_name=vmic_ec",
+        )  # fmt: skip
+    except RuntimeError as error:
+        pytest.skip(f"this PulseAudio has no module-echo-cancel: {error}")
+    check = await _echo_cancellation()
+    assert check.outcome == "ok" and "echo-cancelled source vmic_ec" in check.detail, check
+    assert "voxagent run uses it when no --device is given" in check.detail
