@@ -60,7 +60,7 @@ from agent.speculation import Speculation
 from agent.speech.barge_in import BARGE_IN_SPEECH_S, BargeInDetector
 from agent.speech.playback import TimelineSpeaker
 from agent.speech.speaker import Speaker, WavSink
-from agent.speech.spoken_turn import SpokenTurn
+from agent.speech.spoken_turn import SpokenTurn, start_loading
 from agent.speech.text import SPOKEN_STYLE
 from agent.speech.voice import NoVoice, Voice
 from agent.tool_choice import ToolChoice
@@ -340,6 +340,7 @@ class _ListeningLoop:
         self._source_error: BaseException | None = None
         self._clock = _StreamClock(live=source.live)
         self._speculation: Speculation | None = None
+        self._voice_loading: asyncio.Task[None] | None = None
         self._follows_clock = False
         sink = speaking.speaker if speaking is not None else None
         if isinstance(sink, WavSink) and sink.clock is None:
@@ -408,6 +409,8 @@ class _ListeningLoop:
         self._barge_in()
 
     async def run(self) -> AsyncGenerator[AgentEvent, None]:
+        if self._speaking is not None:  # a Piper voice takes seconds to load: not at turn 1
+            self._voice_loading = start_loading(self._speaking.voice)
         reader = asyncio.create_task(self._read(), name="voxagent-listen-reader")
         worker = asyncio.create_task(self._work(), name="voxagent-listen-worker")
         try:

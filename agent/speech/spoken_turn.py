@@ -19,7 +19,7 @@ from agent.speech.speaker import Speaker
 from agent.speech.text import SPOKEN_STYLE
 from agent.speech.voice import Voice
 
-__all__ = ["SpokenTurn"]
+__all__ = ["SpokenTurn", "start_loading"]
 
 
 class SpokenTurn:
@@ -43,7 +43,7 @@ class SpokenTurn:
         self.barged_in = asyncio.Event()
         self.queue = SpeechQueue(voice, speaker, on_event=on_event)
         self._outcome: Spoken | None = None
-        self._loading = _start_loading(voice)
+        self._loading = start_loading(voice)
 
     @property
     def speaking(self) -> bool:
@@ -102,7 +102,7 @@ class SpokenTurn:
         return self._outcome
 
 
-def _start_loading(voice: Voice) -> asyncio.Task[None] | None:
+def start_loading(voice: Voice) -> asyncio.Task[None] | None:
     """Start `voice.load()` where the voice has one (its failure shows again, and is
     reported, when it first speaks)."""
     load = getattr(voice, "load", None)
