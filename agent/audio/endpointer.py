@@ -27,6 +27,7 @@ from agent.audio import vad as detectors
 from agent.audio._blocks import Reframer
 from agent.audio.convert import PCM16, SAMPLE_RATE
 from agent.audio.events import EndpointerEvent, SpeechStarted, UtteranceDropped, UtteranceEnded
+from agent.audio.pause_habits import PauseHabits
 from agent.audio.utterance import Utterance
 from agent.audio.vad import SpeechDetector, SteadySound, level_dbfs
 
@@ -108,7 +109,10 @@ class EndpointerConfig:
             of at least `turn_commit_threshold`, the turn ends there; judged complete less
             surely, after `silence_end_s` as with "silence"; judged incomplete, it waits
             longer, from `silence_end_s` (a probability near 0.5) up to `turn_max_wait_s`
-            (near 0), so nothing waits forever. Pauses inside a turn stay inside it.
+            (near 0), so nothing waits forever. Pauses inside a turn stay inside it. The
+            decision adapts to the talker (`PauseHabits`): after turns that were cut (speech
+            started again within 1 s of the commit), the short-pause commit gets stricter and
+            the waits at least as long as the talker's recent pauses.
         turn_pause_s: the pause at which the turn model is asked (smart-turn), and at which
             `Endpointer.on_pause` reports the turn so far (both detectors; speculative
             requests start there).
@@ -312,6 +316,8 @@ class Endpointer:
         """Whether the newest frame was judged speech."""
         self.turn_probability: float | None = None
         """The turn model's newest verdict (smart-turn), None before the first pause."""
+        self.habits = PauseHabits()
+        """How this talker pauses (smart-turn adapts its decision to it; see `PauseHabits`)."""
 
     @property
     def in_utterance(self) -> bool:
@@ -426,6 +432,7 @@ class Endpointer:
         self._in_speech = True
         if self.turn_model is not None:
             self._wait_frames = self._max_wait_frames
+        self.habits.speech_started(self._start / SAMPLE_RATE)
         events.append(SpeechStarted(at=self._start / SAMPLE_RATE))
 
     def _first_speech_frame(self) -> int:
@@ -457,6 +464,8 @@ class Endpointer:
             self._cut(events, at=frame_start)
         self._buffer.append(frame)
         if speech:
+            if self._silence_run >= self._pause_frames:
+                self.habits.kept(self._silence_run * self._frame / SAMPLE_RATE)
             self._silence_run = 0
             self._last_speech_end = self._position
             if self.turn_model is not None:  # a new pause will be judged anew
@@ -489,15 +498,19 @@ class Endpointer:
         """The turn model's verdict at a pause: end the turn now, or wait longer."""
         self._asking = False
         self.turn_probability = probability
-        if probability >= self.config.turn_commit_threshold:
+        if probability >= self.habits.commit_threshold(self.config.turn_commit_threshold):
             self._finish(events, now=self._position, truncated=False)
             return
+        # The talker's own pauses set the shortest wait (see `PauseHabits`).
+        config = self.config
+        shortest = self.habits.min_wait_s(config.silence_end_s, config.turn_max_wait_s)
+        end_frames = max(self._end_frames, _frames(shortest, self._frame))
         if probability >= 0.5:  # complete, but not sure enough to commit at a short pause
-            self._wait_frames = self._end_frames
+            self._wait_frames = end_frames
             return
-        # Incomplete: the surer the model, the longer the wait (silence_end_s..turn_max_wait_s).
-        span = self._max_wait_frames - self._end_frames
-        self._wait_frames = self._end_frames + round(span * (1.0 - 2.0 * probability))
+        # Incomplete: the surer the model, the longer the wait (up to turn_max_wait_s).
+        span = max(0, self._max_wait_frames - end_frames)
+        self._wait_frames = end_frames + round(span * (1.0 - 2.0 * probability))
 
     def _cut(self, events: list[EndpointerEvent], *, at: int) -> None:
         """Maximum length reached while speech goes on: emit, and go on in a new utterance."""
@@ -541,6 +554,8 @@ class Endpointer:
             )
             events.append(UtteranceDropped(utterance=utterance, reason=reason))
         else:
+            if not truncated:
+                self.habits.committed(utterance.end, utterance.emitted_at)
             events.append(UtteranceEnded(utterance=utterance))
 
     def __repr__(self) -> str:
