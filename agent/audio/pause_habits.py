@@ -5,8 +5,8 @@ When speech starts again soon after a turn was committed (within `resume_window_
 was most likely cut in a pause: the user had not finished. Each such cut makes the short-pause
 commit stricter (the remaining doubt is halved per recent cut: 0.9, then 0.95, then 0.975...)
 and makes every wait at least as long as this talker's recent pauses, plus a margin. Each turn
-that was not cut counts it down by a fifth, so a talker who stops pausing gets the fast commit back after
-about six turns.
+that was not cut counts it down by a fifth, so a talker who stops pausing gets the fast commit
+back after about six turns.
 """
 
 from __future__ import annotations
