@@ -27,6 +27,7 @@ from agent.audio.endpointer import (
 from agent.audio.events import EndpointerEvent, SpeechStarted, UtteranceDropped, UtteranceEnded
 from agent.audio.extras import MissingExtraError
 from agent.audio.microphone import InputDevice, Microphone, input_devices, system_echo_source
+from agent.audio.pause_habits import PauseHabits
 from agent.audio.segment import segment
 from agent.audio.smart_turn import SmartTurn, smart_turn_model_path
 from agent.audio.sources import ArraySource, AudioSource, FileReader, WavSource
@@ -60,6 +61,7 @@ __all__ = [
     "Microphone",
     "MissingExtraError",
     "NoiseFloor",
+    "PauseHabits",
     "PauseHook",
     "Reframer",
     "ResumeHook",
