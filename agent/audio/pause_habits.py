@@ -4,9 +4,9 @@ Like LiveKit's dynamic endpointing, the wait adapts to the talker, on the stream
 When speech starts again soon after a turn was committed (within `resume_window_s`), that turn
 was most likely cut in a pause: the user had not finished. Each such cut makes the short-pause
 commit stricter (the remaining doubt is halved per recent cut: 0.9, then 0.95, then 0.975...)
-and makes every wait at least as long as this talker's recent pauses, plus a margin. Each turn
-that was not cut counts it down by a fifth, so a talker who stops pausing gets the fast commit
-back after about six turns.
+and makes every wait at least as long as this talker's recent pauses, plus a margin (up to
+1 s). Each turn that was not cut counts it down by a fifth, so a talker who stops pausing gets
+the fast commit back after about six turns.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ __all__ = ["PauseHabits"]
 
 _STRICTEST = 0.99  # Smart Turn's outputs stay below this: beyond it the short pause never ends
 _MARGIN_S = 0.15
+_LONGEST_S = 1.0  # past this the talker waits longer on every turn than the pauses save
 
 
 class PauseHabits:
@@ -69,7 +70,8 @@ class PauseHabits:
 
     def min_wait_s(self, base: float, longest: float) -> float:
         """The shortest wait for a turn not ended at the short pause: `base`, or, when wary,
-        the talker's longest recent pause plus a margin (at most `longest`)."""
+        the talker's longest recent pause plus a margin (at most `longest`, and at most 1 s,
+        so a turn that was never going on is not kept waiting long)."""
         if not self.wary or not self.pauses:
             return base
-        return min(longest, max(base, max(self.pauses) + _MARGIN_S))
+        return min(longest, max(base, min(_LONGEST_S, max(self.pauses) + _MARGIN_S)))

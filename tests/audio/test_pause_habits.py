@@ -30,9 +30,11 @@ def test_a_talker_whose_turns_were_cut_gets_a_stricter_commit_and_longer_waits()
     habits.speech_started(1.6)  # 0.4 s after the commit: that turn was cut in a 0.6 s pause
     assert habits.wary and round(habits.pauses[-1], 6) == 0.6
     assert abs(habits.commit_threshold(0.9) - 0.95) < 1e-9
-    habits.kept(1.1)
-    assert abs(habits.min_wait_s(0.8, 2.0) - 1.25) < 1e-9  # the longest pause, plus 0.15 s
-    assert habits.min_wait_s(0.8, 1.0) == 1.0  # never past turn_max_wait_s
+    habits.kept(0.7)
+    assert abs(habits.min_wait_s(0.8, 2.0) - 0.85) < 1e-9  # the longest pause, plus 0.15 s
+    habits.kept(1.3)
+    assert habits.min_wait_s(0.8, 2.0) == 1.0  # at most 1 s
+    assert habits.min_wait_s(0.8, 0.9) == 0.9  # and never past turn_max_wait_s
     for turn in range(6):  # new turns, each long after the last commit: none was cut
         assert habits.wary
         habits.committed(speech_end=5.0 + 4 * turn, at=5.2 + 4 * turn)
