@@ -117,6 +117,8 @@ class EndpointerConfig:
             `Endpointer.on_pause` reports the turn so far (both detectors; speculative
             requests start there).
         turn_max_wait_s: the longest pause a turn judged incomplete waits (smart-turn).
+        turn_adapt: let the smart-turn decision adapt to the talker's pauses (`PauseHabits`):
+            on a talker whose turns were cut, slower but safer; False: the fixed rule.
         turn_commit_threshold: the probability of completeness that ends a turn at the short
             pause (smart-turn). 0.9: on real read speech with mid-sentence pauses, the model
             gives over 0.9 at 68 % of the true ends but also at 27 % of the pauses 0.2 s in;
@@ -140,6 +142,7 @@ class EndpointerConfig:
     turn_pause_s: float = 0.2
     turn_max_wait_s: float = 2.0
     turn_commit_threshold: float = 0.9
+    turn_adapt: bool = True
 
     def __post_init__(self) -> None:
         if self.frame_ms not in (10, 20, 30):
@@ -316,7 +319,7 @@ class Endpointer:
         """Whether the newest frame was judged speech."""
         self.turn_probability: float | None = None
         """The turn model's newest verdict (smart-turn), None before the first pause."""
-        self.habits = PauseHabits()
+        self.habits = PauseHabits(adapt=self.config.turn_adapt)
         """How this talker pauses (smart-turn adapts its decision to it; see `PauseHabits`)."""
 
     @property

@@ -27,10 +27,14 @@ class PauseHabits:
     Args:
         resume_window_s: speech starting this soon after a commit means that turn was cut.
         remembered: how many of the talker's pauses are kept.
+        adapt: False: the habits are followed but change nothing in the decision.
     """
 
-    def __init__(self, *, resume_window_s: float = 1.0, remembered: int = 8) -> None:
+    def __init__(
+        self, *, resume_window_s: float = 1.0, remembered: int = 8, adapt: bool = True
+    ) -> None:
         self.resume_window_s = resume_window_s
+        self.adapt = adapt
         self.cuts = 0.0
         """The recent cuts, each turn that was not cut taking a fifth off the count."""
         self.pauses: deque[float] = deque(maxlen=remembered)
@@ -60,7 +64,7 @@ class PauseHabits:
     @property
     def wary(self) -> bool:
         """Whether this talker's turns were cut recently (the decision is then stricter)."""
-        return self.cuts >= 0.3
+        return self.adapt and self.cuts >= 0.3
 
     def commit_threshold(self, base: float) -> float:
         """The probability needed to end a turn at the short pause."""

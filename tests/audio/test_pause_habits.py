@@ -62,3 +62,14 @@ def test_without_cuts_the_fast_commit_stays() -> None:
     ended = [event.utterance for event in events if isinstance(event, UtteranceEnded)]
     assert [round(u.emitted_at - u.end, 2) for u in ended] == [0.18, 0.18]
     assert not endpointer.habits.wary
+
+
+def test_turn_adapt_false_keeps_the_fixed_rule() -> None:
+    turn = [tone(1.0), silence(0.6), tone(0.8), silence(2.5)]
+    audio = np.concatenate([silence(0.5), *turn, *turn])
+    config = EndpointerConfig(turn_detector="smart-turn", turn_adapt=False)
+    endpointer = Endpointer(config, detector=LoudIsSpeech(), turn_model=FairlySure())
+    events = endpointer.feed(audio) + endpointer.flush()
+    ended = [event.utterance for event in events if isinstance(event, UtteranceEnded)]
+    assert [round(u.speech_duration, 1) for u in ended] == [1.0, 0.8, 1.0, 0.8]
+    assert endpointer.habits.cuts >= 1 and not endpointer.habits.wary
