@@ -37,6 +37,7 @@ from agent.audio import (
     AudioSource,
     Endpointer,
     FrameHook,
+    TurnDetectorName,
     Utterance,
     WakeWord,
     WavSource,
@@ -106,6 +107,7 @@ class ListenOptions(TypedDict, total=False):
 
     tool_choice: ToolChoice | None
     endpointer: Endpointer | None
+    turn_detector: TurnDetectorName | None
     max_queued: int | None
     on_frame: FrameHook | None
     voice: Voice | None
@@ -127,6 +129,7 @@ class ReplayOptions(TypedDict, total=False):
     sample_rate: int | None
     tool_choice: ToolChoice | None
     endpointer: Endpointer | None
+    turn_detector: TurnDetectorName | None
     realtime: bool
     on_event: EventHandler | None
     raise_on_error: bool
@@ -146,6 +149,7 @@ async def listen(
     *,
     tool_choice: ToolChoice | None = None,
     endpointer: Endpointer | None = None,
+    turn_detector: TurnDetectorName | None = None,
     max_queued: int | None = 8,
     on_frame: FrameHook | None = None,
     voice: Voice | None = None,
@@ -173,6 +177,8 @@ async def listen(
         source: where the audio comes from (`Microphone`, `WavSource`, `ArraySource`, ...).
         tool_choice: for each turn's first model call (default: the agent's own).
         endpointer: how utterances are cut (it is reset first); default `Endpointer()`.
+        turn_detector: how a turn ends, "silence" or "smart-turn" (see `EndpointerConfig`),
+            for the default endpointer; with `endpointer`, it must be that one's.
         max_queued: utterances that may wait while a turn runs.
         on_frame: called for every frame with its level (dBFS) and speech decision (for level
             meters); replaces the endpointer's own `on_frame`. Like event handlers, a hook
@@ -221,7 +227,7 @@ async def listen(
     """
     if max_queued is not None and max_queued < 1:
         raise ValueError(f"max_queued must be at least 1 (or None), got {max_queued}")
-    endpointer = endpointer if endpointer is not None else Endpointer()
+    endpointer = _endpointer(endpointer, turn_detector)
     if on_frame is not None:
         endpointer.on_frame = _logged_on_failure(on_frame)
     endpointer.reset()
@@ -243,6 +249,19 @@ async def listen(
     async with contextlib.aclosing(loop.run()) as events:
         async for event in events:
             yield event
+
+
+def _endpointer(given: Endpointer | None, turn_detector: TurnDetectorName | None) -> Endpointer:
+    """The endpointer to listen with: the one given, or a new one with `turn_detector`."""
+    if given is None:
+        return Endpointer() if turn_detector is None else Endpointer(turn_detector=turn_detector)
+    if turn_detector is not None and given.config.turn_detector != turn_detector:
+        raise ValueError(
+            f"turn_detector={turn_detector!r} but the endpointer given decides with "
+            f"{given.config.turn_detector!r}: pass one of them (or "
+            f"Endpointer(turn_detector={turn_detector!r}))"
+        )
+    return given
 
 
 @dataclass(frozen=True, slots=True)
@@ -606,6 +625,7 @@ async def replay_async(
     sample_rate: int | None = None,
     tool_choice: ToolChoice | None = None,
     endpointer: Endpointer | None = None,
+    turn_detector: TurnDetectorName | None = None,
     realtime: bool = False,
     on_event: EventHandler | None = None,
     raise_on_error: bool = True,
@@ -633,6 +653,7 @@ async def replay_async(
         audio: a file path, the bytes of a file, or samples (with their `sample_rate`).
         tool_choice: for each turn's first model call (default: the agent's own).
         endpointer: how utterances are cut; default `Endpointer()`.
+        turn_detector: `listen`'s: "silence" or "smart-turn", for the default endpointer.
         realtime: read the file at the pace of a microphone instead of as fast as possible.
         on_event: called with every event, as `listen` yields it.
         raise_on_error: re-raise the first failed turn's error (with a note saying which
@@ -642,7 +663,8 @@ async def replay_async(
     source = await run_blocking(lambda: _recording_source(audio, sample_rate, realtime))
     turns: list[Turn] = []
     events = listen(
-        agent, source, tool_choice=tool_choice, endpointer=endpointer, max_queued=None,
+        agent, source, tool_choice=tool_choice, endpointer=endpointer,
+        turn_detector=turn_detector, max_queued=None,
         voice=voice, speaker=speaker, barge_in=barge_in, echo=echo, spoken_style=spoken_style,
         stream_time=not realtime, speculate=speculate, wake_word=wake_word,
         wake_window_s=wake_window_s,

@@ -5,9 +5,12 @@ started at the pause really is ahead of the commit."""
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from agent import Agent
 from agent.audio import ArraySource, Endpointer
@@ -161,3 +164,26 @@ def test_outside_listen_a_turn_has_no_stream_timings() -> None:
         turn: Turn = agent.run_sync(text="hello")
     assert turn.timings.speech_end is None and turn.timings.committed_at is None
     assert turn.timings.tool_dispatched_at == {} and not turn.timings.from_speculation
+
+
+async def test_listen_takes_the_turn_detector_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "question.wav"
+    subprocess.run(["espeak-ng", "-w", str(path), "What time is it?"], check=True, timeout=30)
+    with ScriptedServer() as server:
+        server.reply("Noon.")
+        agent = Agent(base_url=server.base_url, transcribe_turns=False)
+        async with agent:
+            turns = await agent.replay_async(path, turn_detector="smart-turn")
+            mismatched = agent.listen(
+                ArraySource(silence(1.0), 16000),
+                endpointer=Endpointer(),
+                turn_detector="smart-turn",
+            )
+            with pytest.raises(ValueError, match="pass one of them"):
+                await anext(mismatched)
+        server.verify()
+    assert [turn.text for turn in turns] == ["Noon."]
+    # committed by Smart Turn at the 0.2 s pause, not after the 0.8 s of silence
+    timings = turns[0].timings
+    assert timings.committed_at is not None and timings.speech_end is not None
+    assert timings.committed_at - timings.speech_end < 0.5
