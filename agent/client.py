@@ -42,6 +42,7 @@ from agent.backend import (
     resolve_base_url,
 )
 from agent.errors import (
+    BadAudioError,
     InvalidRequestError,
     RequestRejectedError,
     ServerError,
@@ -225,14 +226,19 @@ class VoxtralClient:
         fields: dict[str, Any] = {"model": model, "audio": wav, "language": language}
         try:
             request = TranscriptionRequest(temperature=temperature, **fields)
+            params: dict[str, Any] = dict(
+                request.to_openai(exclude=("top_p", "seed", "target_streaming_delay_ms"))
+            )
         except ValidationError as error:
             raise InvalidRequestError(
                 f"transcription: {error.errors()[0]['msg']} (language={language!r}); use a "
                 "two-letter code such as 'en', 'fr', 'de', or None to let the model detect it"
             ) from error
-        params: dict[str, Any] = dict(
-            request.to_openai(exclude=("top_p", "seed", "target_streaming_delay_ms"))
-        )
+        except ValueError as error:  # mistral-common could not read the audio
+            raise BadAudioError(
+                f"transcription: the audio cannot be read ({error}); pass the bytes of a WAV "
+                "file (agent.audio.encode_wav makes one from samples)"
+            ) from error
         if params.get("language") is None:
             params.pop("language", None)
 

@@ -202,3 +202,15 @@ async def test_https_to_a_plain_http_server_names_tls(scripted_server) -> None:
     await client.aclose()
     message = str(raised.value)
     assert "SSL" in message or "TLS" in message or "ssl" in message
+
+
+async def test_transcribing_bytes_that_are_no_audio_is_a_bad_audio_error() -> None:
+    from agent.client import VoxtralClient
+    from agent.errors import BadAudioError
+
+    client = VoxtralClient("http://127.0.0.1:9")  # never reached: the audio is checked first
+    try:
+        with pytest.raises(BadAudioError, match=r"cannot be read.*encode_wav"):
+            await client.transcribe(b"junk", model="voxtral")
+    finally:
+        await client.aclose()
