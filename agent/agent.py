@@ -66,7 +66,8 @@ class Agent:
         max_tool_rounds: the most rounds of tool calls in one turn; past it the turn ends with
             a note in `turn.text`.
         tool_choice: the default for each turn's first model call (`"auto"`, `"none"`,
-            `"required"` or a tool name); `auto` once tools have run.
+            `"required"` or a tool name); `auto` once tools have run. Checked now, or at the
+            first turn when MCP servers have yet to list their tools.
         stream: stream replies (text deltas reach `on_event` as they come).
         state: the object tools receive as `ToolContext.state`.
         client: any `Backend` to talk to instead of a vLLM server over HTTP (for example
@@ -117,7 +118,9 @@ class Agent:
         if max_tool_rounds < 0:
             raise ValueError("max_tool_rounds must be 0 or more")
         self.toolbox = tools if isinstance(tools, Toolbox) else Toolbox(list(tools))
-        resolve_tool_choice(tool_choice, self.toolbox.names)  # fails now, not at a turn
+        if all(server.started for server in self.toolbox.servers):
+            resolve_tool_choice(tool_choice, self.toolbox.names)  # fails now, not at a turn
+        # else MCP servers have yet to list their tools: the first turn checks the name
         self.tool_choice = tool_choice
         self.model = model
         self.temperature = temperature
