@@ -189,16 +189,18 @@ LIVE_CONFIGS = {
 }
 
 
-def end_to_end(prompts: int, model_ms: float) -> int:
+def end_to_end(prompts: int, model_ms: float, vad: str, only: str | None) -> int:
     """The three configurations side by side over each condition, one process each."""
     import turn_taking_live as live
 
     clean = build_items(prompts)
     conditions = {"clean": clean, "pink10": with_noise(clean, 10.0)}
+    if only is not None:
+        conditions = {only: conditions[only]}
     complete = sum(item.pause_s is None for item in clean)
     print(
         f"{complete} complete and {len(clean) - complete} paused turns per condition, at a "
-        f"microphone's pace; modeled server: {model_ms:.0f} ms for a tool call"
+        f"microphone's pace; modeled server: {model_ms:.0f} ms for a tool call; vad={vad}"
     )
     print(live.HEADER)
     for condition, items in conditions.items():
@@ -207,7 +209,7 @@ def end_to_end(prompts: int, model_ms: float) -> int:
             path = f"{folder}/stream.npy"
             np.save(path, stream)
             children = {
-                name: _child(path, placed, detector, speculate, model_ms / 250.0)
+                name: _child(path, placed, detector, speculate, model_ms / 250.0, vad)
                 for name, (detector, speculate) in LIVE_CONFIGS.items()
             }
             for name, process in children.items():
@@ -220,11 +222,16 @@ def end_to_end(prompts: int, model_ms: float) -> int:
 
 
 def _child(
-    path: str, placed: list[dict[str, float | None]], detector: str, speculate: bool, scale: float
+    path: str,
+    placed: list[dict[str, float | None]],
+    detector: str,
+    speculate: bool,
+    scale: float,
+    vad: str,
 ) -> subprocess.Popen[str]:
     """One configuration's run, in a process of its own."""
     command = [sys.executable, __file__, "--child", path, json.dumps(placed), detector]
-    command += [str(int(speculate)), str(scale)]
+    command += [str(int(speculate)), str(scale), vad]
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
 
 
@@ -250,20 +257,21 @@ def main(argv: list[str] | None = None) -> int:
     if arguments[:1] == ["--child"]:
         import turn_taking_live as live
 
-        path, placed, detector, speculate, scale = arguments[1:6]
-        print(live.child(path, placed, detector, speculate == "1", float(scale)))
+        path, placed, detector, speculate, scale, vad = arguments[1:7]
+        print(live.child(path, placed, detector, speculate == "1", float(scale), vad))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=None)
     parser.add_argument("--vad", default="webrtc", choices=["webrtc", "silero", "both"])
     parser.add_argument("--end-to-end", action="store_true")
     parser.add_argument("--model-ms", type=float, default=250.0)
+    parser.add_argument("--condition", choices=["clean", "pink10"], default=None)
     args = parser.parse_args(arguments)
     if not PROMPTS.is_dir():
         print(f"needs {PROMPTS}: apt-get install asterisk-core-sounds-en-wav", file=sys.stderr)
         return 2
     if args.end_to_end:
-        return end_to_end(args.prompts or 24, args.model_ms)
+        return end_to_end(args.prompts or 24, args.model_ms, args.vad, args.condition)
     clean = build_items(args.prompts or 80)
     conditions = {"clean": clean, "pink10": with_noise(clean, 10.0)}
     detectors = {

@@ -98,11 +98,11 @@ class LiveResult:
 
 
 async def live_run(
-    stream: np.ndarray[Any, Any], detector: str, speculate: bool, scale: float
+    stream: np.ndarray[Any, Any], detector: str, speculate: bool, scale: float, vad: str = "webrtc"
 ) -> LiveResult:
     """Listen to `stream` at a microphone's pace with one configuration; what happened."""
     result = LiveResult(audio_s=stream.size / RATE)
-    config = EndpointerConfig(turn_detector=detector)  # type: ignore[arg-type]
+    config = EndpointerConfig(turn_detector=detector, vad=vad)  # type: ignore[arg-type]
     with modeled_server(scale) as server:
         agent = Agent([set_timer], base_url=server.base_url, transcribe_turns=False)
         started = time.process_time()
@@ -194,9 +194,11 @@ HEADER = (
 )
 
 
-def child(stream_path: str, placed_json: str, detector: str, speculate: bool, scale: float) -> str:
+def child(
+    stream_path: str, placed_json: str, detector: str, speculate: bool, scale: float, vad: str
+) -> str:
     """One configuration in this process: its figures as JSON."""
     stream = np.load(stream_path)
     placed = [Placed(**item) for item in json.loads(placed_json)]
-    result = asyncio.run(live_run(stream, detector, speculate, scale))
+    result = asyncio.run(live_run(stream, detector, speculate, scale, vad))
     return json.dumps(tally(placed, result))
