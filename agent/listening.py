@@ -577,12 +577,14 @@ class _ListeningLoop:
         token = SPOKEN_REPLIES.set(spoken)
         clock = STREAM_CLOCK.set(self._stream_now)
         try:
+            # A speculative turn's audio is the one its request carried (the utterance up to
+            # the pause, without the last few frames of silence): the history holds what the
+            # model heard.
+            heard = {"audio": utterance.pcm, "sample_rate": utterance.sample_rate}
             turn = await self._agent.run(
-                audio=utterance.pcm,
-                sample_rate=utterance.sample_rate,
                 tool_choice=self._tool_choice,
                 on_event=forward,
-                **({} if speculation is None else {"speculation": speculation}),
+                **(heard if speculation is None else {"speculation": speculation}),
             )
             turn.timings.speech_end = utterance.end
             turn.timings.committed_at = committed

@@ -94,6 +94,9 @@ async def test_a_turn_committed_with_no_new_speech_adopts_the_speculative_reply(
     assert position(events, UtteranceEnded) < position(events, ToolCallStarted)
     assert position(events, UtteranceEnded) < position(events, ReplyText)
     assert turn.text == "Timer set for five minutes."
+    # the turn holds the audio the model heard: the utterance up to the pause
+    assert abs(turn.audio_seconds - started.utterance.pcm.size / 16000) < 1e-6
+    assert turn.audio_seconds < ended.utterance.pcm.size / 16000
 
 
 async def test_speech_that_resumes_cancels_the_speculative_request() -> None:
