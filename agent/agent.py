@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Unpack, cast
 
@@ -437,7 +437,7 @@ class Agent:
         """
         from agent.speculation import Speculation
 
-        def request(on_text: TextSink) -> Awaitable[ModelReply]:
+        def request(on_text: TextSink) -> Coroutine[Any, Any, ModelReply]:
             return self._speculative_reply(utterance, tool_choice, style, on_text)
 
         return Speculation(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from agent.audio import Utterance
@@ -68,7 +68,7 @@ class Speculation:
     def __init__(
         self,
         utterance: Utterance,
-        request: Callable[[TextSink], Awaitable[ModelReply]],
+        request: Callable[[TextSink], Coroutine[Any, Any, ModelReply]],
         *,
         tool_choice: ToolChoice | None,
         style: str | None,
@@ -80,7 +80,7 @@ class Speculation:
         self.version = version
         self._relay = _TextRelay()
         self._task: asyncio.Task[ModelReply] = asyncio.get_running_loop().create_task(
-            _awaited(request(self._relay.feed)), name="voxagent-speculation"
+            request(self._relay.feed), name="voxagent-speculation"
         )
         self._task.add_done_callback(_retrieved)
 
@@ -120,10 +120,6 @@ class Speculation:
     def __repr__(self) -> str:
         state = "done" if self.done else "running"
         return f"Speculation({self.utterance.start:.2f}-{self.utterance.end:.2f} s, {state})"
-
-
-async def _awaited(work: Awaitable[ModelReply]) -> ModelReply:
-    return await work
 
 
 def _retrieved(task: asyncio.Task[Any]) -> None:

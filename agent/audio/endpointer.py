@@ -481,9 +481,10 @@ class Endpointer:
         self._silence_run += 1
         if self._silence_run == self._pause_frames:
             self._report_pause()
-        if self.turn_model is not None and self._silence_run == self._pause_frames:
-            self._asking = True
-        elif self._silence_run >= self._wait_frames:
+            if self.turn_model is not None:
+                self._asking = True
+                return
+        if self._silence_run >= self._wait_frames:
             self._finish(events, now=self._position, truncated=False)
 
     def _report_pause(self) -> None:
