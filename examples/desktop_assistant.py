@@ -16,7 +16,7 @@ import random
 import sys
 from typing import Any
 
-from agent import ToolCallFinished, TurnFailed, TurnFinished
+from agent import ToolCallFinished, TurnFailed, TurnFinished, TurnTranscribed
 from agent.audio import AudioSource, Microphone, WavSource
 from agent.cli import ExitCode, checked_agent, run_app
 from tools import Toolbox, ToolError, tool
@@ -70,8 +70,10 @@ async def main(argv: list[str] | None = None) -> int:
             if isinstance(event, ToolCallFinished):
                 print(f"  [{event.result.name}] {event.result.content}", flush=True)
             elif isinstance(event, TurnFinished):
-                print(f"you said: {event.turn.transcript or '(audio)'}", flush=True)
                 print(f"assistant: {event.turn.text}", flush=True)
+            elif isinstance(event, TurnTranscribed) and event.transcript:
+                # made beside the turn, so it can come before or after the reply
+                print(f"you said: {event.transcript}", flush=True)
             elif isinstance(event, TurnFailed):
                 failed += 1
                 print(f"(that turn failed: {event.error})", flush=True)
