@@ -8,8 +8,16 @@ Real human speech (Debian's `asterisk-core-sounds-en-wav`: 358 prompts read by o
 - paused turns: a prompt with one of its inner between-word gaps widened to a mid-sentence
   pause of 0.7, 1.0 or 1.35 s, then 2.5 s of silence.
 
+Only prompts of one sentence are used (their texts are in the package's `core-sounds-en.txt`):
+"Login incorrect.  Please enter your agent number..." holds a true end of turn after its first
+sentence, so it is neither a complete turn without one nor a place for a mid-sentence pause.
+The turns play one after the other as one stream, as a microphone would hear a conversation,
+and the noise runs through the whole stream at one level (each turn starting out of silence,
+its noise switched on with it, would measure the detector's start-up instead).
+
 Each turn detector (`silence`: today's 0.8 s rule; `smart-turn`: Smart Turn v3.2 at a 0.2 s
-pause, committing at a probability of 0.9; `smart-0.5` and `smart-0.98`: the same at other
+pause, committing at a probability of 0.9, adapting to the talker (the default);
+`smart-fixed`: the same without adapting; `smart-0.5` and `smart-0.98`: the default at other
 commit thresholds, 0.5 being pipecat's) cuts every file with `segment`, whose clock is the
 stream (so the figures are those of a live microphone, minus the model's compute time,
 reported apart as CPU). Reported:
@@ -17,19 +25,26 @@ committed-turn latency (`emitted_at` - true end of speech; median, p90) on compl
 share of complete turns ended early (committed before the speech ended, or split); the share
 of mid-sentence pauses cut, by pause length; CPU seconds per second of audio.
 
-With `--end-to-end`, the other half (`bench/turn_taking_live.py`): `silence`, `smart-turn` and
-`smart-turn` + speculative requests through the real listening loop at a microphone's pace,
-against the scripted server with a modeled GPU latency, each in its own process, side by side
-over the same audio. Usage:
+With `--end-to-end`, the other half (`bench/turn_taking_live.py`): `silence`, `smart-turn`,
+`smart-turn` + speculative requests and `smart-fixed` + speculative requests through the real
+listening loop at a microphone's pace, against the scripted server with a modeled GPU latency,
+each in its own process over the same stream, one after the other (`--jobs N` runs N at once,
+sharing the CPU: on 2 cores that delays each Smart Turn verdict by about 200 ms). Usage:
 
-    .venv/bin/python bench/turn_taking.py [--prompts 80] [--vad webrtc]
-    .venv/bin/python bench/turn_taking.py --end-to-end [--prompts 24] [--model-ms 250]
+    .venv/bin/python bench/turn_taking.py [--prompts 80] [--vad webrtc] [--corpus asterisk]
+    .venv/bin/python bench/turn_taking.py --end-to-end [--prompts 24] [--model-ms 250] [--jobs 1]
+
+`--corpus pocketsphinx` uses `pocketsphinx-testdata`'s read sentences (other talkers), and
+`--corpus FOLDER` any folder of recordings (WAV, FLAC, Ogg, MP3; any rate), each one utterance
+of one sentence: the same turns are made of them.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -44,6 +59,9 @@ import numpy.typing as npt
 from agent.audio import Endpointer, EndpointerConfig, decode_audio, level_dbfs, segment
 
 PROMPTS = Path("/usr/share/asterisk/sounds/en")
+TEXTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
+POCKETSPHINX = Path("/usr/share/pocketsphinx/test/data")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 RATE = 16_000
 PAUSES_S = (0.7, 1.0, 1.35)
 TRAILING_S = 2.5
@@ -101,15 +119,46 @@ def inner_gap(levels: npt.NDArray[np.float64], first: int, last: int) -> tuple[i
     return best
 
 
-def build_items(count: int) -> list[Item]:
-    """Complete and paused turns from the first `count` prompts of 1.2-6 s."""
+def prompt_texts() -> dict[str, str]:
+    """What each prompt says, by file stem (the package's `core-sounds-en.txt`)."""
+    texts = {}
+    with gzip.open(TEXTS, "rt", errors="replace") as lines:
+        for line in lines:
+            name, colon, text = line.partition(":")
+            if colon and not line.startswith(";"):
+                texts[name.strip()] = text.strip()
+    return texts
+
+
+def one_sentence(text: str) -> bool:
+    """Whether `text` is a single sentence (no sentence end before its last word)."""
+    return len([part for part in re.split(r"(?<=[.?!])\s+", text.strip()) if part]) == 1
+
+
+def corpus_paths(corpus: str) -> list[Path]:
+    """The recordings of `corpus`: "asterisk" (its one-sentence prompts), "pocketsphinx"
+    (`pocketsphinx-testdata`'s read sentences, other talkers), or a folder of recordings,
+    each one utterance of one sentence (searched recursively)."""
+    if corpus == "asterisk":
+        if not PROMPTS.is_dir():
+            raise SystemExit(f"needs {PROMPTS}: apt-get install asterisk-core-sounds-en-wav")
+        texts = prompt_texts()
+        return [p for p in sorted(PROMPTS.glob("*.wav")) if one_sentence(texts.get(p.stem, ". ."))]
+    folder = POCKETSPHINX if corpus == "pocketsphinx" else Path(corpus)
+    if not folder.is_dir():
+        hint = "apt-get install pocketsphinx-testdata" if corpus == "pocketsphinx" else "a folder"
+        raise SystemExit(f"needs {folder}: {hint}")
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+
+
+def build_items(count: int, corpus: str = "asterisk") -> list[Item]:
+    """Complete and paused turns from the first `count` recordings of 1.2-6 s of `corpus`."""
     items: list[Item] = []
     lead, tail = (
         np.zeros(round(LEADING_S * RATE), np.int16),
         np.zeros(round(TRAILING_S * RATE), np.int16),
     )
-    paths = sorted(PROMPTS.glob("*.wav"))
-    prompts = [(p, decode_audio(p)) for p in paths]
+    prompts = [(p, decode_audio(p)) for p in corpus_paths(corpus)]
     prompts = [(p, pcm) for p, pcm in prompts if 1.2 <= pcm.size / RATE <= 6.0][:count]
     for number, (path, pcm) in enumerate(prompts):
         levels = levels_10ms(pcm)
@@ -129,37 +178,46 @@ def build_items(count: int) -> list[Item]:
 
 
 def with_noise(items: list[Item], snr_db: float, seed: int = 5) -> list[Item]:
-    """The same turns in pink noise at `snr_db` below the speech's active power."""
+    """The same turns in one pink noise, `snr_db` below the speech's mean active power,
+    running on through the stream (each item gets the next stretch of it)."""
     rng = np.random.default_rng(seed)
-    noisy = []
+    total = sum(item.audio.size for item in items)
+    white = np.fft.rfft(rng.standard_normal(total))
+    pink = np.fft.irfft(white / np.sqrt(np.maximum(np.arange(white.size), 1)), total)
+    active = np.concatenate([item.audio[np.abs(item.audio) > 100] for item in items])
+    power = float(np.mean(active.astype(np.float64) ** 2)) if active.size else 1.0
+    pink *= np.sqrt(power / 10 ** (snr_db / 10) / np.mean(pink**2))
+    noisy, offset = [], 0
     for item in items:
-        speech = item.audio.astype(np.float64)
-        active = speech[np.abs(speech) > 100]
-        power = float(np.mean(active**2)) if active.size else 1.0
-        white = np.fft.rfft(rng.standard_normal(speech.size))
-        pink = np.fft.irfft(white / np.sqrt(np.maximum(np.arange(white.size), 1)), speech.size)
-        pink *= np.sqrt(power / 10 ** (snr_db / 10) / np.mean(pink**2))
-        mixed = np.clip(speech + pink, -32768, 32767).astype(np.int16)
+        stretch = pink[offset : offset + item.audio.size]
+        offset += item.audio.size
+        mixed = np.clip(item.audio + stretch, -32768, 32767).astype(np.int16)
         noisy.append(Item(item.name, mixed, item.speech_end, item.pause_s, item.resumes_at))
     return noisy
 
 
 def run(endpointer: Endpointer, items: list[Item]) -> Tally:
+    """Segment the items as one stream; tally each item by the turns that start in it."""
     tally = Tally()
-    for item in items:
-        started = time.process_time()
-        turns = segment(item.audio, sample_rate=RATE, endpointer=endpointer)
-        tally.cpu_s += time.process_time() - started
-        tally.audio_s += item.audio.size / RATE
+    stream, placed = _one_stream(items)
+    endpointer.reset()
+    started = time.process_time()
+    turns = segment(stream, sample_rate=RATE, endpointer=endpointer)
+    tally.cpu_s = time.process_time() - started
+    tally.audio_s = stream.size / RATE
+    for item, where in zip(items, placed, strict=True):
+        offset = float(where["offset"] or 0.0)
+        mine = [t for t in turns if offset <= t.start < offset + item.audio.size / RATE]
+        committed = [t.emitted_at - offset for t in mine]
         if item.pause_s is None:
             tally.complete += 1
-            ended_early = not turns or turns[0].emitted_at < item.speech_end or len(turns) > 1
+            ended_early = len(mine) != 1 or committed[0] < item.speech_end
             tally.early += ended_early
-            if turns and not ended_early:
-                tally.latencies.append(turns[0].emitted_at - item.speech_end)
+            if not ended_early:
+                tally.latencies.append(committed[0] - item.speech_end)
         else:
             assert item.resumes_at is not None
-            cut = any(turn.emitted_at < item.resumes_at for turn in turns)
+            cut = any(at < item.resumes_at for at in committed)
             tally.pauses.setdefault(item.pause_s, []).append(cut)
     return tally
 
@@ -186,38 +244,46 @@ LIVE_CONFIGS = {
     "silence": ("silence", False),
     "smart-turn": ("smart-turn", False),
     "smart-turn + speculation": ("smart-turn", True),
+    "smart-fixed + speculation": ("smart-fixed", True),
 }
 
 
-def end_to_end(prompts: int, model_ms: float, vad: str, only: str | None) -> int:
-    """The three configurations side by side over each condition, one process each."""
+def end_to_end(
+    prompts: int, model_ms: float, vad: str, only: str | None, corpus: str, jobs: int
+) -> int:
+    """The configurations over the same stream of each condition, each in its own process,
+    `jobs` at a time (1: each alone, so no configuration's Smart Turn waits for another's CPU:
+    their pauses come at the same moments of the same stream)."""
     import turn_taking_live as live
 
-    clean = build_items(prompts)
+    clean = build_items(prompts, corpus)
     conditions = {"clean": clean, "pink10": with_noise(clean, 10.0)}
     if only is not None:
         conditions = {only: conditions[only]}
     complete = sum(item.pause_s is None for item in clean)
     print(
         f"{complete} complete and {len(clean) - complete} paused turns per condition, at a "
-        f"microphone's pace; modeled server: {model_ms:.0f} ms for a tool call; vad={vad}"
+        f"microphone's pace; modeled server: {model_ms:.0f} ms for a tool call; vad={vad}; "
+        f"{jobs} configuration(s) at a time"
     )
     print(live.HEADER)
+    configs = list(LIVE_CONFIGS.items())
     for condition, items in conditions.items():
         stream, placed = _one_stream(items)
         with tempfile.TemporaryDirectory() as folder:
             path = f"{folder}/stream.npy"
             np.save(path, stream)
-            children = {
-                name: _child(path, placed, detector, speculate, model_ms / 250.0, vad)
-                for name, (detector, speculate) in LIVE_CONFIGS.items()
-            }
-            for name, process in children.items():
-                out, _ = process.communicate()
-                if process.returncode != 0:
-                    print(f"{name}: failed ({process.returncode})", file=sys.stderr)
-                    return 1
-                print(live.report_line(condition, name, json.loads(out)), flush=True)
+            for first in range(0, len(configs), jobs):
+                children = {
+                    name: _child(path, placed, detector, speculate, model_ms / 250.0, vad)
+                    for name, (detector, speculate) in configs[first : first + jobs]
+                }
+                for name, process in children.items():
+                    out, _ = process.communicate()
+                    if process.returncode != 0:
+                        print(f"{name}: failed ({process.returncode})", file=sys.stderr)
+                        return 1
+                    print(live.report_line(condition, name, json.loads(out)), flush=True)
     return 0
 
 
@@ -266,17 +332,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--end-to-end", action="store_true")
     parser.add_argument("--model-ms", type=float, default=250.0)
     parser.add_argument("--condition", choices=["clean", "pink10"], default=None)
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="--end-to-end configurations run at once (default 1)"
+    )
+    parser.add_argument(
+        "--corpus",
+        default="asterisk",
+        help="asterisk (default), pocketsphinx, or a folder of one-sentence recordings",
+    )
     args = parser.parse_args(arguments)
-    if not PROMPTS.is_dir():
-        print(f"needs {PROMPTS}: apt-get install asterisk-core-sounds-en-wav", file=sys.stderr)
-        return 2
     if args.end_to_end:
-        return end_to_end(args.prompts or 24, args.model_ms, args.vad, args.condition)
-    clean = build_items(args.prompts or 80)
+        prompts = args.prompts or 24
+        return end_to_end(
+            prompts, args.model_ms, args.vad, args.condition, args.corpus, max(1, args.jobs)
+        )
+    clean = build_items(args.prompts or 80, args.corpus)
+    if not clean:
+        print(f"no recordings of 1.2-6 s in {args.corpus}", file=sys.stderr)
+        return 2
     conditions = {"clean": clean, "pink10": with_noise(clean, 10.0)}
     detectors = {
         "silence": Endpointer(EndpointerConfig(vad=args.vad)),
         "smart-turn": Endpointer(EndpointerConfig(vad=args.vad, turn_detector="smart-turn")),
+        "smart-fixed": Endpointer(
+            EndpointerConfig(vad=args.vad, turn_detector="smart-turn", turn_adapt=False)
+        ),
         "smart-0.5": Endpointer(
             EndpointerConfig(vad=args.vad, turn_detector="smart-turn", turn_commit_threshold=0.5)
         ),

@@ -102,7 +102,13 @@ async def live_run(
 ) -> LiveResult:
     """Listen to `stream` at a microphone's pace with one configuration; what happened."""
     result = LiveResult(audio_s=stream.size / RATE)
-    config = EndpointerConfig(turn_detector=detector, vad=vad)  # type: ignore[arg-type]
+    # "smart-fixed": smart-turn without adapting to the talker (turn_adapt=False)
+    fixed = detector == "smart-fixed"
+    config = EndpointerConfig(
+        turn_detector="smart-turn" if fixed else detector,  # type: ignore[arg-type]
+        vad=vad,  # type: ignore[arg-type]
+        turn_adapt=not fixed,
+    )
     with modeled_server(scale) as server:
         agent = Agent([set_timer], base_url=server.base_url, transcribe_turns=False)
         started = time.process_time()
@@ -181,7 +187,7 @@ def report_line(condition: str, name: str, figures: dict[str, Any]) -> str:
     to_tool = 1000 * statistics.median(dispatch) if dispatch else float("nan")
     wasted = figures["wasted"] / max(1, figures["turns"])
     return (
-        f"{condition:7} {name:22} {median:5.0f} {1000 * percentile(latency, 0.9):5.0f} "
+        f"{condition:7} {name:26} {median:5.0f} {1000 * percentile(latency, 0.9):5.0f} "
         f"{100 * figures['early'] / max(1, figures['complete']):5.1f}%  {cuts}  "
         f"{to_tool:5.0f} {1000 * percentile(dispatch, 0.9):5.0f}  {wasted:4.2f}  "
         f"{figures['cpu_per_audio_s']:.3f}"
@@ -189,7 +195,7 @@ def report_line(condition: str, name: str, figures: dict[str, Any]) -> str:
 
 
 HEADER = (
-    "cond.   configuration          lat50 lat90  early  pauses cut (by length)         "
+    "cond.   configuration              lat50 lat90  early  pauses cut (by length)         "
     "tool50 tool90 wasted/turn CPU/s"
 )
 

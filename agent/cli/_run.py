@@ -125,15 +125,16 @@ async def _converse(
     )
     live.keys = setup.talk_key
     where = f"replaying {args.replay}" if args.replay else f"microphone {args.device or 'default'}"
-    console.print(
-        f"[bold]voxagent[/] · model [bold]{escape(info.model)}[/] at {escape(info.base_url)}"
-        f" (context {info.max_model_len or '?'} tokens, tool calling on) · "
-        f"{count(len(kit.toolbox), 'tool')} · {escape(where)}"
-        + (f" · log {escape(args.log)}" if args.log else "")
-    )
     name = args.replay or "microphone"
     speech = open_speech(args, from_microphone=not args.replay, default_voice=None)
     async with kit.running(args, info, live) as runner, speech as speaking:
+        # after `running` started the MCP servers, so their tools are counted
+        console.print(
+            f"[bold]voxagent[/] · model [bold]{escape(info.model)}[/] at {escape(info.base_url)}"
+            f" (context {info.max_model_len or '?'} tokens, tool calling on) · "
+            f"{count(len(kit.toolbox), 'tool')} · {escape(where)}"
+            + (f" · log {escape(args.log)}" if args.log else "")
+        )
         _announce(Console(stderr=True, highlight=False, soft_wrap=True), speaking)
         live.speaker = speaking.speaker
         try:

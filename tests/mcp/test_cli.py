@@ -39,3 +39,20 @@ def test_a_tool_choice_no_server_offers_is_a_usage_error(
     )  # fmt: skip
     assert done.code == 2, done.stderr
     assert "--tool-choice nothing_like_it" in done.stderr
+
+
+def test_run_counts_the_tools_of_its_mcp_servers_in_its_header(
+    scripted_server: ScriptedServer, tmp_path: Path
+) -> None:
+    scripted_server.reply("Nothing to do.")
+    done = run_voxagent(
+        "run", "--replay", EXAMPLE, "--fast", "--base-url", scripted_server.base_url,
+        "--tools", "tests.cli.sample_tools.decorated", "--mcp", f"{sys.executable} {DEMO} stdio",
+        env=clean_env(tmp_path), timeout=120,
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    (request,) = scripted_server.requests
+    header = done.stdout.splitlines()[0]
+    assert header.startswith("voxagent · model voxtral-scripted")
+    # the header comes once the server has listed its tools: all those offered are counted
+    assert f" · {len(request.tool_names)} tools · " in header and len(request.tool_names) > 2
