@@ -97,15 +97,22 @@ def levels_10ms(pcm: PCM) -> npt.NDArray[np.float64]:
     return np.array([level_dbfs(frame) for frame in frames])
 
 
+def loud_threshold(levels: npt.NDArray[np.float64], below_peak: float) -> float:
+    """`below_peak` dB under the loudest frame, but at least 6 dB over the recording's own
+    background (its 10th-percentile level), so a noisy recording's hiss is not speech."""
+    return max(float(levels.max()) - below_peak, float(np.percentile(levels, 10)) + 6.0)
+
+
 def speech_span(levels: npt.NDArray[np.float64]) -> tuple[int, int]:
-    """First and one-past-last 10 ms frame within 35 dB of the loudest."""
-    loud = np.nonzero(levels > levels.max() - 35.0)[0]
+    """First and one-past-last 10 ms frame within 35 dB of the loudest (and over the hiss)."""
+    loud = np.nonzero(levels > loud_threshold(levels, 35.0))[0]
     return int(loud[0]), int(loud[-1]) + 1
 
 
 def inner_gap(levels: npt.NDArray[np.float64], first: int, last: int) -> tuple[int, int] | None:
-    """The longest run (>= 40 ms) of frames 30 dB under the peak, in the middle half."""
-    quiet = levels < levels.max() - 30.0
+    """The longest run (>= 40 ms) of frames 30 dB under the peak (or down in the recording's
+    background), in the middle half."""
+    quiet = levels < loud_threshold(levels, 30.0)
     lo, hi = first + (last - first) // 4, last - (last - first) // 4
     best: tuple[int, int] | None = None
     start = None
