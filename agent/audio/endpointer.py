@@ -120,9 +120,10 @@ class EndpointerConfig:
         turn_adapt: let the smart-turn decision adapt to the talker's pauses (`PauseHabits`):
             on a talker whose turns were cut, slower but safer; False: the fixed rule.
         turn_commit_threshold: the probability of completeness that ends a turn at the short
-            pause (smart-turn). 0.9: on real read speech with mid-sentence pauses, the model
-            gives over 0.9 at 68 % of the true ends but also at 27 % of the pauses 0.2 s in;
-            0.5 (pipecat's) would end 59 % of those pauses.
+            pause (smart-turn). 0.9: on real read speech with mid-sentence pauses (one
+            sentence per turn, `bench/turn_taking.py`), the model gives over 0.9 at 54 % of the
+            true ends 0.2 s in, and at 5-18 % of the pauses; 0.5 (pipecat's) would end 24-35 %
+            of those pauses.
     """
 
     frame_ms: int = 30
