@@ -52,9 +52,11 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import turn_taking_live as live
 
 from agent.audio import Endpointer, EndpointerConfig, decode_audio, level_dbfs, segment
 
@@ -204,34 +206,27 @@ def with_noise(items: list[Item], snr_db: float, seed: int = 5) -> list[Item]:
 
 
 def run(endpointer: Endpointer, items: list[Item]) -> Tally:
-    """Segment the items as one stream; tally each item by the turns that start in it."""
-    tally = Tally()
+    """Segment the items as one stream; tally the turns as the end-to-end half does."""
     stream, placed = _one_stream(items)
     endpointer.reset()
     started = time.process_time()
     turns = segment(stream, sample_rate=RATE, endpointer=endpointer)
-    tally.cpu_s = time.process_time() - started
-    tally.audio_s = stream.size / RATE
-    for item, where in zip(items, placed, strict=True):
-        offset = float(where["offset"] or 0.0)
-        mine = [t for t in turns if offset <= t.start < offset + item.audio.size / RATE]
-        committed = [t.emitted_at - offset for t in mine]
-        if item.pause_s is None:
-            tally.complete += 1
-            ended_early = len(mine) != 1 or committed[0] < item.speech_end
-            tally.early += ended_early
-            if not ended_early:
-                tally.latencies.append(committed[0] - item.speech_end)
-        else:
-            assert item.resumes_at is not None
-            cut = any(at < item.resumes_at for at in committed)
-            tally.pauses.setdefault(item.pause_s, []).append(cut)
-    return tally
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+    cpu_s = time.process_time() - started
+    committed: list[dict[str, Any]] = [
+        {"speech_end": t.end, "committed_at": t.emitted_at, "dispatched_at": None,
+         "from_speculation": False}
+        for t in turns
+    ]  # fmt: skip
+    result = live.LiveResult(turns=committed, cpu_s=cpu_s, audio_s=stream.size / RATE)
+    figures = live.tally([live.Placed(**where) for where in placed], result)
+    return Tally(
+        latencies=figures["latency"],
+        complete=figures["complete"],
+        early=figures["early"],
+        pauses={float(pause): cuts for pause, cuts in figures["pauses"].items()},
+        cpu_s=cpu_s,
+        audio_s=result.audio_s,
+    )
 
 
 def report(condition: str, name: str, tally: Tally) -> str:
@@ -240,8 +235,9 @@ def report(condition: str, name: str, tally: Tally) -> str:
         for pause, cut in sorted(tally.pauses.items())
     )
     median = 1000 * statistics.median(tally.latencies) if tally.latencies else float("nan")
+    p90 = live.percentile(tally.latencies, 0.9)
     return (
-        f"{condition:8} {name:11} {median:6.0f} {1000 * percentile(tally.latencies, 0.9):6.0f}"
+        f"{condition:8} {name:11} {median:6.0f} {1000 * p90:6.0f}"
         f" {100 * tally.early / max(1, tally.complete):6.1f}%  {cuts}   "
         f"RTF {tally.cpu_s / tally.audio_s:.4f}"
     )
@@ -261,8 +257,6 @@ def end_to_end(
     """The configurations over the same stream of each condition, each in its own process,
     `jobs` at a time (1: each alone, so no configuration's Smart Turn waits for another's CPU:
     their pauses come at the same moments of the same stream)."""
-    import turn_taking_live as live
-
     clean = build_items(prompts, corpus)
     conditions = {"clean": clean, "pink10": with_noise(clean, 10.0)}
     if only is not None:
@@ -328,8 +322,6 @@ def _one_stream(items: list[Item]) -> tuple[PCM, list[dict[str, float | None]]]:
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
     if arguments[:1] == ["--child"]:
-        import turn_taking_live as live
-
         path, placed, detector, speculate, scale, vad = arguments[1:7]
         print(live.child(path, placed, detector, speculate == "1", float(scale), vad))
         return 0
