@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,7 +12,16 @@ import pytest
 import soxr
 
 from agent.audio.convert import PCM16, SAMPLE_RATE
-from agent.speech import EspeakVoice, PiperVoice, Voice, espeak_program, piper_available
+from agent.speech import (
+    EspeakVoice,
+    PiperVoice,
+    SpeechQueue,
+    Spoken,
+    Voice,
+    WavSink,
+    espeak_program,
+    piper_available,
+)
 from tests.virtual_mic import virtual_mic
 
 __all__ = ["espeak", "piper", "piper_voice_path", "synthesize_16k", "virtual_mic"]
@@ -56,3 +66,17 @@ async def synthesize_16k(voice: Voice, text: str) -> PCM16:
 
 async def collect(iterator: AsyncIterator[object]) -> list[object]:
     return [item async for item in iterator]
+
+
+async def interrupt_midway(
+    queue: SpeechQueue, sink: WavSink, now: list[float], sentence: int
+) -> tuple[Spoken, float]:
+    """Once the reply's sentences (at least 4) are all synthesized, move `sink`'s clock
+    (`now[0]`) half way through sentence number `sentence` (from 0) and interrupt `queue`;
+    what was spoken, and the samples played by then."""
+    while len(queue._sentences) < 4 or not all(s.synthesized for s in queue._sentences):
+        await asyncio.sleep(0.01)  # wait for synthesis to finish (a condition, not a time)
+    before = sum(p.samples for s in queue._sentences[:sentence] for p in s.playbacks)
+    played = before + sum(p.samples for p in queue._sentences[sentence].playbacks) * 0.5
+    now[0] = played / sink.sample_rate
+    return await queue.interrupt(), played

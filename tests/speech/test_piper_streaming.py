@@ -3,7 +3,6 @@ playback that never starves on one core, and the heard text of an interrupted re
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from agent.audio.convert import PCM16
 from agent.speech import PiperVoice, SpeechQueue, WavSink
 from agent.speech.playback import Playback
-from tests.speech.conftest import piper_voice_path
+from tests.speech.conftest import interrupt_midway, piper_voice_path
 
 SENTENCE = "Your next meeting is with the design team at four o'clock in the large room upstairs."
 REPLY = (
@@ -110,12 +109,7 @@ async def test_interrupted_mid_reply_the_heard_text_ends_with_a_word_played(
     queue = SpeechQueue(piper, sink)
     queue.feed(REPLY)
     queue.finish()
-    while len(queue._sentences) < 4 or not all(s.synthesized for s in queue._sentences):
-        await asyncio.sleep(0.01)  # a condition, not a time
-    first = sum(p.samples for p in queue._sentences[0].playbacks)
-    second = sum(p.samples for p in queue._sentences[1].playbacks)
-    now[0] = (first + second * 0.5) / sink.sample_rate  # half way through sentence 2
-    spoken = await queue.interrupt()
+    spoken, _ = await interrupt_midway(queue, sink, now, 1)  # half way through sentence 2
     await sink.aclose()
     assert spoken.interrupted
     assert spoken.heard.startswith("Sure. The weather in Paris")

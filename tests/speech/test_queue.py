@@ -24,6 +24,7 @@ from agent.speech import (
     WavSink,
     WordTiming,
 )
+from tests.speech.conftest import interrupt_midway
 
 REPLY = "**Sure.** The first sentence is short. The second one is a little longer than that. Bye."
 
@@ -52,19 +53,14 @@ async def test_interrupted_it_returns_the_words_played(espeak: EspeakVoice, tmp_
     queue = SpeechQueue(espeak, sink, on_event=events.append)
     queue.feed(REPLY)
     queue.finish()
-    while len(queue._sentences) < 4 or not all(s.synthesized for s in queue._sentences):
-        await asyncio.sleep(0.01)  # wait for synthesis to finish (a condition, not a time)
-    first_two = sum(p.samples for s in queue._sentences[:2] for p in s.playbacks)
-    second = sum(p.samples for p in queue._sentences[2].playbacks)
-    now[0] = (first_two + second * 0.5) / sink.sample_rate  # half way through sentence 3
-    spoken = await queue.interrupt()
+    spoken, played = await interrupt_midway(queue, sink, now, 2)  # half way through sentence 3
     await sink.aclose()
     assert spoken.interrupted
     assert spoken.heard.startswith("Sure. The first sentence is short. The second")
     assert "than that" not in spoken.heard and "Bye" not in spoken.heard
     assert events[-1] == SpeakingInterrupted(spoken.heard, spoken.text)
     written = sf.info(str(tmp_path / "cut.wav")).frames
-    assert written == pytest.approx(first_two + second * 0.5, abs=2)
+    assert written == pytest.approx(played, abs=2)
 
 
 async def test_interrupted_before_any_sound_nothing_was_heard(
