@@ -337,8 +337,10 @@ def onnx_session(
     *,
     extra: str = "silero",
     fallback: str = "use vad='webrtc' instead",
+    threads: int = 1,
 ) -> Any:
-    """An onnxruntime session on one thread (the VAD or turn model runs beside everything)."""
+    """An onnxruntime session on `threads` threads that never spin while idle (the VAD or
+    turn model runs beside everything else and must not hold cores it does not use)."""
     try:
         import onnxruntime
     except ImportError as exc:
@@ -351,9 +353,11 @@ def onnx_session(
     if not path.is_file():
         raise VoxagentError(f"{what} model not found at {path}")
     options = onnxruntime.SessionOptions()
-    # One thread: a VAD runs beside everything else and must not grab every core.
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = max(1, threads)
     options.inter_op_num_threads = 1
+    # onnxruntime's pool threads busy-wait after each run by default: a core burnt per
+    # thread between the VAD's frames or the turn model's pauses.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(
         str(path), sess_options=options, providers=["CPUExecutionProvider"]
     )
