@@ -205,7 +205,7 @@ async def listen(
             the tools take no time on the input's timeline (what a `WavSink` following it
             writes, and where a barge-in cuts, is the same on every run). With `wake_word`, also
             without a voice: the window's decisions then do not depend on how long turns take.
-        speculate: at each pause of the endpointer's `turn_pause_s` while the agent is idle,
+        speculate: at each pause of the endpointer's `speculation_pause_s` while the agent is idle,
             start the turn's model request with the audio so far (`Agent.speculate`); speech
             that resumes cancels it (`SpeculationDropped`: a wasted request), a turn
             committed with no new speech adopts its reply (`Turn.timings.from_speculation`).

@@ -1,6 +1,6 @@
 """Speculative requests: a turn's first model call, started at a pause before the turn ends.
 
-At a short pause (`EndpointerConfig.turn_pause_s`) the listening loop asks `Agent.speculate`
+At a short pause (`EndpointerConfig.speculation_pause_s`) the listening loop asks `Agent.speculate`
 for the model's answer to the audio heard so far. If the user goes on speaking, the request
 is cancelled (its HTTP request is closed, so vLLM aborts it). If the turn is committed with no
 new speech, `Agent.run(speculation=...)` adopts the answer instead of sending a new request.

@@ -17,8 +17,9 @@ its noise switched on with it, would measure the detector's start-up instead).
 
 Each turn detector (`silence`: today's 0.8 s rule; `smart-turn`: Smart Turn v3.2 at a 0.2 s
 pause, committing at a probability of 0.9, adapting to the talker (the default);
-`smart-fixed`: the same without adapting; `smart-0.5` and `smart-0.98`: the default at other
-commit thresholds, 0.5 being pipecat's) cuts every file with `segment`, whose clock is the
+`smart-fixed`: the same without adapting; `smart-fall`: the default, also committing at 0.8
+when the pitch fell at the end (`turn_fall_threshold`); `smart-0.5` and `smart-0.98`: other
+commit thresholds, 0.5 being pipecat's) cuts the stream with `segment`, whose clock is the
 stream (so the figures are those of a live microphone, minus the model's compute time,
 reported apart as CPU). Reported:
 committed-turn latency (`emitted_at` - true end of speech; median, p90) on complete turns; the
@@ -237,10 +238,24 @@ def report(condition: str, name: str, tally: Tally) -> str:
     median = 1000 * statistics.median(tally.latencies) if tally.latencies else float("nan")
     p90 = live.percentile(tally.latencies, 0.9)
     return (
-        f"{condition:8} {name:11} {median:6.0f} {1000 * p90:6.0f}"
+        f"{condition:8} {name:17} {median:6.0f} {1000 * p90:6.0f}"
         f" {100 * tally.early / max(1, tally.complete):6.1f}%  {cuts}   "
         f"RTF {tally.cpu_s / tally.audio_s:.4f}"
     )
+
+
+def offline_configs(vad: str) -> dict[str, EndpointerConfig]:
+    """The offline rows: the two detectors, and variants of the smart-turn default (side by
+    side, so what each setting changes is measured on the same audio)."""
+    smart = EndpointerConfig(vad=vad, turn_detector="smart-turn")  # type: ignore[arg-type]
+    return {
+        "silence": EndpointerConfig(vad=vad),  # type: ignore[arg-type]
+        "smart-turn": smart,
+        "smart-fixed": smart.with_overrides(turn_adapt=False),
+        "smart-fall": smart.with_overrides(turn_fall_threshold=0.8),
+        "smart-0.5": smart.with_overrides(turn_commit_threshold=0.5),
+        "smart-0.98": smart.with_overrides(turn_commit_threshold=0.98),
+    }
 
 
 LIVE_CONFIGS = {
@@ -350,22 +365,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no recordings of 1.2-6 s in {args.corpus}", file=sys.stderr)
         return 2
     conditions = {"clean": clean, "pink10": with_noise(clean, 10.0)}
-    detectors = {
-        "silence": Endpointer(EndpointerConfig(vad=args.vad)),
-        "smart-turn": Endpointer(EndpointerConfig(vad=args.vad, turn_detector="smart-turn")),
-        "smart-fixed": Endpointer(
-            EndpointerConfig(vad=args.vad, turn_detector="smart-turn", turn_adapt=False)
-        ),
-        "smart-0.5": Endpointer(
-            EndpointerConfig(vad=args.vad, turn_detector="smart-turn", turn_commit_threshold=0.5)
-        ),
-        "smart-0.98": Endpointer(
-            EndpointerConfig(vad=args.vad, turn_detector="smart-turn", turn_commit_threshold=0.98)
-        ),
-    }
+    detectors = {name: Endpointer(config) for name, config in offline_configs(args.vad).items()}
     complete = sum(item.pause_s is None for item in clean)
     print(f"{complete} complete and {len(clean) - complete} paused turns; vad={args.vad}")
-    print("cond.    detector    lat50  lat90  early   pauses cut (by length)")
+    print("cond.    detector          lat50  lat90  early   pauses cut (by length)")
     for condition, items in conditions.items():
         for name, endpointer in detectors.items():
             print(report(condition, name, run(endpointer, items)), flush=True)

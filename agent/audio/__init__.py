@@ -26,6 +26,7 @@ from agent.audio.endpointer import (
 )
 from agent.audio.events import EndpointerEvent, SpeechStarted, UtteranceDropped, UtteranceEnded
 from agent.audio.extras import MissingExtraError
+from agent.audio.intonation import final_pitch_drop, pitch_track
 from agent.audio.microphone import InputDevice, Microphone, input_devices, system_echo_source
 from agent.audio.pause_habits import PauseHabits
 from agent.audio.segment import segment
@@ -84,8 +85,10 @@ __all__ = [
     "decode_audio",
     "duration_seconds",
     "encode_wav",
+    "final_pitch_drop",
     "input_devices",
     "level_dbfs",
+    "pitch_track",
     "segment",
     "silero_model_path",
     "smart_turn_model_path",

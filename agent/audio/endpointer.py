@@ -27,6 +27,7 @@ from agent.audio import vad as detectors
 from agent.audio._blocks import Reframer
 from agent.audio.convert import PCM16, SAMPLE_RATE
 from agent.audio.events import EndpointerEvent, SpeechStarted, UtteranceDropped, UtteranceEnded
+from agent.audio.intonation import final_pitch_drop
 from agent.audio.pause_habits import PauseHabits
 from agent.audio.utterance import Utterance
 from agent.audio.vad import SpeechDetector, SteadySound, level_dbfs
@@ -106,24 +107,36 @@ class EndpointerConfig:
         turn_detector: how a turn ends, the second layer above speech detection. "silence":
             after `silence_end_s` of silence. "smart-turn": at a pause of `turn_pause_s`
             Smart Turn v3.2 judges the turn's audio once: judged complete with a probability
-            of at least `turn_commit_threshold`, the turn ends there; judged complete less
-            surely, after `silence_end_s` as with "silence"; judged incomplete, it waits
-            longer, from `silence_end_s` (a probability near 0.5) up to `turn_max_wait_s`
-            (near 0), so nothing waits forever. Pauses inside a turn stay inside it. The
-            decision adapts to the talker (`PauseHabits`): after turns that were cut (speech
-            started again within 1 s of the commit), the short-pause commit gets stricter and
-            the waits at least as long as the talker's recent pauses.
-        turn_pause_s: the pause at which the turn model is asked (smart-turn), and at which
-            `Endpointer.on_pause` reports the turn so far (both detectors; speculative
-            requests start there).
+            of at least `turn_commit_threshold` (or of `turn_fall_threshold`, when set, with
+            a falling final pitch), the turn ends there; judged complete less surely, after
+            `silence_end_s` as with "silence"; judged incomplete, it waits longer, from
+            `silence_end_s` (a probability near 0.5) up to `turn_max_wait_s` (near 0), so
+            nothing waits forever. Pauses inside a turn stay inside it. The decision adapts to
+            the talker (`PauseHabits`): after turns that were cut (speech started again within
+            1 s of the commit), the short-pause commit gets stricter and the waits at least as
+            long as the talker's recent pauses.
+        turn_pause_s: the pause at which the turn model is asked (smart-turn).
+        speculation_pause_s: the pause at which `Endpointer.on_pause` reports the turn so
+            far (both detectors): speculative requests start there. 0.12 s, before the turn
+            model's verdict, so the reply is on its way sooner and the request is sent while
+            the model is not running yet; None: `turn_pause_s`.
         turn_max_wait_s: the longest pause a turn judged incomplete waits (smart-turn).
         turn_adapt: let the smart-turn decision adapt to the talker's pauses (`PauseHabits`):
             on a talker whose turns were cut, slower but safer; False: the fixed rule.
         turn_commit_threshold: the probability of completeness that ends a turn at the short
             pause (smart-turn). 0.9: on real read speech with mid-sentence pauses (one
             sentence per turn, `bench/turn_taking.py`), the model gives over 0.9 at 54 % of the
-            true ends 0.2 s in, and at 5-18 % of the pauses; 0.5 (pipecat's) would end 24-35 %
-            of those pauses.
+            true ends 0.2 s in, and at 11-12 % of the pauses; 0.5 (pipecat's) would end a
+            third of those pauses.
+        turn_fall_threshold: a lower probability that also ends a turn at the short pause
+            when its pitch fell at the end, as a finished statement's does (smart-turn; see
+            `agent.audio.intonation`); None (the default): the model alone decides. 0.8 on
+            the benchmark's read speech: complete turns end 30 ms sooner (median, clean) but
+            more 0.7 s pauses are cut, and in noise more complete turns end early (an inner
+            pause after a word that happens to end low).
+        turn_fall_semitones: how far below the turn's median pitch its last voiced sounds
+            must be for `turn_fall_threshold` (true ends of statements fall a median 6
+            semitones, mid-sentence pauses 0).
     """
 
     frame_ms: int = 30
@@ -141,8 +154,11 @@ class EndpointerConfig:
     steady_change: float | None = 0.1
     turn_detector: TurnDetectorName = "silence"
     turn_pause_s: float = 0.2
+    speculation_pause_s: float | None = 0.12
     turn_max_wait_s: float = 2.0
     turn_commit_threshold: float = 0.9
+    turn_fall_threshold: float | None = None
+    turn_fall_semitones: float = 3.0
     turn_adapt: bool = True
 
     def __post_init__(self) -> None:
@@ -179,6 +195,16 @@ class EndpointerConfig:
             raise ValueError(
                 f"turn_commit_threshold must be in [0.5, 1], got {self.turn_commit_threshold}"
             )
+        fall = self.turn_fall_threshold
+        if fall is not None and not 0.5 <= fall <= self.turn_commit_threshold:
+            raise ValueError(
+                f"turn_fall_threshold must be None or in [0.5, turn_commit_threshold "
+                f"({self.turn_commit_threshold})], got {fall}"
+            )
+        if self.turn_fall_semitones <= 0:
+            raise ValueError(
+                f"turn_fall_semitones must be > 0 (a fall), got {self.turn_fall_semitones}"
+            )
         if (
             not self.frame_seconds
             <= self.turn_pause_s
@@ -189,6 +215,12 @@ class EndpointerConfig:
                 "the turn settings must grow: one frame <= turn_pause_s <= silence_end_s <= "
                 f"turn_max_wait_s, got {self.turn_pause_s}, {self.silence_end_s}, "
                 f"{self.turn_max_wait_s}"
+            )
+        speculation = self.speculation_pause_s
+        if speculation is not None and speculation < self.frame_seconds:
+            raise ValueError(
+                f"speculation_pause_s must be at least one frame ({self.frame_seconds} s) or "
+                f"None, got {speculation}"
             )
 
     def with_overrides(self, **overrides: float | int | str | None) -> EndpointerConfig:
@@ -280,6 +312,10 @@ class Endpointer:
         self._start_frames = _frames(config.speech_start_s, frame)
         self._end_frames = _frames(config.silence_end_s, frame)
         self._pause_frames = _frames(config.turn_pause_s, frame)
+        speculation_s = config.speculation_pause_s
+        self._report_frames = _frames(
+            config.turn_pause_s if speculation_s is None else speculation_s, frame
+        )
         self._max_wait_frames = _frames(config.turn_max_wait_s, frame)
         self._pre_roll = round(config.pre_roll_s * SAMPLE_RATE)
         self._tail = round(config.tail_s * SAMPLE_RATE)
@@ -320,6 +356,8 @@ class Endpointer:
         """Whether the newest frame was judged speech."""
         self.turn_probability: float | None = None
         """The turn model's newest verdict (smart-turn), None before the first pause."""
+        self.pitch_drop: float | None = None
+        """The newest final pitch fall asked for (semitones; `turn_fall_threshold`)."""
         self.habits = PauseHabits(adapt=self.config.turn_adapt)
         """How this talker pauses (smart-turn adapts its decision to it; see `PauseHabits`)."""
 
@@ -341,8 +379,7 @@ class Endpointer:
         for frame in self._reframer.push(_checked(pcm)):
             self._advance(frame, *self._decide(frame), events)
             if self._asking:
-                assert self.turn_model is not None
-                self._judged(self.turn_model.probability(self._turn_audio()), events)
+                self._judged(*self._verdict(self._turn_audio()), events)
         return events
 
     async def feed_async(self, pcm: npt.NDArray[np.int16]) -> list[EndpointerEvent]:
@@ -371,9 +408,8 @@ class Endpointer:
         for frame, (level, speech) in zip(frames, decisions, strict=True):
             self._advance(frame, level, speech, events)
             if self._asking:  # once per pause, in the same worker thread as the detector
-                assert self.turn_model is not None
-                judge = functools.partial(self.turn_model.probability, self._turn_audio())
-                self._judged(await _vad_thread().run(judge), events)
+                judge = functools.partial(self._verdict, self._turn_audio())
+                self._judged(*(await _vad_thread().run(judge)), events)
         return events
 
     def flush(self) -> list[EndpointerEvent]:
@@ -480,11 +516,11 @@ class Endpointer:
                     self.on_resume(frame_start / SAMPLE_RATE)
             return
         self._silence_run += 1
-        if self._silence_run == self._pause_frames:
+        if self._silence_run == self._report_frames:
             self._report_pause()
-            if self.turn_model is not None:
-                self._asking = True
-                return
+        if self.turn_model is not None and self._silence_run == self._pause_frames:
+            self._asking = True
+            return
         if self._silence_run >= self._wait_frames:
             self._finish(events, now=self._position, truncated=False)
 
@@ -499,11 +535,27 @@ class Endpointer:
         """The audio of the turn so far (its last 8 s are what the turn model hears)."""
         return np.concatenate(self._buffer[-_TURN_FRAMES:]) if self._buffer else _NO_AUDIO
 
-    def _judged(self, probability: float, events: list[EndpointerEvent]) -> None:
-        """The turn model's verdict at a pause: end the turn now, or wait longer."""
+    def _verdict(self, audio: PCM16) -> tuple[float, bool]:
+        """(the turn model's probability, whether the turn ends now) for the turn's audio at
+        a pause: the models' part of the decision, safe to run off the loop."""
+        assert self.turn_model is not None
+        probability = self.turn_model.probability(audio)
+        config, habits = self.config, self.habits
+        if probability >= habits.commit_threshold(config.turn_commit_threshold):
+            return probability, True
+        fall = config.turn_fall_threshold
+        if fall is None or probability < habits.commit_threshold(fall):
+            return probability, False
+        self.pitch_drop = final_pitch_drop(audio[-_PITCH_SAMPLES:])  # the turn model's 8 s
+        return probability, (
+            self.pitch_drop is not None and self.pitch_drop <= -config.turn_fall_semitones
+        )
+
+    def _judged(self, probability: float, ends: bool, events: list[EndpointerEvent]) -> None:
+        """Act on the turn model's verdict at a pause: end the turn now, or wait longer."""
         self._asking = False
         self.turn_probability = probability
-        if probability >= self.habits.commit_threshold(self.config.turn_commit_threshold):
+        if ends:
             self._finish(events, now=self._position, truncated=False)
             return
         # The talker's own pauses set the shortest wait (see `PauseHabits`).
@@ -585,6 +637,7 @@ def _vad_thread() -> WorkerThreads:
     return _vad_threads[0]
 
 
+_PITCH_SAMPLES = 8 * SAMPLE_RATE
 _TURN_FRAMES = 8 * 1000 // 10  # at least 8 s of frames, whatever their length (>= 10 ms)
 _NO_AUDIO = np.zeros(0, dtype=np.int16)
 

@@ -498,7 +498,8 @@ def test_pauses_and_resumed_speech_are_reported_before_the_turn_ends() -> None:
     events = endpointer.feed(audio) + endpointer.flush()
     (ended,) = [event.utterance for event in events if isinstance(event, UtteranceEnded)]
     assert [round(u.end, 2) for u in paused] == [0.6, 1.62]  # each pause (30 ms frames)
-    assert all(round(u.emitted_at - u.end, 2) == 0.18 for u in paused)  # 0.2 s: 6 frames
+    # at speculation_pause_s, 0.12 s: 4 frames
+    assert all(round(u.emitted_at - u.end, 2) == 0.12 for u in paused)
     assert resumed == [1.08]  # the frame the second tone starts in
     assert paused[-1].start == ended.start and paused[-1].end == ended.end
     assert paused[-1].pcm.size < ended.pcm.size  # so far: up to the pause, not the tail

@@ -105,6 +105,13 @@ def test_unfinished_sentences_are_judged_incomplete(
     assert model.probability(np.concatenate([said, silence(0.2)])) < 0.3
 
 
+def test_the_model_judges_alike_on_one_thread_or_two(model: SmartTurn, tmp_path: Path) -> None:
+    said = np.concatenate([spoken(COMPLETE[1], tmp_path), silence(0.2)])
+    one = SmartTurn(threads=1)
+    assert model.threads == 2 and one.threads == 1  # this machine has 2 cores
+    assert one.probability(said) == pytest.approx(model.probability(said), abs=1e-4)
+
+
 def test_espeak_set_a_timer_for_sounds_finished_to_the_model(
     model: SmartTurn, tmp_path: Path
 ) -> None:
@@ -170,6 +177,28 @@ def test_the_wait_follows_the_verdict_and_is_bounded(
     assert endpointer.turn_probability == verdict
 
 
+@pytest.mark.parametrize(
+    ("text", "fall_threshold", "wait_s"),
+    [
+        (COMPLETE[0], 0.7, 0.2),  # espeak's statement ends 4 semitones low: ended at once
+        (COMPLETE[0], None, 0.78),  # the model alone: 0.75 is not sure enough
+        (COMPLETE[1], 0.7, 0.78),  # the question's end stays level (-0.1 st): waits
+    ],
+)
+def test_a_fairly_sure_verdict_ends_the_turn_when_the_pitch_fell(
+    tmp_path: Path, text: str, fall_threshold: float | None, wait_s: float
+) -> None:
+    audio = np.concatenate([spoken(text, tmp_path), silence(3.0)])
+    endpointer = Endpointer(
+        turn_detector="smart-turn", turn_model=Verdict(0.75), turn_fall_threshold=fall_threshold
+    )
+    (turn,) = segment(audio, sample_rate=RATE, endpointer=endpointer)
+    assert turn.emitted_at - turn.end == pytest.approx(wait_s, abs=0.05)
+    if fall_threshold is not None:
+        assert endpointer.pitch_drop is not None
+        assert (endpointer.pitch_drop <= -3.0) == (wait_s < 0.5)
+
+
 def test_feed_async_asks_the_model_off_the_loop_once_per_pause(tmp_path: Path) -> None:
     audio, _ = paused_sentence(tmp_path, 1.0)
     judge = Verdict(0.0)
@@ -196,3 +225,9 @@ def test_turn_settings_are_checked() -> None:
         EndpointerConfig(turn_max_wait_s=0.5)
     with pytest.raises(ValueError, match="turn_commit_threshold"):
         EndpointerConfig(turn_commit_threshold=0.3)
+    with pytest.raises(ValueError, match="turn_fall_threshold"):
+        EndpointerConfig(turn_fall_threshold=0.95)  # over turn_commit_threshold
+    with pytest.raises(ValueError, match="turn_fall_semitones"):
+        EndpointerConfig(turn_fall_semitones=-2.0)
+    with pytest.raises(ValueError, match="speculation_pause_s"):
+        EndpointerConfig(speculation_pause_s=0.0)

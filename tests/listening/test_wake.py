@@ -166,9 +166,11 @@ async def test_speech_heard_asleep_gets_no_speculative_request(said: Said) -> No
     audio, [_, woken] = said(1.0, NO_WAKE_WORD, 1.5, ONE_BREATH, 1.5)
     with ScriptedServer(responder=lambda request: Step(content="Timer set.")) as server:
         events, turns = await replayed(server, audio, speculate=True)
-        assert len(server.requests) == 1  # none for the speech heard asleep
-    [speculation] = [event for event in events if isinstance(event, SpeculationStarted)]
-    assert woken[0] < speculation.at < woken[1] + 0.5
+    speculations = [event for event in events if isinstance(event, SpeculationStarted)]
+    # none for the speech heard asleep: every request was one started in the woken turn (at
+    # its pauses between words, each dropped as the speech went on, and at its end)
+    assert speculations and all(woken[0] < s.at < woken[1] + 0.5 for s in speculations)
+    assert 1 <= len(server.requests) <= len(speculations)
     [finished] = [event for event in events if isinstance(event, TurnFinished)]
     assert finished.turn.timings.from_speculation and len(turns) == 1
 
