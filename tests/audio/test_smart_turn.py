@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import shutil
 import subprocess
 import threading
@@ -108,7 +109,7 @@ def test_unfinished_sentences_are_judged_incomplete(
 def test_the_model_judges_alike_on_one_thread_or_two(model: SmartTurn, tmp_path: Path) -> None:
     said = np.concatenate([spoken(COMPLETE[1], tmp_path), silence(0.2)])
     one = SmartTurn(threads=1)
-    assert model.threads == 2 and one.threads == 1  # this machine has 2 cores
+    assert model.threads == min(2, os.cpu_count() or 1) and one.threads == 1
     assert one.probability(said) == pytest.approx(model.probability(said), abs=1e-4)
 
 
