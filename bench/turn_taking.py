@@ -59,7 +59,14 @@ import numpy as np
 import numpy.typing as npt
 import turn_taking_live as live
 
-from agent.audio import Endpointer, EndpointerConfig, decode_audio, level_dbfs, segment
+from agent.audio import (
+    Endpointer,
+    EndpointerConfig,
+    SmartTurn,
+    decode_audio,
+    level_dbfs,
+    segment,
+)
 
 PROMPTS = Path("/usr/share/asterisk/sounds/en")
 TEXTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
@@ -365,7 +372,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no recordings of 1.2-6 s in {args.corpus}", file=sys.stderr)
         return 2
     conditions = {"clean": clean, "pink10": with_noise(clean, 10.0)}
-    detectors = {name: Endpointer(config) for name, config in offline_configs(args.vad).items()}
+    model = SmartTurn()  # one ONNX session for every smart-turn row (the silence rule ignores it)
+    configs = offline_configs(args.vad)
+    detectors = {name: Endpointer(config, turn_model=model) for name, config in configs.items()}
     complete = sum(item.pause_s is None for item in clean)
     print(f"{complete} complete and {len(clean) - complete} paused turns; vad={args.vad}")
     print("cond.    detector          lat50  lat90  early   pauses cut (by length)")
