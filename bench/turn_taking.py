@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Turn-taking benchmark, the audio layer's half: when does each turn detector commit a turn?
 
-Real human speech (Debian's `asterisk-core-sounds-en-wav`: 358 prompts read by one talker,
-8 kHz, resampled to 16 kHz) made into two kinds of turns, clean and in pink noise at 10 dB SNR:
+Real human speech (Debian's `asterisk-core-sounds-en-wav`, with its texts in
+`asterisk-core-sounds-en`: 358 prompts read by one talker, 8 kHz, resampled to 16 kHz) made into
+two kinds of turns, clean and in pink noise at 10 dB SNR:
 
 - complete turns: a prompt, then 2.5 s of silence;
 - paused turns: a prompt with one of its inner between-word gaps widened to a mid-sentence
@@ -35,9 +36,13 @@ sharing the CPU: on 2 cores that delays each Smart Turn verdict by about 200 ms)
     .venv/bin/python bench/turn_taking.py [--prompts 80] [--vad webrtc] [--corpus asterisk]
     .venv/bin/python bench/turn_taking.py --end-to-end [--prompts 24] [--model-ms 250] [--jobs 1]
 
-`--corpus pocketsphinx` uses `pocketsphinx-testdata`'s read sentences (other talkers), and
-`--corpus FOLDER` any folder of recordings (WAV, FLAC, Ogg, MP3; any rate), each one utterance
-of one sentence: the same turns are made of them.
+`--corpus asterisk-fr`, `asterisk-it` and `asterisk-es` are the same prompts read by other
+talkers in other languages (June, Canadian French; Carlo, Italian; Allison again in Mexican
+Spanish: `apt-get install asterisk-core-sounds-fr-wav asterisk-core-sounds-fr`, and so on), the
+turn model's figures on talkers it was not tuned on. `--corpus pocketsphinx` uses
+`pocketsphinx-testdata`'s read sentences (other talkers, few), and `--corpus FOLDER` any folder
+of recordings (WAV, FLAC, Ogg, MP3; any rate), each one utterance of one sentence: the same
+turns are made of them.
 """
 
 from __future__ import annotations
@@ -68,8 +73,12 @@ from agent.audio import (
     segment,
 )
 
-PROMPTS = Path("/usr/share/asterisk/sounds/en")
-TEXTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
+ASTERISK_LANGUAGES = {
+    "asterisk": "en",
+    "asterisk-fr": "fr",
+    "asterisk-it": "it",
+    "asterisk-es": "es",
+}
 POCKETSPHINX = Path("/usr/share/pocketsphinx/test/data")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 RATE = 16_000
@@ -136,10 +145,18 @@ def inner_gap(levels: npt.NDArray[np.float64], first: int, last: int) -> tuple[i
     return best
 
 
-def prompt_texts() -> dict[str, str]:
-    """What each prompt says, by file stem (the package's `core-sounds-en.txt`)."""
+def asterisk_folders(language: str) -> tuple[Path, Path]:
+    """Where Debian keeps the asterisk prompts in `language`, and their texts."""
+    sounds = Path(f"/usr/share/asterisk/sounds/{language}")
+    return sounds, Path(
+        f"/usr/share/doc/asterisk-core-sounds-{language}/core-sounds-{language}.txt.gz"
+    )
+
+
+def prompt_texts(texts_path: Path) -> dict[str, str]:
+    """What each prompt says, by file stem (the package's `core-sounds-XX.txt`)."""
     texts = {}
-    with gzip.open(TEXTS, "rt", errors="replace") as lines:
+    with gzip.open(texts_path, "rt", errors="replace") as lines:
         for line in lines:
             name, colon, text = line.partition(":")
             if colon and not line.startswith(";"):
@@ -153,14 +170,20 @@ def one_sentence(text: str) -> bool:
 
 
 def corpus_paths(corpus: str) -> list[Path]:
-    """The recordings of `corpus`: "asterisk" (its one-sentence prompts), "pocketsphinx"
-    (`pocketsphinx-testdata`'s read sentences, other talkers), or a folder of recordings,
-    each one utterance of one sentence (searched recursively)."""
-    if corpus == "asterisk":
-        if not PROMPTS.is_dir():
-            raise SystemExit(f"needs {PROMPTS}: apt-get install asterisk-core-sounds-en-wav")
-        texts = prompt_texts()
-        return [p for p in sorted(PROMPTS.glob("*.wav")) if one_sentence(texts.get(p.stem, ". ."))]
+    """The recordings of `corpus`: "asterisk" (its one-sentence prompts; "asterisk-fr",
+    "asterisk-it", "asterisk-es": in other languages), "pocketsphinx" (`pocketsphinx-testdata`'s
+    read sentences, other talkers), or a folder of recordings, each one utterance of one
+    sentence (searched recursively)."""
+    if corpus in ASTERISK_LANGUAGES:
+        language = ASTERISK_LANGUAGES[corpus]
+        prompts, texts_path = asterisk_folders(language)
+        if not (prompts.is_dir() and texts_path.is_file()):
+            raise SystemExit(
+                f"needs {prompts} and {texts_path}: apt-get install "
+                f"asterisk-core-sounds-{language}-wav asterisk-core-sounds-{language}"
+            )
+        texts = prompt_texts(texts_path)
+        return [p for p in sorted(prompts.glob("*.wav")) if one_sentence(texts.get(p.stem, ". ."))]
     folder = POCKETSPHINX if corpus == "pocketsphinx" else Path(corpus)
     if not folder.is_dir():
         hint = "apt-get install pocketsphinx-testdata" if corpus == "pocketsphinx" else "a folder"
@@ -359,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--corpus",
         default="asterisk",
-        help="asterisk (default), pocketsphinx, or a folder of one-sentence recordings",
+        help="asterisk (default), asterisk-fr, asterisk-it, asterisk-es, pocketsphinx, or a "
+        "folder of one-sentence recordings",
     )
     args = parser.parse_args(arguments)
     if args.end_to_end:
