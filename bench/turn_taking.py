@@ -382,8 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--corpus",
         default="asterisk",
-        help="asterisk (default), asterisk-fr, asterisk-it, asterisk-es, pocketsphinx, or a "
-        "folder of one-sentence recordings",
+        help=f"{', '.join(ASTERISK_LANGUAGES)} (asterisk, the default, is English), "
+        "pocketsphinx, or a folder of one-sentence recordings",
     )
     args = parser.parse_args(arguments)
     if args.end_to_end:
